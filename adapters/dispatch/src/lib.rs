@@ -1,0 +1,1 @@
+//! grantflow-dispatch: not built yet.

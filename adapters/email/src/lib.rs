@@ -1,0 +1,1 @@
+//! grantflow-email: not built yet.

@@ -1,0 +1,1 @@
+//! grantflow-postgres: not built yet.

@@ -1,0 +1,1 @@
+//! grantflow-sqlite: not built yet.

@@ -1,0 +1,1 @@
+//! grantflow-webhook: not built yet.

@@ -1,0 +1,318 @@
+//! The [`Engine`]: load, decide, append, retry. Generic over an
+//! [`EventStore`], it keeps a programme's [`State`] in memory, decides each
+//! command against it, appends the events and their notices with the
+//! expected version, and on a version conflict reloads and decides again (a
+//! bounded number of times). It does no I/O of its own.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::command::Command;
+use crate::decide::decide;
+use crate::event::Event;
+use crate::ids::ProgrammeId;
+use crate::notices::notices;
+use crate::ports::{EventStore, Recorded, Snapshot, StoreError};
+use crate::rejection::Rejection;
+use crate::state::{ReplayError, State, evolve};
+
+/// Snapshot encoding version written by this engine.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// What a command did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied now: these events were recorded (none for a tick with nothing due).
+    Applied { events: Vec<Recorded>, notices: usize },
+    /// The command id was applied before; these are the events it recorded then.
+    Duplicate { events: Vec<Recorded> },
+}
+
+impl Outcome {
+    /// The events of the outcome.
+    pub fn events(&self) -> &[Recorded] {
+        match self {
+            Outcome::Applied { events, .. } | Outcome::Duplicate { events } => events,
+        }
+    }
+}
+
+/// Why the engine did not apply a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The domain refused the command; nothing was written.
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    /// The store failed; nothing was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored stream does not replay.
+    #[error("the stored stream does not replay: {0}")]
+    Replay(#[from] ReplayError),
+    /// A group commit larger than [`EngineConfig::max_batch`].
+    #[error("a batch of {given} commands is larger than the limit of {max}: split it (see `execute_many`)")]
+    BatchTooLarge { given: usize, max: usize },
+    /// Other writers kept winning the race.
+    #[error("gave up after {attempts} version conflicts: too many concurrent writers on this programme")]
+    Contention { attempts: u32 },
+}
+
+/// Engine settings.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// Save a snapshot each time the version crosses a multiple of this (0 = never).
+    pub snapshot_every: u64,
+    /// Version conflicts tolerated per command before [`EngineError::Contention`].
+    pub max_conflict_retries: u32,
+    /// Events read per load call.
+    pub load_page: usize,
+    /// Commands in one group commit at most.
+    pub max_batch: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { snapshot_every: 10_000, max_conflict_retries: 16, load_page: 10_000, max_batch: 10_000 }
+    }
+}
+
+/// Runs commands against one programme's stream.
+#[derive(Debug)]
+pub struct Engine<S> {
+    store: S,
+    programme: ProgrammeId,
+    state: State,
+    config: EngineConfig,
+}
+
+impl<S: EventStore> Engine<S> {
+    /// Opens the programme's stream: the newest usable snapshot, then the tail.
+    pub fn open(store: S, programme: ProgrammeId) -> Result<Self, EngineError> {
+        Self::with_config(store, programme, EngineConfig::default())
+    }
+
+    /// Opens with explicit settings.
+    pub fn with_config(store: S, programme: ProgrammeId, config: EngineConfig) -> Result<Self, EngineError> {
+        let mut engine = Engine { store, programme, state: State::default(), config };
+        engine.reload()?;
+        Ok(engine)
+    }
+
+    /// The state as of the last load or command.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The programme id.
+    pub fn programme(&self) -> &ProgrammeId {
+        &self.programme
+    }
+
+    /// The store.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Rebuilds the state from the newest snapshot and the tail of the stream.
+    pub fn reload(&mut self) -> Result<(), EngineError> {
+        self.state = match self.store.load_snapshot(&self.programme)? {
+            Some(s) if s.format == SNAPSHOT_FORMAT => match serde_json::from_str::<State>(&s.data) {
+                Ok(state) if state.version == s.version => state,
+                _ => State::default(),
+            },
+            _ => State::default(),
+        };
+        self.catch_up()
+    }
+
+    /// Rebuilds the state by replaying every event, ignoring snapshots.
+    pub fn replay_all(&mut self) -> Result<(), EngineError> {
+        self.state = State::default();
+        self.catch_up()
+    }
+
+    /// Applies events other writers appended since the last load.
+    pub fn catch_up(&mut self) -> Result<(), EngineError> {
+        loop {
+            let page = self.store.load(&self.programme, self.state.version, self.config.load_page)?;
+            let n = page.len();
+            for r in &page {
+                if r.version != self.state.version + 1 {
+                    return Err(StoreError::Corrupt { programme: self.programme.clone(), version: r.version, detail: format!("expected version {}", self.state.version + 1) }.into());
+                }
+                evolve(&mut self.state, &r.event)?;
+            }
+            if n < self.config.load_page {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Saves a snapshot of the current state now.
+    pub fn snapshot(&mut self) -> Result<(), EngineError> {
+        let data = serde_json::to_string(&self.state).map_err(|e| StoreError::Backend { detail: format!("cannot encode snapshot: {e}") })?;
+        let snap = Snapshot { version: self.state.version, format: SNAPSHOT_FORMAT, data };
+        self.store.save_snapshot(&self.programme, &snap)?;
+        Ok(())
+    }
+
+    fn recorded_events(&mut self, first: u64, count: u32) -> Result<Vec<Recorded>, EngineError> {
+        Ok(self.store.load(&self.programme, first - 1, count as usize)?)
+    }
+
+    fn maybe_snapshot(&mut self, before: u64) -> Result<(), EngineError> {
+        let every = self.config.snapshot_every;
+        if every > 0 && self.state.version / every > before / every {
+            self.snapshot()?;
+        }
+        Ok(())
+    }
+
+    /// Decides and records one command at `now`. A command id seen before
+    /// returns [`Outcome::Duplicate`] with the events it recorded then.
+    pub fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Outcome, EngineError> {
+        let mut conflicts = 0;
+        loop {
+            if let Some(rec) = self.state.commands.get(&command.id).copied() {
+                return Ok(Outcome::Duplicate { events: self.recorded_events(rec.first_version, rec.events)? });
+            }
+            let events = decide(&self.state, command, now).map_err(EngineError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Outcome::Applied { events: Vec::new(), notices: 0 });
+            }
+            let notes = notices(&self.state, &events);
+            let before = self.state.version;
+            match self.store.append(&self.programme, before, &events, &notes) {
+                Ok(_) => {
+                    let recorded = self.apply_all(events)?;
+                    self.maybe_snapshot(before)?;
+                    return Ok(Outcome::Applied { events: recorded, notices: notes.len() });
+                }
+                Err(StoreError::Conflict { .. }) if conflicts < self.config.max_conflict_retries => {
+                    conflicts += 1;
+                    self.catch_up()?;
+                }
+                Err(StoreError::Conflict { .. }) => return Err(EngineError::Contention { attempts: conflicts + 1 }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn apply_all(&mut self, events: Vec<Event>) -> Result<Vec<Recorded>, EngineError> {
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            evolve(&mut self.state, &event)?;
+            out.push(Recorded { version: self.state.version, event });
+        }
+        Ok(out)
+    }
+
+    /// Group commit: decides each command in order against the state left by
+    /// the ones before it and appends all their events in one transaction.
+    /// A rejected command is reported in its slot and writes nothing. At most
+    /// [`EngineConfig::max_batch`] commands ([`Engine::execute_many`] splits larger runs).
+    pub fn execute_batch(&mut self, commands: &[(Command, DateTime<Utc>)]) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
+        if commands.len() > self.config.max_batch {
+            return Err(EngineError::BatchTooLarge { given: commands.len(), max: self.config.max_batch });
+        }
+        let mut conflicts = 0;
+        loop {
+            let before = self.state.version;
+            let mut all_events = Vec::new();
+            let mut all_notices = Vec::new();
+            let mut slots: Vec<Result<(usize, usize), Result<Outcome, Rejection>>> = Vec::with_capacity(commands.len());
+            let mut failed = None;
+            for (command, now) in commands {
+                if let Some(rec) = self.state.commands.get(&command.id).copied() {
+                    if rec.first_version <= before {
+                        match self.recorded_events(rec.first_version, rec.events) {
+                            Ok(events) => slots.push(Err(Ok(Outcome::Duplicate { events }))),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    } else {
+                        let start = (rec.first_version - before - 1) as usize;
+                        let events = all_events[start..start + rec.events as usize]
+                            .iter()
+                            .enumerate()
+                            .map(|(i, e): (usize, &Event)| Recorded { version: rec.first_version + i as u64, event: e.clone() })
+                            .collect();
+                        slots.push(Err(Ok(Outcome::Duplicate { events })));
+                    }
+                    continue;
+                }
+                match decide(&self.state, command, *now) {
+                    Err(r) => slots.push(Err(Err(r))),
+                    Ok(events) => {
+                        all_notices.extend(notices(&self.state, &events));
+                        let start = all_events.len();
+                        for e in &events {
+                            if let Err(err) = evolve(&mut self.state, e) {
+                                failed = Some(err.into());
+                                break;
+                            }
+                        }
+                        all_events.extend(events);
+                        slots.push(Ok((start, all_events.len())));
+                    }
+                }
+                if failed.is_some() {
+                    break;
+                }
+            }
+            if let Some(e) = failed {
+                self.reload()?;
+                return Err(e);
+            }
+            let result = if all_events.is_empty() { Ok(before) } else { self.store.append(&self.programme, before, &all_events, &all_notices) };
+            match result {
+                Ok(_) => {
+                    self.maybe_snapshot(before)?;
+                    return Ok(slots
+                        .into_iter()
+                        .map(|slot| match slot {
+                            Ok((start, end)) => Ok(Outcome::Applied {
+                                events: all_events[start..end]
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, e)| Recorded { version: before + (start + i) as u64 + 1, event: e.clone() })
+                                    .collect(),
+                                notices: 0,
+                            }),
+                            Err(done) => done,
+                        })
+                        .collect());
+                }
+                Err(StoreError::Conflict { .. }) if conflicts < self.config.max_conflict_retries => {
+                    conflicts += 1;
+                    self.reload()?;
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    self.reload()?;
+                    return Err(EngineError::Contention { attempts: conflicts + 1 });
+                }
+                Err(e) => {
+                    self.reload()?;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Runs any number of commands as group commits of at most `max_batch` each.
+    pub fn execute_many(&mut self, commands: &[(Command, DateTime<Utc>)]) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
+        let mut out = Vec::with_capacity(commands.len());
+        for chunk in commands.chunks(self.config.max_batch.max(1)) {
+            out.extend(self.execute_batch(chunk)?);
+        }
+        Ok(out)
+    }
+}

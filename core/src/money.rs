@@ -1,0 +1,278 @@
+//! Exact money: pounds and pence as [`Money`], and the one rounding policy.
+//!
+//! Every amount that crosses the boundary of the core is a [`Money`]: never
+//! negative, at most two decimal places, at most [`Money::MAX`]. Computed
+//! amounts (a day rate times days, VAT) are rounded to pence by
+//! [`round_pence`] and nowhere else.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a value is not an acceptable amount of money.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum MoneyError {
+    /// The text is not a plain decimal number.
+    #[error("`{input}` is not an amount: write pounds and pence as digits, e.g. 1400 or 1400.50")]
+    Malformed { input: String },
+    /// The text carries a currency symbol or code.
+    #[error("`{input}` carries a currency sign: write the amount as digits only, e.g. 12 or 12.00")]
+    CurrencySign { input: String },
+    /// The amount is below zero.
+    #[error("amount {input} is negative: amounts are never below zero (to take money back, record a clawback)")]
+    Negative { input: String },
+    /// The amount has fractions of a penny.
+    #[error("amount {input} has fractions of a penny: use at most 2 decimal places")]
+    SubPenny { input: String },
+    /// The amount is larger than any amount the core accepts.
+    #[error("amount {input} is too large: the largest accepted amount is 1000000000000.00")]
+    TooLarge { input: String },
+    /// A sum or difference left the range of money.
+    #[error("money arithmetic out of range: {detail}")]
+    OutOfRange { detail: String },
+}
+
+/// A non-negative amount in pounds with at most two decimal places.
+///
+/// Serialized as a string with exactly two decimals (`"300.00"`) so that no
+/// JSON reader turns it into a float; read from a string or a JSON number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(Decimal);
+
+impl Money {
+    /// Zero pounds.
+    pub const ZERO: Money = Money(Decimal::ZERO);
+    /// The largest amount accepted at the boundary: one trillion pounds.
+    pub const MAX: Money = Money(Decimal::from_parts(3_567_587_328, 232, 0, false, 0));
+
+    /// Accepts `value` if it is a valid amount (non-negative, pence precision, not too large).
+    pub fn new(value: Decimal) -> Result<Money, MoneyError> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(MoneyError::Negative { input: value.to_string() });
+        }
+        if value.normalize().scale() > 2 {
+            return Err(MoneyError::SubPenny { input: value.to_string() });
+        }
+        if value > Self::MAX.0 {
+            return Err(MoneyError::TooLarge { input: value.to_string() });
+        }
+        let mut v = value.abs();
+        v.rescale(2);
+        Ok(Money(v))
+    }
+
+    /// Whole pounds.
+    pub fn pounds(pounds: u32) -> Money {
+        Money(Decimal::new(i64::from(pounds) * 100, 2))
+    }
+
+    /// An amount given in pence.
+    pub fn from_pence(pence: u64) -> Result<Money, MoneyError> {
+        let p = i64::try_from(pence).map_err(|_| MoneyError::TooLarge { input: format!("{pence} pence") })?;
+        Money::new(Decimal::new(p, 2))
+    }
+
+    /// Rounds a computed value to pence with [`round_pence`] and accepts it.
+    pub fn from_computed(value: Decimal) -> Result<Money, MoneyError> {
+        Money::new(round_pence(value))
+    }
+
+    /// The amount as a decimal (always two decimal places).
+    pub fn as_decimal(self) -> Decimal {
+        self.0
+    }
+
+    /// The amount in pence.
+    pub fn pence(self) -> i64 {
+        // Money::MAX in pence fits an i64 comfortably.
+        (self.0 * Decimal::ONE_HUNDRED).trunc().mantissa() as i64
+    }
+
+    /// Whether the amount is zero.
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    /// `self + other`, or an error if the sum leaves the decimal range.
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        self.0
+            .checked_add(other.0)
+            .map(Money)
+            .ok_or_else(|| MoneyError::OutOfRange { detail: format!("{self} + {other}") })
+    }
+
+    /// `self - other`, or an error if the difference would be negative.
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
+        if other.0 > self.0 {
+            return Err(MoneyError::OutOfRange { detail: format!("{self} - {other} is below zero") });
+        }
+        Ok(Money(self.0 - other.0))
+    }
+
+    /// `self - other`, or zero if `other` is larger.
+    pub fn saturating_sub(self, other: Money) -> Money {
+        if other.0 > self.0 { Money::ZERO } else { Money(self.0 - other.0) }
+    }
+
+    /// The smaller of two amounts.
+    pub fn min(self, other: Money) -> Money {
+        if self.0 <= other.0 { self } else { other }
+    }
+
+    /// Writes the amount for people: `£1,400.50`.
+    pub fn display_pounds(self) -> String {
+        let s = format!("{:.2}", self.0);
+        let (whole, frac) = s.split_once('.').unwrap_or((&s, "00"));
+        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("£{grouped}.{frac}")
+    }
+}
+
+/// The rounding policy of grantflow, the one place computed amounts are rounded:
+/// to the nearest penny, halves away from zero (0.005 becomes 0.01).
+pub fn round_pence(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+impl FromStr for Money {
+    type Err = MoneyError;
+
+    fn from_str(s: &str) -> Result<Money, MoneyError> {
+        let input = s.trim();
+        if input.contains(['£', '$', '€']) || input.to_ascii_uppercase().contains("GBP") {
+            return Err(MoneyError::CurrencySign { input: input.to_string() });
+        }
+        let plain = input.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+        let value = if plain {
+            Decimal::from_str_exact(input)
+        } else if input.contains(['e', 'E']) {
+            Decimal::from_scientific(input)
+        } else {
+            return Err(MoneyError::Malformed { input: input.to_string() });
+        };
+        match value {
+            Ok(v) => Money::new(v).map_err(|e| with_input(e, input)),
+            Err(rust_decimal::Error::ExceedsMaximumPossibleValue)
+            | Err(rust_decimal::Error::LessThanMinimumPossibleValue) => {
+                Err(MoneyError::TooLarge { input: input.to_string() })
+            }
+            Err(rust_decimal::Error::Underflow) => Err(MoneyError::SubPenny { input: input.to_string() }),
+            Err(_) => Err(MoneyError::Malformed { input: input.to_string() }),
+        }
+    }
+}
+
+fn with_input(err: MoneyError, input: &str) -> MoneyError {
+    let input = input.to_string();
+    match err {
+        MoneyError::Negative { .. } => MoneyError::Negative { input },
+        MoneyError::SubPenny { .. } => MoneyError::SubPenny { input },
+        MoneyError::TooLarge { .. } => MoneyError::TooLarge { input },
+        other => other,
+    }
+}
+
+impl TryFrom<Decimal> for Money {
+    type Error = MoneyError;
+    fn try_from(value: Decimal) -> Result<Money, MoneyError> {
+        Money::new(value)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Money;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an amount of money such as \"1400.00\" or 1400")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Money, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Money, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Money, E> {
+                if !v.is_finite() {
+                    return Err(E::custom(MoneyError::Malformed { input: v.to_string() }));
+                }
+                // Display of an f64 is its shortest round-trip form: 0.1 stays "0.1".
+                format!("{v}").parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_at_the_boundary() {
+        assert_eq!("12".parse::<Money>().unwrap().to_string(), "12.00");
+        assert_eq!("1400.5".parse::<Money>().unwrap().to_string(), "1400.50");
+        assert!(matches!("-5".parse::<Money>(), Err(MoneyError::Negative { .. })));
+        assert!(matches!("0.001".parse::<Money>(), Err(MoneyError::SubPenny { .. })));
+        assert!(matches!("1e30".parse::<Money>(), Err(MoneyError::TooLarge { .. })));
+        assert!(matches!("£12".parse::<Money>(), Err(MoneyError::CurrencySign { .. })));
+        assert!(matches!("twelve".parse::<Money>(), Err(MoneyError::Malformed { .. })));
+        assert!(matches!("1.2.3".parse::<Money>(), Err(MoneyError::Malformed { .. })));
+        assert!(matches!("".parse::<Money>(), Err(MoneyError::Malformed { .. })));
+        assert_eq!("1e3".parse::<Money>().unwrap(), Money::pounds(1000));
+        assert_eq!(Money::MAX.to_string(), "1000000000000.00");
+        assert_eq!("1000000000000".parse::<Money>().unwrap(), Money::MAX);
+        assert!("1000000000000.01".parse::<Money>().is_err());
+    }
+
+    #[test]
+    fn rounds_halves_away_from_zero_once() {
+        assert_eq!(round_pence(Decimal::new(1005, 3)).to_string(), "1.01");
+        assert_eq!(round_pence(Decimal::new(1004, 3)).to_string(), "1.00");
+        assert_eq!(Money::from_computed(Decimal::new(3605, 1) * Decimal::new(12, 1)).unwrap().to_string(), "432.60");
+    }
+
+    #[test]
+    fn serde_is_exact() {
+        let m: Money = serde_json::from_str("\"300.10\"").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"300.10\"");
+        let m: Money = serde_json::from_str("0.1").unwrap();
+        assert_eq!(m.to_string(), "0.10");
+        assert!(serde_json::from_str::<Money>("-1").is_err());
+        assert!(serde_json::from_str::<Money>("0.005").is_err());
+        assert_eq!(Money::pounds(1234567).display_pounds(), "£1,234,567.00");
+        assert_eq!(Money::from_pence(5).unwrap().display_pounds(), "£0.05");
+    }
+
+    #[test]
+    fn arithmetic_is_checked() {
+        assert!(Money::pounds(1).checked_sub(Money::pounds(2)).is_err());
+        assert_eq!(Money::pounds(3).checked_sub(Money::pounds(2)).unwrap(), Money::pounds(1));
+        assert_eq!(Money::pounds(3).pence(), 300);
+    }
+}

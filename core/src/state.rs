@@ -1,0 +1,408 @@
+//! The programme's state, rebuilt from events: [`State`] holds the rules,
+//! the [`Pot`], every [`Application`], the waitlist and the deadline index.
+//! [`evolve`] applies one event; it never decides anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::applicant::{Applicant, CostRequest};
+use crate::coverage::{Coverage, Item};
+use crate::event::{Event, EventKind, Reminder};
+use crate::ids::{ApplicationId, CommandId};
+use crate::ledger::{Account, InvariantViolation, LedgerError, Pot};
+use crate::lifecycle::Stage;
+use crate::money::Money;
+use crate::programme::Programme;
+
+/// One application and its award.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: ApplicationId,
+    /// Arrival order within the programme (0-based).
+    pub arrival: u64,
+    /// Index of the declared sector in the programme's rules, if known.
+    pub sector: Option<u16>,
+    pub applicant: Box<Applicant>,
+    pub request: CostRequest,
+    /// Covered amounts; absent for an ineligible application.
+    pub coverage: Option<Coverage>,
+    pub submitted_at: DateTime<Utc>,
+    pub stage: Stage,
+    pub account: Account,
+    /// Paid per covered item, indexed by [`Item::index`].
+    pub item_paid: [Money; 3],
+    /// When the certificate expires, once certified.
+    pub certificate_expires: Option<DateTime<Utc>>,
+}
+
+impl Application {
+    /// The award amount (zero when ineligible).
+    pub fn award(&self) -> Money {
+        self.coverage.map_or(Money::ZERO, |c| c.award)
+    }
+
+    /// What can still be paid for `item`: its covered amount less what was
+    /// paid for it, and never more than the award's outstanding reservation.
+    pub fn payable(&self, item: Item) -> Money {
+        let covered = self.coverage.map_or(Money::ZERO, |c| c.item(item));
+        covered.saturating_sub(self.item_paid[item.index()]).min(self.account.outstanding)
+    }
+}
+
+/// Money per sector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorTotals {
+    pub reserved: Money,
+    pub paid: Money,
+    pub released: Money,
+    pub recovered: Money,
+}
+
+impl SectorTotals {
+    /// What counts against a ring-fence: reserved plus paid, less recovered.
+    pub fn committed(&self) -> Money {
+        self.reserved.checked_add(self.paid).unwrap_or(Money::MAX).saturating_sub(self.recovered)
+    }
+}
+
+/// What a deadline does when it comes due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    OfferReminder,
+    FeedbackReminder,
+    PlusReminder,
+    CertificateReminder(u32),
+    OfferExpiry,
+    FeedbackClose,
+    PassWindow,
+    PlusRetest,
+    PlusWindow,
+}
+
+/// A timed duty. Ordered by time, then arrival, then kind: a tick fires them in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Deadline {
+    pub at: DateTime<Utc>,
+    pub arrival: u64,
+    pub kind: DeadlineKind,
+    pub application: ApplicationId,
+}
+
+/// Where a command's events sit in the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// Version of its first event (1-based).
+    pub first_version: u64,
+    /// How many events it recorded.
+    pub events: u32,
+}
+
+/// Everything known about one programme, folded from its events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The rules, once opened.
+    pub programme: Option<Box<Programme>>,
+    /// Number of events applied.
+    pub version: u64,
+    /// The `now` of the newest event.
+    pub last_at: Option<DateTime<Utc>>,
+    pub pot: Pot,
+    /// Money by sector, indexed like the programme's sectors.
+    pub sectors: Vec<SectorTotals>,
+    pub applications: FxHashMap<ApplicationId, Application>,
+    /// Waitlisted applications by arrival.
+    pub waitlist: BTreeMap<u64, ApplicationId>,
+    /// Pending deadlines; every entry belongs to its application's current stage.
+    pub deadlines: BTreeSet<Deadline>,
+    /// Commands seen, for idempotency.
+    pub commands: FxHashMap<CommandId, CommandRecord>,
+    /// Supplier invoice references claimed, for uniqueness.
+    pub invoices: FxHashMap<String, ApplicationId>,
+}
+
+/// An event that does not fit the state it is applied to: a corrupt or
+/// foreign stream. The state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("event {version} ({event}) is about unknown application {application}")]
+    UnknownApplication { version: u64, event: &'static str, application: ApplicationId },
+    #[error("event {version} ({event}) comes before the programme was opened")]
+    NotOpened { version: u64, event: &'static str },
+    #[error("event {version} ({event}) does not balance the ledger: {error}")]
+    Ledger { version: u64, event: &'static str, error: LedgerError },
+    #[error("event {version} ({event}) repeats application {application}")]
+    Duplicate { version: u64, event: &'static str, application: ApplicationId },
+    #[error("event {version} ({event}) opens a programme that is already open")]
+    Reopened { version: u64, event: &'static str },
+}
+
+/// The deadlines that belong to a stage.
+pub fn stage_deadlines(p: &Programme, app: &Application, stage: &Stage) -> impl Iterator<Item = Deadline> {
+    let mk = |at: DateTime<Utc>, kind| Deadline { at, arrival: app.arrival, kind, application: app.id };
+    let w = &p.windows;
+    let mut out: [Option<Deadline>; 3] = [None; 3];
+    match *stage {
+        Stage::Offered { expires } => {
+            out[0] = Some(mk(expires - Duration::days(i64::from(w.offer_reminder_days.value)), DeadlineKind::OfferReminder));
+            out[1] = Some(mk(expires, DeadlineKind::OfferExpiry));
+        }
+        Stage::Awarded { pass_by } | Stage::ConsultancyEngaged { pass_by } | Stage::SelfAssessmentSubmitted { pass_by, .. } => {
+            out[0] = Some(mk(pass_by, DeadlineKind::PassWindow));
+        }
+        Stage::FeedbackDue { pass_by, respond_by } => {
+            out[0] = Some(mk(pass_by, DeadlineKind::PassWindow));
+            out[1] = Some(mk(respond_by - Duration::days(1), DeadlineKind::FeedbackReminder));
+            out[2] = Some(mk(respond_by, DeadlineKind::FeedbackClose));
+        }
+        Stage::Certified { plus_by: Some(plus_by) } | Stage::PlusAuditBooked { plus_by, .. } => {
+            out[0] = Some(mk(plus_by - Duration::days(i64::from(w.plus_reminder_days.value)), DeadlineKind::PlusReminder));
+            out[1] = Some(mk(plus_by, DeadlineKind::PlusWindow));
+        }
+        Stage::PlusRetest { plus_by, retest_by } => {
+            out[0] = Some(mk(plus_by - Duration::days(i64::from(w.plus_reminder_days.value)), DeadlineKind::PlusReminder));
+            out[1] = Some(mk(plus_by, DeadlineKind::PlusWindow));
+            out[2] = Some(mk(retest_by, DeadlineKind::PlusRetest));
+        }
+        _ => {}
+    }
+    out.into_iter().flatten()
+}
+
+/// The certificate-expiry reminders of a certified application.
+pub fn certificate_deadlines(p: &Programme, app: &Application) -> impl Iterator<Item = Deadline> {
+    let expires = app.certificate_expires;
+    let (arrival, id) = (app.arrival, app.id);
+    p.windows.expiry_reminder_days.value.iter().filter_map(move |d| {
+        expires.map(|e| Deadline { at: e - Duration::days(i64::from(*d)), arrival, kind: DeadlineKind::CertificateReminder(*d), application: id })
+    })
+}
+
+impl State {
+    /// The rules, if the programme is open.
+    pub fn programme(&self) -> Option<&Programme> {
+        self.programme.as_deref()
+    }
+
+    /// One application.
+    pub fn application(&self, id: &ApplicationId) -> Option<&Application> {
+        self.applications.get(id)
+    }
+
+    /// Checks every ledger invariant; `Err` means a bug.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.pot.check()?;
+        let mut reserved = Money::ZERO;
+        let mut paid = Money::ZERO;
+        let mut recovered = Money::ZERO;
+        let mut released = Money::ZERO;
+        let mut sectors = vec![SectorTotals::default(); self.sectors.len()];
+        let add = |a: Money, b: Money| a.checked_add(b).map_err(|e| InvariantViolation(e.to_string()));
+        for app in self.applications.values() {
+            app.account.check()?;
+            reserved = add(reserved, app.account.outstanding)?;
+            paid = add(paid, app.account.paid)?;
+            recovered = add(recovered, app.account.recovered)?;
+            released = add(released, app.account.released)?;
+            if app.account.paid > app.award() {
+                return Err(InvariantViolation(format!("application {} paid {} above its award {}", app.id, app.account.paid, app.award())));
+            }
+            if let Some(s) = app.sector.and_then(|s| sectors.get_mut(usize::from(s))) {
+                s.reserved = add(s.reserved, app.account.outstanding)?;
+                s.paid = add(s.paid, app.account.paid)?;
+                s.recovered = add(s.recovered, app.account.recovered)?;
+                s.released = add(s.released, app.account.released)?;
+            }
+            let item_sum = app.item_paid.iter().try_fold(Money::ZERO, |s, m| add(s, *m))?;
+            if item_sum != app.account.paid {
+                return Err(InvariantViolation(format!("application {} item payments {} != paid {}", app.id, item_sum, app.account.paid)));
+            }
+            let waiting = self.waitlist.get(&app.arrival) == Some(&app.id);
+            if waiting != matches!(app.stage, Stage::Waitlisted) {
+                return Err(InvariantViolation(format!("application {} waitlist entry disagrees with its stage", app.id)));
+            }
+        }
+        if reserved != self.pot.reserved || paid != self.pot.paid || recovered != self.pot.recovered || released != self.pot.released {
+            return Err(InvariantViolation(format!(
+                "awards sum to reserved {reserved} paid {paid} recovered {recovered} released {released}, the pot says {:?}",
+                self.pot
+            )));
+        }
+        if sectors != self.sectors {
+            return Err(InvariantViolation("sector totals do not match the awards".into()));
+        }
+        if let Some(p) = self.programme() {
+            for (i, rf) in p.allocation.ring_fences.iter().enumerate() {
+                let used = p.sector(&rf.sector).and_then(|(s, _)| self.sectors.get(s)).map_or(Money::ZERO, |s| s.committed());
+                if used > rf.cap {
+                    return Err(InvariantViolation(format!("ring-fence {i} ({}) holds {used}, above its cap {}", rf.sector, rf.cap)));
+                }
+            }
+        }
+        if self.waitlist.len() > self.applications.len() {
+            return Err(InvariantViolation("waitlist longer than the applications".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Applies one event. On error the state is unchanged.
+pub fn evolve(state: &mut State, event: &Event) -> Result<(), ReplayError> {
+    let version = state.version + 1;
+    let name = event.kind.name();
+    apply(state, event, version, name)?;
+    state.version = version;
+    state.last_at = Some(state.last_at.map_or(event.at, |t| t.max(event.at)));
+    let rec = state.commands.entry(event.command).or_insert(CommandRecord { first_version: version, events: 0 });
+    rec.events += 1;
+    Ok(())
+}
+
+fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> Result<(), ReplayError> {
+    let ledger = |error| ReplayError::Ledger { version, event: name, error };
+    if let EventKind::ProgrammeOpened { programme } = &event.kind {
+        if state.programme.is_some() {
+            return Err(ReplayError::Reopened { version, event: name });
+        }
+        state.pot = Pot::opened_with(programme.pot.value);
+        state.sectors = vec![SectorTotals::default(); programme.sectors.len()];
+        state.programme = Some(programme.clone());
+        return Ok(());
+    }
+    let State { programme, pot, sectors, applications, waitlist, deadlines, invoices, .. } = state;
+    let p: &Programme = programme.as_deref().ok_or(ReplayError::NotOpened { version, event: name })?;
+    if let EventKind::PotToppedUp { amount, .. } = &event.kind {
+        return pot.top_up(*amount).map_err(ledger);
+    }
+    if let EventKind::Submitted { application, applicant, request, coverage } = &event.kind {
+        if applications.contains_key(application) {
+            return Err(ReplayError::Duplicate { version, event: name, application: *application });
+        }
+        let arrival = applications.len() as u64;
+        let app = Application {
+            id: *application,
+            arrival,
+            sector: p.sector(&applicant.sector).and_then(|(i, _)| u16::try_from(i).ok()),
+            applicant: applicant.clone(),
+            request: request.clone(),
+            coverage: *coverage,
+            submitted_at: event.at,
+            stage: Stage::Submitted,
+            account: Account::default(),
+            item_paid: [Money::ZERO; 3],
+            certificate_expires: None,
+        };
+        applications.insert(*application, app);
+        return Ok(());
+    }
+    let id = event.kind.application().ok_or(ReplayError::NotOpened { version, event: name })?;
+    let app = applications.get_mut(&id).ok_or(ReplayError::UnknownApplication { version, event: name, application: id })?;
+    let sector = app.sector.and_then(|s| sectors.get_mut(usize::from(s)));
+    let mut scratch = SectorTotals::default();
+    let sector = sector.unwrap_or(&mut scratch);
+    let new_stage = match &event.kind {
+        EventKind::FoundIneligible { .. } => {
+            app.coverage = None;
+            Some(Stage::Ineligible)
+        }
+        EventKind::Waitlisted { .. } => {
+            waitlist.insert(app.arrival, id);
+            Some(Stage::Waitlisted)
+        }
+        EventKind::Offered { amount, expires, .. } => {
+            pot.reserve(&mut app.account, *amount).map_err(ledger)?;
+            sector.reserved = sector.reserved.checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            waitlist.remove(&app.arrival);
+            Some(Stage::Offered { expires: *expires })
+        }
+        EventKind::Accepted { pass_by, .. } => Some(Stage::Awarded { pass_by: *pass_by }),
+        EventKind::Declined { .. } | EventKind::Lapsed { .. } | EventKind::Withdrawn { .. } | EventKind::CertificationFailed { .. } | EventKind::Completed { .. } => {
+            if app.account.reserved_at_award.is_zero() {
+                // Never funded (waitlisted): nothing to release.
+                waitlist.remove(&app.arrival);
+            } else if !app.account.resolved {
+                let released = pot.release(&mut app.account).map_err(ledger)?;
+                sector.reserved = sector.reserved.saturating_sub(released);
+                sector.released = sector.released.checked_add(released).map_err(|_| ledger(LedgerError::Overflow))?;
+            }
+            Some(match &event.kind {
+                EventKind::Declined { .. } => Stage::Declined,
+                EventKind::Lapsed { .. } => Stage::Lapsed,
+                EventKind::Withdrawn { .. } => Stage::Withdrawn,
+                EventKind::CertificationFailed { .. } => Stage::Failed,
+                _ => Stage::Completed,
+            })
+        }
+        EventKind::ConsultancyEngaged { .. } => app.stage.pass_by().map(|pass_by| Stage::ConsultancyEngaged { pass_by }),
+        EventKind::SelfAssessmentSubmitted { attempt, .. } => {
+            app.stage.pass_by().map(|pass_by| Stage::SelfAssessmentSubmitted { pass_by, attempt: *attempt })
+        }
+        EventKind::AssessmentFailed { respond_by, .. } => app.stage.pass_by().map(|pass_by| Stage::FeedbackDue { pass_by, respond_by: *respond_by }),
+        EventKind::Certified { expires, plus_by, .. } => {
+            app.certificate_expires = Some(*expires);
+            for d in certificate_deadlines(p, app) {
+                deadlines.insert(d);
+            }
+            Some(Stage::Certified { plus_by: *plus_by })
+        }
+        EventKind::PlusAuditBooked { attempt, .. } => match app.stage {
+            Stage::Certified { plus_by: Some(plus_by) } | Stage::PlusRetest { plus_by, .. } => Some(Stage::PlusAuditBooked { plus_by, attempt: *attempt }),
+            _ => None,
+        },
+        EventKind::PlusAuditFailed { retest_by, .. } => match app.stage {
+            Stage::PlusAuditBooked { plus_by, .. } => Some(Stage::PlusRetest { plus_by, retest_by: *retest_by }),
+            _ => None,
+        },
+        EventKind::PlusCertified { .. } => Some(Stage::PlusCertified),
+        EventKind::PlusNotAchieved { .. } => Some(Stage::PlusNotAchieved),
+        EventKind::ClaimPaid { item, invoice_ref, amount, .. } => {
+            pot.post(&mut app.account, *amount).map_err(ledger)?;
+            sector.reserved = sector.reserved.saturating_sub(*amount);
+            sector.paid = sector.paid.checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            app.item_paid[item.index()] = app.item_paid[item.index()].checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            invoices.insert(invoice_ref.clone(), id);
+            None
+        }
+        EventKind::ClawedBack { amount, .. } => {
+            pot.recover(&mut app.account, *amount).map_err(ledger)?;
+            sector.recovered = sector.recovered.checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            None
+        }
+        EventKind::ReminderDue { reminder, .. } => {
+            let d = reminder_deadline(p, app, reminder);
+            deadlines.remove(&d);
+            None
+        }
+        EventKind::ProgrammeOpened { .. } | EventKind::PotToppedUp { .. } | EventKind::Submitted { .. } => None,
+    };
+    if let Some(stage) = new_stage {
+        for d in stage_deadlines(p, app, &app.stage) {
+            deadlines.remove(&d);
+        }
+        if stage == Stage::Withdrawn {
+            for d in certificate_deadlines(p, app) {
+                deadlines.remove(&d);
+            }
+        }
+        app.stage = stage;
+        for d in stage_deadlines(p, app, &app.stage) {
+            deadlines.insert(d);
+        }
+    }
+    Ok(())
+}
+
+/// The deadline a reminder answers.
+pub fn reminder_deadline(p: &Programme, app: &Application, reminder: &Reminder) -> Deadline {
+    let w = &p.windows;
+    let (at, kind) = match *reminder {
+        Reminder::OfferExpiring { expires } => (expires - Duration::days(i64::from(w.offer_reminder_days.value)), DeadlineKind::OfferReminder),
+        Reminder::FeedbackClosing { closes } => (closes - Duration::days(1), DeadlineKind::FeedbackReminder),
+        Reminder::PlusWindowClosing { closes } => (closes - Duration::days(i64::from(w.plus_reminder_days.value)), DeadlineKind::PlusReminder),
+        Reminder::CertificateExpiring { expires, days } => (expires - Duration::days(i64::from(days)), DeadlineKind::CertificateReminder(days)),
+    };
+    Deadline { at, arrival: app.arrival, kind, application: app.id }
+}

@@ -1,0 +1,1 @@
+//! grantflow-scenarios: not built yet.

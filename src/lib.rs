@@ -1,0 +1,25 @@
+//! # grantflow
+//!
+//! Run grant programmes that pay for organisations' security certification.
+//! This facade re-exports [`grantflow_core`] (the pure domain model: rules,
+//! eligibility, coverage, the pot's ledger, allocation and the certification
+//! lifecycle) and, behind features, the adapters:
+//!
+//! | feature | crate | what |
+//! |---|---|---|
+//! | `sqlite` (default) | `grantflow-sqlite` | embedded event store in one file |
+//! | `postgres` | `grantflow-postgres` | shared event store for several instances |
+//! | `webhook` | `grantflow-webhook` | signed HTTP notifications |
+//! | `email` | `grantflow-email` | SMTP notifications |
+#![forbid(unsafe_code)]
+
+pub use grantflow_core::*;
+
+#[cfg(feature = "email")]
+pub use grantflow_email as email;
+#[cfg(feature = "postgres")]
+pub use grantflow_postgres as postgres;
+#[cfg(feature = "sqlite")]
+pub use grantflow_sqlite as sqlite;
+#[cfg(feature = "webhook")]
+pub use grantflow_webhook as webhook;
