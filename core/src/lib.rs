@@ -33,6 +33,8 @@
 
 pub mod applicant;
 pub mod command;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod coverage;
 pub mod decide;
 pub mod eligibility;
