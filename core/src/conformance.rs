@@ -8,8 +8,9 @@
 //!   idempotency survive a restart;
 //! - each check is also a public function (`check_*`) returning a
 //!   [`Failure`] instead of panicking, so an adapter can run one alone;
-//! - [`RawRows`] is the one thing the suite needs beyond the ports: writing
-//!   a stored event row as given, to plant an event of an old schema version;
+//! - [`RawRows`] is the one thing the suite needs beyond the ports: a
+//!   closure writing a stored event row as given, to plant an event of an
+//!   old schema version ([`memory_raw`] for the in-memory store);
 //! - [`fixtures`] builds programmes, applicants and commands for tests.
 //!
 //! Every check uses its own programme id ([`programme_id`]), so a `fresh`
@@ -18,10 +19,10 @@
 //!
 //! ```
 //! use grantflow_core::InMemoryStore;
-//! use grantflow_core::conformance::run_all_with_reopen;
+//! use grantflow_core::conformance::{memory_raw, run_all_with_reopen};
 //!
-//! let passed = run_all_with_reopen(InMemoryStore::new, |s| s.clone()).unwrap();
-//! assert!(passed > 10);
+//! let passed = run_all_with_reopen(InMemoryStore::new, |s| s.clone(), memory_raw).unwrap();
+//! assert_eq!(passed, 10);
 //! ```
 
 use std::fmt;
@@ -60,38 +61,39 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Writing stored event rows exactly as given, bypassing the encoder: how
-/// the suite plants an event written by an older grantflow. A store must
-/// still decode such rows with [`Event::from_json`] when it loads them.
-pub trait RawRows {
-    /// Appends `rows` (event JSON, any schema version) if the stream is at
-    /// `expected`; returns the new version.
-    fn append_raw(
-        &mut self,
-        programme: &ProgrammeId,
-        expected: u64,
-        rows: &[String],
-    ) -> Result<u64, StoreError>;
+/// Writes stored event rows exactly as given, bypassing the encoder: how
+/// the suite plants an event written by an older grantflow. Called with the
+/// store, the programme, the expected version and the rows' JSON; returns the
+/// new version. A store must still decode such rows with [`Event::from_json`]
+/// when it loads them. Adapters pass a closure over their raw import method.
+pub trait RawRows<S>:
+    FnMut(&mut S, &ProgrammeId, u64, &[String]) -> Result<u64, StoreError>
+{
 }
 
-impl RawRows for InMemoryStore {
-    fn append_raw(
-        &mut self,
-        programme: &ProgrammeId,
-        expected: u64,
-        rows: &[String],
-    ) -> Result<u64, StoreError> {
-        let mut events = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let event = Event::from_json(row).map_err(|e| StoreError::Corrupt {
-                programme: programme.clone(),
-                version: expected + i as u64 + 1,
-                detail: e.to_string(),
-            })?;
-            events.push(event);
-        }
-        self.append(programme, expected, &events, &[])
+impl<S, F: FnMut(&mut S, &ProgrammeId, u64, &[String]) -> Result<u64, StoreError>> RawRows<S>
+    for F
+{
+}
+
+/// [`RawRows`] for the [`InMemoryStore`]: it keeps decoded events, so rows
+/// are decoded (and upcast) as they are written.
+pub fn memory_raw(
+    store: &mut InMemoryStore,
+    programme: &ProgrammeId,
+    expected: u64,
+    rows: &[String],
+) -> Result<u64, StoreError> {
+    let mut events = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let event = Event::from_json(row).map_err(|e| StoreError::Corrupt {
+            programme: programme.clone(),
+            version: expected + i as u64 + 1,
+            detail: e.to_string(),
+        })?;
+        events.push(event);
     }
+    store.append(programme, expected, &events, &[])
 }
 
 /// A programme id no other check (in this process) uses: `conf-<tag>-<pid>-<n>`.
@@ -995,15 +997,13 @@ pub fn check_engine_notices<S: EventStore + Outbox>(store: &mut S) -> Check {
 /// Upcasting: a `claim_paid` event of schema version 1 (field `invoice`)
 /// stored as it was written loads as the current version; a row of a newer
 /// version is a typed error.
-pub fn check_upcasting<S: EventStore + RawRows>(store: &mut S) -> Check {
+pub fn check_upcasting<S: EventStore>(store: &mut S, raw: &mut impl RawRows<S>) -> Check {
     const C: &str = "upcasting";
     let p = programme_id("upcast");
     ensure_empty(C, store, &p)?;
     let v1 = r#"{"schema_version":1,"command":"00000000-0000-0000-0000-000000000001","at":"2020-10-01T09:00:00Z","type":"claim_paid","application":"00000000-0000-0000-0000-000000000002","item":"certification_fee","invoice":"INV-1","amount":"360.00"}"#;
     let current = event(7, day(3)).to_json();
-    let v = store
-        .append_raw(&p, 0, &[v1.to_string(), current])
-        .ctx(C, "append raw rows")?;
+    let v = raw(store, &p, 0, &[v1.to_string(), current]).ctx(C, "append raw rows")?;
     ensure!(C, v == 2, "two raw rows gave version {v}");
     let loaded = all_events(C, store, &p)?;
     ensure!(
@@ -1272,8 +1272,9 @@ fn collect(failures: &mut Vec<Failure>, passed: &mut usize, result: Check) {
 
 /// Runs every check except reopening; each on a store from `fresh`.
 /// Returns the number of checks passed, or every failure.
-pub fn run_all<S: EventStore + Outbox + RawRows>(
+pub fn run_all<S: EventStore + Outbox>(
     mut fresh: impl FnMut() -> S,
+    mut raw: impl RawRows<S>,
 ) -> Result<usize, Vec<Failure>> {
     let mut failures = Vec::new();
     let mut passed = 0;
@@ -1292,7 +1293,11 @@ pub fn run_all<S: EventStore + Outbox + RawRows>(
         &mut passed,
         check_engine_notices(&mut fresh()),
     );
-    collect(&mut failures, &mut passed, check_upcasting(&mut fresh()));
+    collect(
+        &mut failures,
+        &mut passed,
+        check_upcasting(&mut fresh(), &mut raw),
+    );
     collect(&mut failures, &mut passed, check_group_commit(&mut fresh()));
     if failures.is_empty() {
         Ok(passed)
@@ -1303,11 +1308,12 @@ pub fn run_all<S: EventStore + Outbox + RawRows>(
 
 /// [`run_all`], then the reopen check: `reopen` closes a store and opens it
 /// again on the same data (a file path, a database URL).
-pub fn run_all_with_reopen<S: EventStore + Outbox + RawRows>(
+pub fn run_all_with_reopen<S: EventStore + Outbox>(
     mut fresh: impl FnMut() -> S,
     mut reopen: impl FnMut(S) -> S,
+    raw: impl RawRows<S>,
 ) -> Result<usize, Vec<Failure>> {
-    let (mut passed, mut failures) = match run_all(&mut fresh) {
+    let (mut passed, mut failures) = match run_all(&mut fresh, raw) {
         Ok(n) => (n, Vec::new()),
         Err(f) => (0, f),
     };
