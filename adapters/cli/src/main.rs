@@ -1,1 +1,83 @@
-fn main() {}
+//! # grantflow — the command line
+//!
+//! The composition root of grantflow: it opens an event store (a SQLite file
+//! by default, PostgreSQL for a `postgres://` URL), runs the core's
+//! [`Engine`](grantflow_core::Engine) over it and prints what happened.
+//!
+//! Key types:
+//! - [`cli::Cli`] and [`cli::Verb`] — the verbs and their flags (clap).
+//! - [`session::Session`] — one programme's engine over a [`store::Backend`],
+//!   with the CLI's [`store::Meta`] tables (programmes, application references).
+//! - [`error::CliError`] — a one-line message and the exit code: 0 success,
+//!   1 a command the programme refused, 2 bad usage, input or database.
+//! - [`input`] — times, amounts, application JSON/CSV and JSONL command files.
+//! - [`report`], [`export`], [`schema`] — tables, the 360Giving and CSV
+//!   exports, the JSON Schemas of the wire formats.
+//! - [`demo`] — a seeded 600-applicant run of the 2020 programme.
+//!
+//! Run `grantflow --help` for the verbs and examples.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod demo;
+mod error;
+mod export;
+mod input;
+mod report;
+mod schema;
+mod session;
+mod store;
+mod verbs;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let parsed = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(error::EXIT_USAGE)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("bad usage")
+                .trim()
+                .to_string();
+            let first = first.strip_prefix("error: ").unwrap_or(&first).to_string();
+            eprintln!("error: {}; see `grantflow --help`", error::one_line(&first));
+            return ExitCode::from(error::EXIT_USAGE);
+        }
+    };
+    let json = parsed.json;
+    match verbs::run(parsed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                let body = match &e.rejection {
+                    Some(r) => {
+                        serde_json::json!({"outcome": "rejected", "code": r.code, "message": r.message, "subject": r.subject})
+                    }
+                    None => serde_json::json!({"outcome": "error", "message": e.message}),
+                };
+                println!("{body}");
+            }
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

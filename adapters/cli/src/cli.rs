@@ -1,0 +1,339 @@
+//! The verbs and their flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Run a grant programme that pays for organisations' security certification: \
+eligibility, applications, offers, milestones, claims, the pot's ledger and 360Giving exports.";
+
+const LONG_ABOUT: &str = "Run a grant programme that pays for organisations' security certification.
+
+Storage: a SQLite file by default (--db grantflow.db); PostgreSQL with --db postgres://user@host/dbname.
+A database may hold several programmes: pick one with --programme ID (default: the only one).
+
+Exit codes: 0 success; 1 the programme refused the command (the rejection code and sentence are
+printed); 2 bad usage or input, or the database cannot be used. Nothing is written unless a
+command succeeds.
+
+Command ids: every verb that changes the programme takes --command-id (a UUID or any text).
+Without it, the id is derived from the programme, the verb, its arguments and the effective
+--now, so running the same line again with the same --now is a no-op that prints the first
+outcome (for `apply`, from the application reference alone). Without --now the system clock
+is used, so each run is a new command.
+
+Application ids: give any reference text (e.g. ACME-001) or a UUID. A reference is mapped to a
+stable UUID and kept in the database, so tables and exports show it.";
+
+const EXAMPLES: &str = "Examples:
+  grantflow demo                                   # a seeded 600-applicant run, prints a summary
+  grantflow init --preset healthcare-ce-2020 --now 2020-09-01
+  grantflow explain applicant.json
+  grantflow apply application.json --now 2020-09-02
+  grantflow apply applications.csv --now 2020-09-02
+  grantflow accept ACME-001 --now 2020-09-03
+  grantflow milestone ACME-001 consultancy_engaged --now 2020-09-10
+  grantflow claim ACME-001 --item consultancy --invoice INV-1 --amount 900 --now 2020-10-01
+  grantflow tick --now 2020-10-01
+  grantflow status --state offered
+  grantflow ledger --json
+  grantflow export --format 360giving --output grants.json
+  grantflow --db postgres://postgres@127.0.0.1:5432/grants --programme healthcare-ce-2020 status";
+
+/// `grantflow`: the command line of grantflow.
+#[derive(Debug, Parser)]
+#[command(name = "grantflow", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The database: a SQLite file path (default grantflow.db; for `demo`, grantflow-demo.db),
+    /// a postgres:// URL, or `memory:` for a store that lives for one command.
+    #[arg(long, global = true, env = "GRANTFLOW_DB", value_name = "PATH|URL")]
+    pub db: Option<String>,
+    /// The programme to act on, when the database holds several (default: the only one).
+    /// With `init` or `run`, the id the new programme is given.
+    #[arg(long, global = true, value_name = "ID")]
+    pub programme: Option<String>,
+    /// Print JSON for machines instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// Flags of every verb that changes the programme.
+#[derive(Debug, Clone, Args)]
+pub struct Change {
+    /// The time of the command: RFC 3339 (2020-09-01T09:00:00Z) or a date (2020-09-01, midnight UTC).
+    /// Default: the system clock.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// The command's idempotency id (UUID or any text). Default: derived from the verb, its
+    /// arguments and the effective --now.
+    #[arg(long, value_name = "ID")]
+    pub command_id: Option<String>,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Open a programme from the preset or a rules file (TOML or JSON).
+    #[command(after_help = "Examples:
+  grantflow init --preset healthcare-ce-2020 --now 2020-09-01
+  grantflow init --rules my-programme.toml --programme my-programme-2024
+  grantflow schema rules     # the rules file format")]
+    Init {
+        /// A bundled programme: healthcare-ce-2020 (the 2020 UK Cyber Essentials fund).
+        #[arg(long, conflicts_with = "rules", value_name = "NAME")]
+        preset: Option<String>,
+        /// A rules file: .toml or .json.
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Print the rules as TOML and stop (a starting point for your own rules file).
+        #[arg(long)]
+        print: bool,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Explain an applicant's eligibility criterion by criterion, without applying.
+    #[command(
+        after_help = "The file is an application (see `grantflow apply --help`) or just its \"applicant\" object.
+
+Examples:
+  grantflow explain application.json
+  grantflow explain applicant.json --on 2021-04-01 --json"
+    )]
+    Explain {
+        /// An application or applicant JSON file.
+        file: PathBuf,
+        /// Judge as of this date (default: today).
+        #[arg(long, value_name = "DATE")]
+        on: Option<String>,
+    },
+    /// Submit one application (JSON) or many (CSV with a header).
+    #[command(after_help = "JSON: {\"reference\": \"ACME-001\",
+       \"applicant\": {\"organisation\": {\"name\": \"Acme Medical Ltd\", \"company_number\": \"01234567\", \"region\": \"North West\"},
+                     \"contact\": {\"name\": \"Ann Smith\", \"email\": \"ann@acme.example\"},
+                     \"sector\": \"medical-supplier\", \"employees\": 20, \"uk_based\": true,
+                     \"already_certified\": false, \"vat_registered\": true},
+       \"request\": {\"level\": \"basic\", \"consultancy_days\": 2, \"day_rate\": \"500\"}}
+CSV columns (header required; * = optional): reference, organisation, company_number*, charity_number*,
+  ods_code*, region*, contact_name, contact_email, sector, employees, uk_based, already_certified,
+  vat_registered, level (basic|plus), consultancy_days, day_rate, plus_audit_quote*
+Every row is checked before any is applied: a bad row is reported with its line and column and
+nothing from the file is applied. Each submission's command id derives from its reference, so
+applying the same file twice changes nothing.
+
+Examples:
+  grantflow apply application.json --now 2020-09-02
+  grantflow apply applications.csv --now 2020-09-02 --json")]
+    Apply {
+        /// An application JSON file, or a .csv file of applications.
+        file: PathBuf,
+        /// The application reference, if the JSON file has none.
+        #[arg(long = "ref", value_name = "REFERENCE")]
+        reference: Option<String>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Accept an offer on the applicant's behalf.
+    #[command(after_help = "Example:\n  grantflow accept ACME-001 --now 2020-09-03")]
+    Accept {
+        /// The application reference or UUID.
+        application: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Decline an offer; its money goes back to the pot and the waitlist.
+    #[command(after_help = "Example:\n  grantflow decline ACME-001 --now 2020-09-03")]
+    Decline {
+        /// The application reference or UUID.
+        application: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Withdraw an application from any stage that is not final.
+    #[command(
+        after_help = "Example:\n  grantflow withdraw ACME-001 --reason \"closed the business\" --now 2020-10-01"
+    )]
+    Withdraw {
+        /// The application reference or UUID.
+        application: String,
+        /// Why (kept in the record).
+        #[arg(long, default_value = "withdrawn at the applicant's request")]
+        reason: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Record a certification milestone.
+    #[command(
+        after_help = "Milestones: consultancy_engaged, self_assessment_submitted, assessment_passed, assessment_failed,
+  plus_audit_booked, plus_audit_passed, plus_audit_failed
+
+Example:
+  grantflow milestone ACME-001 assessment_passed --now 2020-10-20"
+    )]
+    Milestone {
+        /// The application reference or UUID.
+        application: String,
+        /// The milestone reached.
+        milestone: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Pay a supplier invoice for a covered item.
+    #[command(
+        after_help = "Items: consultancy (after the self-assessment is submitted), certification_fee (after
+certification), plus_audit (after the Plus audit passed). Without --amount, what is left to pay
+for the item is paid.
+
+Example:
+  grantflow claim ACME-001 --item certification_fee --invoice IASME-2020-0042 --amount 300 --now 2020-10-21"
+    )]
+    Claim {
+        /// The application reference or UUID.
+        application: String,
+        /// consultancy, certification_fee or plus_audit.
+        #[arg(long)]
+        item: String,
+        /// The supplier's invoice reference (each is paid once).
+        #[arg(long, value_name = "REF")]
+        invoice: String,
+        /// The amount in pounds, e.g. 300 or 412.50 (no currency sign).
+        #[arg(long, allow_hyphen_values = true)]
+        amount: Option<String>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Fire every deadline due (offer lapses, failed windows, reminders).
+    #[command(after_help = "Example:\n  grantflow tick --now 2020-10-01")]
+    Tick {
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Add money to the pot.
+    #[command(
+        name = "top-up",
+        after_help = "Example:\n  grantflow top-up 50000 --note \"second tranche\" --now 2021-01-04"
+    )]
+    TopUp {
+        /// The amount in pounds, e.g. 50000.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// Why (kept in the record).
+        #[arg(long, default_value = "top-up")]
+        note: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Recover a paid amount into the pot (after completion, failure or withdrawal).
+    #[command(
+        after_help = "Example:\n  grantflow clawback ACME-001 --amount 100 --reason \"invoice overstated\" --now 2021-02-01"
+    )]
+    Clawback {
+        /// The application reference or UUID.
+        application: String,
+        /// The amount in pounds.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: String,
+        /// Why (kept in the record).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Close a certified award; what was reserved and not paid goes back to the pot.
+    #[command(after_help = "Example:\n  grantflow complete ACME-001 --now 2020-11-01")]
+    Complete {
+        /// The application reference or UUID.
+        application: String,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Show one application, or all of them (optionally in one stage).
+    #[command(
+        after_help = "Examples:\n  grantflow status\n  grantflow status --state waitlisted\n  grantflow status ACME-001 --json"
+    )]
+    Status {
+        /// The application reference or UUID (default: all).
+        application: Option<String>,
+        /// Only applications in this stage, e.g. offered, waitlisted, completed.
+        #[arg(long, value_name = "STAGE")]
+        state: Option<String>,
+    },
+    /// Show the pot: credits, available, reserved, paid, released, recovered, by sector.
+    #[command(after_help = "Example:\n  grantflow ledger --json")]
+    Ledger,
+    /// Show one application's events, in order.
+    #[command(after_help = "Example:\n  grantflow history ACME-001")]
+    History {
+        /// The application reference or UUID.
+        application: String,
+    },
+    /// Apply a file of commands in their JSON form, one per line.
+    #[command(
+        after_help = "Each line is a command as `grantflow schema commands` describes, with an optional \"now\":
+  {\"id\": \"c1\", \"command\": \"tick\", \"now\": \"2020-10-01T09:00:00Z\"}
+  {\"id\": \"c2\", \"command\": \"accept\", \"application\": \"ACME-001\", \"now\": \"2020-09-03\"}
+`id` and `application` may be any text (mapped to stable UUIDs) or UUIDs. Lines without \"now\" use
+--now (default: the clock). Blank lines and lines starting with # are skipped. Every line is read
+before any is applied: a malformed line is reported with its number and nothing is applied. Then
+the commands run in order, in group commits; a rejected line does not stop the others, and the
+exit code is 1 if any was rejected. An `open` command takes the programme id of --programme.
+
+Example:
+  grantflow run commands.jsonl --json"
+    )]
+    Run {
+        /// The JSONL file.
+        file: PathBuf,
+        /// The time of lines without their own "now".
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+    /// Export the awarded grants: a 360Giving package (schema 1.4) or CSV.
+    #[command(after_help = "Examples:
+  grantflow export --format 360giving --output grants.json
+  grantflow export --format csv > grants.csv")]
+    Export {
+        /// 360giving or csv.
+        #[arg(long, default_value = "360giving")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of commands, events or rules files.
+    #[command(
+        after_help = "Examples:\n  grantflow schema commands\n  grantflow schema rules > rules.schema.json"
+    )]
+    Schema {
+        /// commands, events or rules.
+        what: String,
+    },
+    /// List notices waiting in the outbox and dead letters; --deliver prints and acknowledges pending ones.
+    #[command(after_help = "Examples:\n  grantflow outbox\n  grantflow outbox --deliver")]
+    Outbox {
+        /// Deliver pending notices to standard output (a log notifier) and mark them delivered.
+        #[arg(long)]
+        deliver: bool,
+        /// Show at most this many of each list.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Run the 2020 programme with a seeded population of applicants and print a summary.
+    #[command(
+        after_help = "Writes a fresh SQLite file (default grantflow-demo.db in the current directory, replaced if
+present; --db overrides) and a 360Giving file beside it.
+
+Examples:
+  grantflow demo
+  grantflow demo --applicants 200 --seed 7 --db /tmp/demo.db"
+    )]
+    Demo {
+        /// How many applicants.
+        #[arg(long, default_value_t = 600)]
+        applicants: usize,
+        /// The random seed: the same seed gives the same run.
+        #[arg(long, default_value_t = 2020)]
+        seed: u64,
+    },
+}

@@ -1,0 +1,668 @@
+//! `grantflow demo`: the 2020 programme run end to end on a fresh SQLite
+//! file with a seeded population of applicants.
+//!
+//! Each applicant is drawn with its answers and its behaviour (how fast it
+//! answers an offer, whether it declines, lets the offer lapse or withdraws,
+//! whether its self-assessment fails and whether it answers the feedback).
+//! The driver walks the calendar one day at a time: the day's commands and
+//! the evening tick go to the engine as one group commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use grantflow_core::{
+    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Engine, Item,
+    Level, Milestone, Money, Organisation, Outbox as _, Programme, StageKind,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::error::{CliError, CliResult};
+use crate::report::{self, Refs};
+use crate::store::Backend;
+
+/// The demo database when `--db` is absent.
+pub const DEFAULT_DEMO_DB: &str = "grantflow-demo.db";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    Accept,
+    Decline,
+    Ignore,
+}
+
+/// One simulated applicant: its application and how it behaves.
+#[derive(Debug, Clone)]
+struct Plan {
+    reference: String,
+    id: ApplicationId,
+    applicant: Applicant,
+    request: CostRequest,
+    arrival_day: i64,
+    answer: Answer,
+    answer_after: i64,
+    withdraws: bool,
+    consult_after: i64,
+    sa_after: i64,
+    mark_after: i64,
+    first_pass: bool,
+    resubmits: bool,
+    second_pass: bool,
+    invoice_share: Decimal,
+    clawback: bool,
+}
+
+const PREFIXES: &[&str] = &[
+    "Northgate",
+    "Riverside",
+    "Apex",
+    "Beacon",
+    "Meridian",
+    "Harbour",
+    "Oakwood",
+    "Castle",
+    "Summit",
+    "Valley",
+    "Kingsway",
+    "Parkside",
+    "Highfield",
+    "Westbrook",
+    "Eastfield",
+    "Greenway",
+    "Millbrook",
+    "Stonebridge",
+    "Ashford",
+    "Lakeside",
+    "Crown",
+    "Pennine",
+    "Thames",
+    "Severn",
+    "Clyde",
+];
+const SUPPLIER: &[&str] = &[
+    "Medical Supplies",
+    "Surgical",
+    "Diagnostics",
+    "Healthcare Products",
+    "Medical Devices",
+    "Orthotics",
+    "Lab Services",
+    "Dressings",
+];
+const PRIMARY: &[&str] = &[
+    "Pharmacy",
+    "Dental Care",
+    "Opticians",
+    "Physiotherapy",
+    "Hearing Care",
+    "Podiatry",
+    "Community Pharmacy",
+    "Dental Practice",
+];
+const GP: &[&str] = &[
+    "Medical Centre",
+    "Surgery",
+    "Health Centre",
+    "Family Practice",
+];
+const OTHER: &[&str] = &[
+    "Logistics",
+    "Catering",
+    "Cleaning Services",
+    "Print",
+    "Software",
+];
+const FIRST: &[&str] = &[
+    "Amira", "Ben", "Chloe", "David", "Ella", "Farid", "Grace", "Harry", "Isla", "James", "Kiran",
+    "Laura", "Mohammed", "Niamh", "Owen", "Priya", "Rhys", "Sofia", "Tom", "Zara",
+];
+const LAST: &[&str] = &[
+    "Ahmed", "Brown", "Campbell", "Davies", "Evans", "Fraser", "Green", "Hughes", "Jones", "Khan",
+    "Lewis", "Morgan", "Patel", "Roberts", "Smith", "Taylor", "Walker", "Wilson",
+];
+const REGIONS: &[&str] = &[
+    "North East",
+    "North West",
+    "Yorkshire and the Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+    "Wales",
+    "Scotland",
+    "Northern Ireland",
+];
+
+fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
+    list[rng.random_range(0..list.len())]
+}
+
+fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
+    rng.random_bool(p.clamp(0.0, 1.0))
+}
+
+/// Draws `n` applicants, the same for the same seed.
+fn population(n: usize, seed: u64) -> Vec<Plan> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let roll: f64 = rng.random();
+        let (sector, words) = match roll {
+            r if r < 0.44 => ("medical-supplier", SUPPLIER),
+            r if r < 0.86 => ("primary-care", PRIMARY),
+            r if r < 0.93 => ("gp-practice", GP),
+            _ => ("other", OTHER),
+        };
+        let employees = match rng.random::<f64>() {
+            r if r < 0.55 => rng.random_range(1..=9),
+            r if r < 0.85 => rng.random_range(10..=49),
+            r if r < 0.97 => rng.random_range(50..=249),
+            _ => rng.random_range(250..=900),
+        };
+        let name = format!(
+            "{} {}{}",
+            pick(&mut rng, PREFIXES),
+            pick(&mut rng, words),
+            if chance(&mut rng, 0.8) { " Ltd" } else { "" }
+        );
+        let (first, last) = (pick(&mut rng, FIRST), pick(&mut rng, LAST));
+        let domain: String = name
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(24)
+            .collect();
+        let applicant = Applicant {
+            organisation: Organisation {
+                name,
+                company_number: Some(format!("{:08}", rng.random_range(1_000_000..13_999_999u32))),
+                charity_number: None,
+                ods_code: None,
+                region: Some(pick(&mut rng, REGIONS).to_string()),
+            },
+            contact: Contact {
+                name: format!("{first} {last}"),
+                email: format!(
+                    "{}.{}@{domain}.example",
+                    first.to_ascii_lowercase(),
+                    last.to_ascii_lowercase()
+                ),
+            },
+            sector: sector.to_string(),
+            employees,
+            uk_based: chance(&mut rng, 0.98),
+            already_certified: chance(&mut rng, 0.04),
+            vat_registered: chance(&mut rng, 0.7),
+        };
+        let days = Decimal::new(rng.random_range(2..=8) * 5, 1);
+        let request = CostRequest {
+            level: Level::Basic,
+            consultancy_days: days,
+            day_rate: Money::pounds(rng.random_range(14..=30) * 25),
+            plus_audit_quote: None,
+        };
+        // Arrivals over the first 16 weeks, heavier at the start.
+        let arrival_day = (112.0 * rng.random::<f64>().powf(1.4)) as i64;
+        let answer = match rng.random::<f64>() {
+            r if r < 0.88 => Answer::Accept,
+            r if r < 0.94 => Answer::Decline,
+            _ => Answer::Ignore,
+        };
+        let first_pass = chance(&mut rng, 0.8);
+        out.push(Plan {
+            reference: format!("HCE-{:04}", i + 1),
+            id: ApplicationId::from_name(&format!("demo-{seed}-{i}")),
+            applicant,
+            request,
+            arrival_day,
+            answer,
+            answer_after: rng.random_range(1..=10),
+            withdraws: chance(&mut rng, 0.03),
+            consult_after: rng.random_range(3..=21),
+            sa_after: rng.random_range(10..=45),
+            mark_after: rng.random_range(2..=7),
+            first_pass,
+            resubmits: chance(&mut rng, 0.75),
+            second_pass: chance(&mut rng, 0.85),
+            invoice_share: Decimal::new(rng.random_range(85..=100), 2),
+            clawback: chance(&mut rng, 0.01),
+        });
+    }
+    out
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Track {
+    stage: Option<StageKind>,
+    since: i64,
+    consultancy_claimed: bool,
+    fee_claimed: bool,
+    clawed: bool,
+}
+
+fn time(day0: NaiveDate, day: i64, hour: u32) -> DateTime<Utc> {
+    (day0 + Duration::days(day))
+        .and_hms_opt(hour, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default()
+}
+
+fn share(amount: Money, s: Decimal) -> Money {
+    Money::from_computed(amount.as_decimal() * s)
+        .unwrap_or(amount)
+        .min(amount)
+}
+
+/// Runs the demo and prints the summary.
+pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> {
+    if applicants == 0 || applicants > 100_000 {
+        return Err(CliError::usage("--applicants must be between 1 and 100000"));
+    }
+    if crate::store::is_postgres(db) {
+        return Err(CliError::usage(
+            "the demo writes a fresh SQLite file: give --db a file path, not a PostgreSQL URL",
+        ));
+    }
+    if db != "memory:" {
+        remove_db(Path::new(db))?;
+    }
+    let started = std::time::Instant::now();
+    let programme = Programme::healthcare_cyber_essentials_2020();
+    let (mut engine, mut meta) = crate::verbs::fresh_engine(db, &programme)?;
+    meta.add_programme(&programme.id)?;
+    let plans = population(applicants, seed);
+    let refs: Refs = plans.iter().map(|p| (p.id, p.reference.clone())).collect();
+    let pairs: Vec<_> = refs.iter().map(|(k, v)| (*k, v.clone())).collect();
+    meta.add_references(&programme.id, &pairs)?;
+    let day0 = programme.opens.value;
+    let exec =
+        |engine: &mut Engine<Backend>, cmds: &[(Command, DateTime<Utc>)]| -> CliResult<usize> {
+            let results = engine
+                .execute_many(cmds)
+                .map_err(|e| CliError::engine(db, e))?;
+            Ok(results.iter().filter(|r| r.is_err()).count())
+        };
+    let open = Command::new(
+        CommandId::from_name("demo-open"),
+        Action::Open {
+            programme: Box::new(programme.clone()),
+        },
+    );
+    exec(&mut engine, &[(open, time(day0, 0, 8))])?;
+    let mut arrivals: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, p) in plans.iter().enumerate() {
+        arrivals.entry(p.arrival_day).or_default().push(i);
+    }
+    let mut track: HashMap<ApplicationId, Track> = HashMap::new();
+    let mut rejected = 0usize;
+    let mut seq = 0u64;
+    let last_arrival = arrivals.keys().last().copied().unwrap_or(0);
+    let mut day = 0i64;
+    loop {
+        let mut cmds: Vec<(Command, DateTime<Utc>)> = Vec::new();
+        let mut next = |action: Action, hour: u32| {
+            seq += 1;
+            (
+                Command::new(CommandId::from_name(&format!("demo-{seed}-{seq}")), action),
+                time(day0, day, hour),
+            )
+        };
+        for &i in arrivals.get(&day).map(Vec::as_slice).unwrap_or(&[]) {
+            let p = &plans[i];
+            cmds.push(next(
+                Action::Submit {
+                    application: p.id,
+                    applicant: Box::new(p.applicant.clone()),
+                    request: p.request.clone(),
+                },
+                9,
+            ));
+        }
+        let state = engine.state();
+        for p in &plans {
+            let Some(app) = state.application(&p.id) else {
+                continue;
+            };
+            let kind = app.stage.kind();
+            let t = track.entry(p.id).or_default();
+            if t.stage != Some(kind) {
+                *t = Track {
+                    stage: Some(kind),
+                    since: day,
+                    ..*t
+                };
+            }
+            let waited = day - t.since;
+            let id = p.id;
+            let action = match kind {
+                StageKind::Offered if waited == p.answer_after => match p.answer {
+                    Answer::Accept => Some(Action::Accept { application: id }),
+                    Answer::Decline => Some(Action::Decline { application: id }),
+                    Answer::Ignore => None,
+                },
+                StageKind::Awarded if waited == p.consult_after => Some(if p.withdraws {
+                    Action::Withdraw {
+                        application: id,
+                        reason: "the business no longer needs certification".into(),
+                    }
+                } else {
+                    Action::Milestone {
+                        application: id,
+                        milestone: Milestone::ConsultancyEngaged,
+                    }
+                }),
+                StageKind::ConsultancyEngaged if waited == p.sa_after => Some(Action::Milestone {
+                    application: id,
+                    milestone: Milestone::SelfAssessmentSubmitted,
+                }),
+                StageKind::SelfAssessmentSubmitted if !t.consultancy_claimed && waited == 1 => {
+                    t.consultancy_claimed = true;
+                    let amount = share(app.payable(Item::Consultancy), p.invoice_share);
+                    (!amount.is_zero()).then(|| Action::Claim {
+                        application: id,
+                        item: Item::Consultancy,
+                        invoice_ref: format!("{}-CONS", p.reference),
+                        amount,
+                    })
+                }
+                StageKind::SelfAssessmentSubmitted if waited == p.mark_after => {
+                    let attempt = matches!(app.stage, grantflow_core::Stage::SelfAssessmentSubmitted { attempt, .. } if attempt >= 2);
+                    let pass = if attempt { p.second_pass } else { p.first_pass };
+                    Some(Action::Milestone {
+                        application: id,
+                        milestone: if pass {
+                            Milestone::AssessmentPassed
+                        } else {
+                            Milestone::AssessmentFailed
+                        },
+                    })
+                }
+                StageKind::FeedbackDue if waited == 1 && p.resubmits => Some(Action::Milestone {
+                    application: id,
+                    milestone: Milestone::SelfAssessmentSubmitted,
+                }),
+                StageKind::Certified if !t.fee_claimed && waited == 2 => {
+                    t.fee_claimed = true;
+                    let amount = app.payable(Item::CertificationFee);
+                    (!amount.is_zero()).then(|| Action::Claim {
+                        application: id,
+                        item: Item::CertificationFee,
+                        invoice_ref: format!("{}-FEE", p.reference),
+                        amount,
+                    })
+                }
+                StageKind::Certified if waited == 7 => Some(Action::Complete { application: id }),
+                StageKind::Completed
+                    if p.clawback && !t.clawed && waited == 30 && !app.account.paid.is_zero() =>
+                {
+                    t.clawed = true;
+                    let amount = share(app.account.net_paid(), Decimal::new(25, 2));
+                    (!amount.is_zero()).then(|| Action::Clawback {
+                        application: id,
+                        amount,
+                        reason: "consultancy invoice overstated the days worked".into(),
+                    })
+                }
+                _ => None,
+            };
+            if let Some(a) = action {
+                cmds.push(next(a, 11));
+            }
+        }
+        cmds.push(next(Action::Tick, 18));
+        rejected += exec(&mut engine, &cmds)?;
+        day += 1;
+        let state = engine.state();
+        let live = state.applications.values().any(|a| {
+            let k = a.stage.kind();
+            !(k.is_final() || k == StageKind::Waitlisted)
+                || (k == StageKind::Completed && plans_clawback_pending(&plans, &track, a.id))
+        });
+        if (day > last_arrival && !live) || day > 730 {
+            break;
+        }
+    }
+    let last_day = day0 + Duration::days(day);
+    // Notices: deliver every pending one to the log and count them by template.
+    let store = engine.store_mut();
+    let far = time(day0, day + 1, 0);
+    let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut samples = Vec::new();
+    loop {
+        let batch = store
+            .claim(far, far + Duration::minutes(5), 500)
+            .map_err(|e| CliError::store(db, &e))?;
+        if batch.is_empty() {
+            break;
+        }
+        for e in batch {
+            if samples.len() < 5 {
+                samples.push(format!(
+                    "  [notice] {} -> {:?}{}: {}",
+                    e.notice.template,
+                    e.notice.recipient,
+                    e.notice
+                        .to
+                        .as_deref()
+                        .map(|t| format!(" <{t}>"))
+                        .unwrap_or_default(),
+                    e.notice
+                        .data
+                        .get("organisation")
+                        .cloned()
+                        .unwrap_or_default()
+                ));
+            }
+            *delivered.entry(e.notice.template.clone()).or_default() += 1;
+            store
+                .acknowledge(e.notice.id)
+                .map_err(|e| CliError::store(db, &e))?;
+        }
+    }
+    // The 360Giving file beside the database.
+    let events = {
+        let programme_id = engine.programme().clone();
+        let mut all = Vec::new();
+        loop {
+            let page = grantflow_core::EventStore::load(
+                engine.store_mut(),
+                &programme_id,
+                all.len() as u64,
+                10_000,
+            )
+            .map_err(|e| CliError::store(db, &e))?;
+            let n = page.len();
+            all.extend(page);
+            if n < 10_000 {
+                break all;
+            }
+        }
+    };
+    let state = engine.state();
+    let export_path = export_path(db);
+    let package = crate::export::package(
+        state,
+        &events,
+        &refs,
+        last_day
+            .and_hms_opt(18, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default(),
+    )?;
+    if let Some(p) = &export_path {
+        std::fs::write(
+            p,
+            serde_json::to_string_pretty(&package).unwrap_or_default(),
+        )
+        .map_err(|e| CliError::usage(format!("cannot write `{}`: {e}", p.display())))?;
+    }
+    let count = |f: &dyn Fn(StageKind) -> bool| {
+        state
+            .applications
+            .values()
+            .filter(|a| f(a.stage.kind()))
+            .count()
+    };
+    let funded = state
+        .applications
+        .values()
+        .filter(|a| !a.account.reserved_at_award.is_zero() && was_accepted(&events, a.id))
+        .count();
+    let certified = count(&|k| report::reached_certificate(k));
+    let notices: usize = delivered.values().sum();
+    let ledger = report::ledger_json(state);
+    let summary = json!({
+        "database": db,
+        "export_360giving": export_path.as_ref().map(|p| p.display().to_string()),
+        "seed": seed,
+        "applicants": applicants,
+        "period": {"from": day0, "to": last_day},
+        "submitted": state.applications.len(),
+        "ineligible": count(&|k| k == StageKind::Ineligible),
+        "funded": funded,
+        "certified": certified,
+        "completed": count(&|k| k == StageKind::Completed),
+        "failed": count(&|k| k == StageKind::Failed),
+        "declined": count(&|k| k == StageKind::Declined),
+        "lapsed": count(&|k| k == StageKind::Lapsed),
+        "withdrawn": count(&|k| k == StageKind::Withdrawn),
+        "waitlist_left": state.waitlist.len(),
+        "rejected_commands": rejected,
+        "events": state.version,
+        "notices_delivered": notices,
+        "notices_by_template": delivered,
+        "ledger": ledger,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let pot = &state.pot;
+    let p = &programme;
+    println!(
+        "{} — demo run with {} seeded applicants (seed {seed})",
+        p.name, applicants
+    );
+    println!(
+        "simulated {} to {}: {} events, {} commands refused by the rules",
+        day0, last_day, state.version, rejected
+    );
+    println!();
+    println!(
+        "notices delivered to the log: {notices} (by template: {})",
+        delivered
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for s in &samples {
+        println!("{s}");
+    }
+    println!();
+    let mut t = report::table(&["outcome", "firms"]);
+    for (k, v) in [
+        ("applications received", state.applications.len()),
+        ("not eligible", count(&|k| k == StageKind::Ineligible)),
+        ("funded (offer accepted)", funded),
+        ("certified", certified),
+        (
+            "completed and closed",
+            count(&|k| k == StageKind::Completed),
+        ),
+        ("failed certification", count(&|k| k == StageKind::Failed)),
+        (
+            "declined / lapsed offers",
+            count(&|k| k == StageKind::Declined || k == StageKind::Lapsed),
+        ),
+        ("withdrawn", count(&|k| k == StageKind::Withdrawn)),
+        ("still on the waitlist", state.waitlist.len()),
+    ] {
+        t.add_row(vec![k.to_string(), v.to_string()]);
+    }
+    println!("{t}");
+    let used = pot.paid.saturating_sub(pot.recovered);
+    let share_used = if pot.credits.is_zero() {
+        Decimal::ZERO
+    } else {
+        (used.as_decimal() * Decimal::ONE_HUNDRED / pot.credits.as_decimal()).round_dp(1)
+    };
+    println!(
+        "pot {}: paid out {} ({share_used}% of credits, net of {} recovered), released back {}, still reserved {}, available {}",
+        pot.credits.display_pounds(),
+        used.display_pounds(),
+        pot.recovered.display_pounds(),
+        pot.released.display_pounds(),
+        pot.reserved.display_pounds(),
+        pot.available.display_pounds()
+    );
+    println!(
+        "{}",
+        report::ledger_text(state)
+            .lines()
+            .skip_while(|l| !l.starts_with("credits ="))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    println!();
+    println!("database:  {db}  (try: grantflow --db {db} status --state failed)");
+    if let Some(p) = &export_path {
+        println!("360Giving: {}", p.display());
+    }
+    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn plans_clawback_pending(
+    plans: &[Plan],
+    track: &HashMap<ApplicationId, Track>,
+    id: ApplicationId,
+) -> bool {
+    plans.iter().any(|p| p.id == id && p.clawback)
+        && track
+            .get(&id)
+            .is_some_and(|t| !t.clawed && t.stage == Some(StageKind::Completed))
+}
+
+fn was_accepted(events: &[grantflow_core::Recorded], id: ApplicationId) -> bool {
+    events.iter().any(|r| matches!(&r.event.kind, grantflow_core::EventKind::Accepted { application, .. } if *application == id))
+}
+
+fn export_path(db: &str) -> Option<PathBuf> {
+    if db == "memory:" {
+        return None;
+    }
+    let p = Path::new(db);
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "grantflow-demo".into());
+    Some(p.with_file_name(format!("{stem}-360giving.json")))
+}
+
+/// Removes a previous demo database and its WAL files.
+fn remove_db(path: &Path) -> CliResult<()> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = PathBuf::from(format!("{}{suffix}", path.display()));
+        if p.is_dir() {
+            return Err(CliError::usage(format!(
+                "`{}` is a directory: give --db a file path",
+                p.display()
+            )));
+        }
+        if p.exists() {
+            std::fs::remove_file(&p)
+                .map_err(|e| CliError::usage(format!("cannot replace `{}`: {e}", p.display())))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! [`CliError`]: what went wrong, as one line, with the exit code it maps to.
+
+use std::fmt;
+
+use grantflow_core::{EngineError, Rejection, StoreError};
+
+/// Exit code of a command the programme refused (a domain rejection).
+pub const EXIT_REJECTED: u8 = 1;
+/// Exit code of bad usage, bad input, or a database that cannot be used.
+pub const EXIT_USAGE: u8 = 2;
+
+/// A failure of one invocation: a one-line message and an exit code.
+#[derive(Debug, Clone)]
+pub struct CliError {
+    /// 1 for a rejected command, 2 for bad usage, input or storage.
+    pub code: u8,
+    /// What is wrong and what to do, on one line.
+    pub message: String,
+    /// The domain rejection, when there is one (printed as JSON with `--json`).
+    pub rejection: Option<Rejection>,
+}
+
+impl CliError {
+    /// Bad usage or input (exit code 2).
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            code: EXIT_USAGE,
+            message: one_line(&message.into()),
+            rejection: None,
+        }
+    }
+
+    /// A command the programme refused (exit code 1).
+    pub fn rejected(r: Rejection) -> CliError {
+        CliError {
+            code: EXIT_REJECTED,
+            message: one_line(&format!("rejected ({}): {}", r.code, r.message)),
+            rejection: Some(r),
+        }
+    }
+
+    /// A refusal that is not a domain rejection but still a "no" (exit code 1).
+    pub fn refused(message: impl Into<String>) -> CliError {
+        CliError {
+            code: EXIT_REJECTED,
+            message: one_line(&message.into()),
+            rejection: None,
+        }
+    }
+
+    /// The store failed: reported with advice, exit code 2.
+    pub fn store(db: &str, e: &StoreError) -> CliError {
+        let advice = match e {
+            StoreError::Unavailable { .. } => {
+                "check that the database exists and is reachable, and that no other process holds a lock on it, then try again"
+            }
+            StoreError::Conflict { .. } => {
+                "another writer changed the programme at the same time: run the command again"
+            }
+            StoreError::SchemaTooNew { .. } => "use a newer grantflow to open this database",
+            StoreError::Corrupt { .. } => {
+                "restore the database from a backup; grantflow never edits recorded events"
+            }
+            StoreError::UnknownNotice(_) => {
+                "list the outbox with `grantflow outbox` to see the notices it holds"
+            }
+            StoreError::Backend { .. } => "check the database and try again",
+        };
+        CliError::usage(format!("database `{}`: {e}; {advice}", redact(db)))
+    }
+
+    /// An engine failure: rejections exit 1, everything else 2.
+    pub fn engine(db: &str, e: EngineError) -> CliError {
+        match e {
+            EngineError::Rejected(r) => CliError::rejected(r),
+            EngineError::Store(s) => CliError::store(db, &s),
+            other => CliError::usage(format!("database `{}`: {other}", redact(db))),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Collapses a message onto one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Hides a password in a database URL (`postgres://user:secret@host` → `postgres://user:***@host`).
+pub fn redact(db: &str) -> String {
+    if let Some((scheme, rest)) = db.split_once("://") {
+        if let Some((auth, host)) = rest.rsplit_once('@') {
+            if let Some((user, _)) = auth.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    db.to_string()
+}
+
+/// `Result` with a [`CliError`].
+pub type CliResult<T> = Result<T, CliError>;

@@ -1,0 +1,231 @@
+//! Exports of the awarded grants: a 360Giving package (schema 1.4) and CSV.
+//!
+//! A grant is an application whose offer was accepted. Its `id` is
+//! `<grant_id_prefix>-<reference>` (the prefix starts with `360G-`), its
+//! `awardDate` the day the offer was accepted, `amountAwarded` the amount
+//! reserved for it and `amountDisbursed` what was paid net of clawbacks.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use grantflow_core::{Application, ApplicationId, EventKind, Money, Programme, Recorded, State};
+use serde_json::{Value, json};
+
+use crate::error::{CliError, CliResult};
+use crate::report::{self, Refs};
+
+/// A grant as exported.
+#[derive(Debug, Clone)]
+pub struct Grant<'a> {
+    pub id: String,
+    pub app: &'a Application,
+    pub award_date: NaiveDate,
+    pub planned_end: Option<NaiveDate>,
+}
+
+fn number(m: Money) -> Value {
+    // Money has two decimals and at most 13 integer digits: an f64 holds it exactly enough to print back.
+    m.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
+}
+
+fn id_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The awarded grants, in arrival order.
+pub fn grants<'a>(
+    p: &Programme,
+    state: &'a State,
+    events: &[Recorded],
+    refs: &Refs,
+) -> Vec<Grant<'a>> {
+    let mut accepted: HashMap<ApplicationId, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    for r in events {
+        if let EventKind::Accepted {
+            application,
+            pass_by,
+        } = &r.event.kind
+        {
+            accepted
+                .entry(*application)
+                .or_insert((r.event.at, *pass_by));
+        }
+    }
+    report::by_arrival(state)
+        .into_iter()
+        .filter_map(|app| {
+            let (at, pass_by) = accepted.get(&app.id)?;
+            Some(Grant {
+                id: format!(
+                    "{}-{}",
+                    p.grant_id_prefix,
+                    id_part(&report::label(refs, &app.id))
+                ),
+                app,
+                award_date: at.date_naive(),
+                planned_end: Some(pass_by.date_naive()),
+            })
+        })
+        .collect()
+}
+
+fn recipient_id(p: &Programme, g: &Grant<'_>) -> String {
+    g.app
+        .applicant
+        .organisation
+        .org_id()
+        .unwrap_or_else(|| format!("{}-org-{}", p.grant_id_prefix, g.app.id))
+}
+
+/// The 360Giving package for the programme.
+pub fn package(
+    state: &State,
+    events: &[Recorded],
+    refs: &Refs,
+    now: DateTime<Utc>,
+) -> CliResult<Value> {
+    let p = state
+        .programme()
+        .ok_or_else(|| CliError::usage("the programme is not initialised"))?;
+    let list = grants(p, state, events, refs);
+    if list.is_empty() {
+        return Err(CliError::refused(
+            "nothing to publish: no application has accepted an award yet (a 360Giving package holds at least one grant)",
+        ));
+    }
+    let months = p.windows.pass_months.value;
+    let grants: Vec<Value> = list
+        .iter()
+        .map(|g| {
+            let org = &g.app.applicant.organisation;
+            let mut recipient = json!({"id": recipient_id(p, g), "name": org.name});
+            if let Some(n) = &org.company_number {
+                recipient["companyNumber"] = json!(n);
+            }
+            if let Some(n) = &org.charity_number {
+                recipient["charityNumber"] = json!(n);
+            }
+            let mut planned = json!({"startDate": g.award_date.to_string(), "duration": months});
+            if let Some(end) = g.planned_end {
+                planned["endDate"] = json!(end.to_string());
+            }
+            let covered = g.app.coverage.map(|c| {
+                grantflow_core::Item::ALL
+                    .iter()
+                    .filter(|i| !c.item(**i).is_zero())
+                    .map(|i| format!("{} {}", i.as_str().replace('_', " "), c.item(*i).display_pounds()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            json!({
+                "id": g.id,
+                "title": format!("Cyber Essentials certification for {}", org.name),
+                "description": format!("{} Covered: {}.", p.description.trim(), covered.unwrap_or_default()),
+                "currency": p.currency,
+                "amountAwarded": number(g.app.award()),
+                "amountDisbursed": number(g.app.account.net_paid()),
+                "awardDate": g.award_date.to_string(),
+                "plannedDates": [planned],
+                "recipientOrganization": [recipient],
+                "fundingOrganization": [{"id": p.funder.id, "name": p.funder.name}],
+                "grantProgramme": [{"code": p.id, "title": p.name}],
+                "dateModified": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "version": "1.4",
+        "title": format!("{}: grants awarded", p.name),
+        "description": format!("Grants awarded by {} under {}, exported by grantflow.", p.funder.name, p.name),
+        "identifier": format!("{}-package-{}", p.grant_id_prefix, now.format("%Y%m%d")),
+        "issued": now.date_naive().to_string(),
+        "modified": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "publisher": {"identifier": p.funder.id, "name": p.funder.name},
+        "license": "https://creativecommons.org/licenses/by/4.0/",
+        "grants": grants,
+    }))
+}
+
+/// The grants as CSV with a header.
+pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String> {
+    let p = state
+        .programme()
+        .ok_or_else(|| CliError::usage("the programme is not initialised"))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| CliError::usage(format!("cannot write CSV: {e}"));
+    w.write_record([
+        "id",
+        "reference",
+        "title",
+        "recipient_id",
+        "recipient_name",
+        "sector",
+        "region",
+        "currency",
+        "amount_awarded",
+        "amount_disbursed",
+        "award_date",
+        "planned_end",
+        "stage",
+        "funder_id",
+        "programme",
+    ])
+    .map_err(err)?;
+    for g in grants(p, state, events, refs) {
+        let org = &g.app.applicant.organisation;
+        w.write_record([
+            g.id.clone(),
+            report::label(refs, &g.app.id),
+            format!("Cyber Essentials certification for {}", org.name),
+            recipient_id(p, &g),
+            org.name.clone(),
+            g.app.applicant.sector.clone(),
+            org.region.clone().unwrap_or_default(),
+            p.currency.clone(),
+            g.app.award().to_string(),
+            g.app.account.net_paid().to_string(),
+            g.award_date.to_string(),
+            g.planned_end.map(|d| d.to_string()).unwrap_or_default(),
+            g.app.stage.kind().as_str().to_string(),
+            p.funder.id.clone(),
+            p.id.clone(),
+        ])
+        .map_err(err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| CliError::usage(format!("cannot write CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| CliError::usage(format!("cannot write CSV: {e}")))
+}
+
+/// Exports in `format` (`360giving` or `csv`).
+pub fn export(
+    format: &str,
+    state: &State,
+    events: &[Recorded],
+    refs: &Refs,
+    now: DateTime<Utc>,
+) -> CliResult<String> {
+    match format.to_ascii_lowercase().as_str() {
+        "360giving" | "360" | "json" => Ok(serde_json::to_string_pretty(&package(
+            state, events, refs, now,
+        )?)
+        .unwrap_or_default()),
+        "csv" => csv(state, events, refs),
+        other => Err(CliError::usage(format!(
+            "`{other}` is not an export format: use 360giving or csv"
+        ))),
+    }
+}

@@ -1,0 +1,478 @@
+//! Reading what people type and the files they give: times, amounts,
+//! application JSON and CSV, JSONL command files. Every error says where
+//! (file, line, column) and what to do, on one line.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use grantflow_core::{
+    Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Level, Milestone, Money,
+    Organisation, StageKind,
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::error::{CliError, CliResult};
+
+/// Reads a whole file, with a one-line error naming it.
+pub fn read_file(path: &Path) -> CliResult<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        CliError::usage(format!(
+            "cannot read `{}`: {what}; check the path",
+            path.display()
+        ))
+    })
+}
+
+/// Parses `--now`/`--on`: RFC 3339 (`2020-09-01T09:00:00Z`) or a date
+/// (`2020-09-01`, taken as midnight UTC).
+pub fn parse_time(text: &str) -> CliResult<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Ok(d) => Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|n| n.and_utc())
+            .unwrap_or_default()),
+        Err(_) => {
+            let looks_like_date = t.len() >= 10
+                && t.as_bytes().get(4) == Some(&b'-')
+                && t.as_bytes().get(7) == Some(&b'-');
+            if looks_like_date {
+                Err(CliError::usage(format!(
+                    "`{t}` is not a real date or time: check the day and month (e.g. 2020-02-29, 2020-09-01T09:00:00Z)"
+                )))
+            } else {
+                Err(CliError::usage(format!(
+                    "`{t}` is not a time: use a date like 2020-09-01 or RFC 3339 like 2020-09-01T09:00:00Z"
+                )))
+            }
+        }
+    }
+}
+
+/// The effective `now`: `--now` if given, else the system clock.
+pub fn now_or_clock(now: Option<&str>) -> CliResult<DateTime<Utc>> {
+    match now {
+        Some(t) => parse_time(t),
+        None => Ok(Utc::now()),
+    }
+}
+
+/// Parses an amount of money such as `1400` or `1400.50` (no currency sign).
+pub fn parse_money(field: &str, text: &str) -> CliResult<Money> {
+    Money::from_str(text).map_err(|e| CliError::usage(format!("{field}: {e}")))
+}
+
+/// Parses a milestone name.
+pub fn parse_milestone(text: &str) -> CliResult<Milestone> {
+    serde_json::from_value(serde_json::Value::String(text.trim().replace('-', "_"))).map_err(|_| {
+        let names: Vec<String> = Milestone::ALL
+            .iter()
+            .filter_map(|m| serde_json::to_value(m).ok())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        CliError::usage(format!(
+            "`{text}` is not a milestone: use one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Parses a covered item name.
+pub fn parse_item(text: &str) -> CliResult<grantflow_core::Item> {
+    grantflow_core::Item::ALL
+        .into_iter()
+        .find(|i| i.as_str() == text.trim().replace('-', "_"))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "`{text}` is not a covered item: use consultancy, certification_fee or plus_audit"
+            ))
+        })
+}
+
+/// Parses a stage name for `--state`.
+pub fn parse_stage(text: &str) -> CliResult<StageKind> {
+    StageKind::parse(&text.trim().replace('-', "_")).ok_or_else(|| {
+        let names: Vec<&str> = StageKind::ALL.iter().map(|k| k.as_str()).collect();
+        CliError::usage(format!(
+            "`{text}` is not a stage: use one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// An application as a JSON file gives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationFile {
+    /// The caller's reference for the application (any text, or a UUID).
+    #[serde(default, alias = "application")]
+    pub reference: Option<String>,
+    pub applicant: Applicant,
+    pub request: CostRequest,
+}
+
+/// One application ready to submit: its reference, id and answers.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub reference: String,
+    pub id: ApplicationId,
+    pub applicant: Applicant,
+    pub request: CostRequest,
+    /// Where it came from, for messages (`file line 3`).
+    pub origin: String,
+}
+
+fn check_fields(
+    origin: &str,
+    applicant: &Applicant,
+    request: &CostRequest,
+    column_of: &dyn Fn(&str) -> String,
+) -> CliResult<()> {
+    if let Err(p) = applicant.check().and_then(|()| request.check()) {
+        return Err(CliError::usage(format!(
+            "{origin}{}: {}; nothing was applied: correct it and run again",
+            column_of(p.field),
+            p.problem
+        )));
+    }
+    Ok(())
+}
+
+/// Reads one application from a JSON file.
+pub fn application_json(path: &Path, reference: Option<&str>) -> CliResult<NewApplication> {
+    let text = read_file(path)?;
+    let file: ApplicationFile = serde_json::from_str(&text)
+        .map_err(|e| CliError::usage(format!("`{}` is not an application (line {}, column {}): {e}; see `grantflow apply --help` for the format", path.display(), e.line(), e.column())))?;
+    let reference = reference
+        .map(str::to_string)
+        .or(file.reference)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "`{}` has no reference: add a \"reference\" field or pass --ref",
+                path.display()
+            ))
+        })?;
+    check_reference(&reference, &path.display().to_string())?;
+    let origin = path.display().to_string();
+    check_fields(&origin, &file.applicant, &file.request, &|f| {
+        format!(" field `{f}`")
+    })?;
+    Ok(NewApplication {
+        id: ApplicationId::parse_or_name(&reference),
+        reference,
+        applicant: file.applicant,
+        request: file.request,
+        origin,
+    })
+}
+
+fn check_reference(reference: &str, origin: &str) -> CliResult<()> {
+    if reference.len() > 100 || reference.chars().any(char::is_control) {
+        return Err(CliError::usage(format!(
+            "{origin}: reference `{reference}` must be at most 100 printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The columns of an applications CSV: (name, required).
+pub const CSV_COLUMNS: &[(&str, bool)] = &[
+    ("reference", true),
+    ("organisation", true),
+    ("company_number", false),
+    ("charity_number", false),
+    ("ods_code", false),
+    ("region", false),
+    ("contact_name", true),
+    ("contact_email", true),
+    ("sector", true),
+    ("employees", true),
+    ("uk_based", true),
+    ("already_certified", true),
+    ("vat_registered", true),
+    ("level", true),
+    ("consultancy_days", true),
+    ("day_rate", true),
+    ("plus_audit_quote", false),
+];
+
+fn csv_column_for_field(field: &str) -> &'static str {
+    match field {
+        "organisation.name" => "organisation",
+        "contact.name" => "contact_name",
+        "contact.email" => "contact_email",
+        "organisation.company_number" => "company_number",
+        "organisation.charity_number" => "charity_number",
+        "organisation.ods_code" => "ods_code",
+        "consultancy_days" => "consultancy_days",
+        _ => "reference",
+    }
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Some(true),
+        "false" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads every application of a CSV file with a header. The first bad
+/// header or row stops the reading: nothing of the file is applied.
+pub fn applications_csv(path: &Path) -> CliResult<Vec<NewApplication>> {
+    let text = read_file(path)?;
+    let name = path.display().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| CliError::usage(format!("{name} line 1: cannot read the header: {e}")))?
+        .clone();
+    let mut index = std::collections::HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+        if !CSV_COLUMNS.iter().any(|(c, _)| *c == h) {
+            let known: Vec<&str> = CSV_COLUMNS.iter().map(|(c, _)| *c).collect();
+            return Err(CliError::usage(format!(
+                "{name} line 1, column {}: unknown column `{h}`; the columns are {}; nothing was applied",
+                i + 1,
+                known.join(", ")
+            )));
+        }
+        if index.insert(h.clone(), i).is_some() {
+            return Err(CliError::usage(format!(
+                "{name} line 1, column {}: column `{h}` appears twice; nothing was applied",
+                i + 1
+            )));
+        }
+    }
+    if let Some((missing, _)) = CSV_COLUMNS
+        .iter()
+        .find(|(c, req)| *req && !index.contains_key(*c))
+    {
+        return Err(CliError::usage(format!(
+            "{name} line 1: the required column `{missing}` is missing; nothing was applied"
+        )));
+    }
+    let mut out: Vec<NewApplication> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            CliError::usage(format!("{name} line {line}: {e}; nothing was applied"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let at = |col: &str| -> (String, String) {
+            let i = index.get(col).copied();
+            let where_ = match i {
+                Some(i) => format!("{name} line {line}, column {} (`{col}`)", i + 1),
+                None => format!("{name} line {line} (`{col}`)"),
+            };
+            (
+                i.and_then(|i| record.get(i))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+                where_,
+            )
+        };
+        let text = |col: &str| -> CliResult<String> {
+            let (v, w) = at(col);
+            if v.is_empty() {
+                Err(CliError::usage(format!(
+                    "{w}: is empty; give a value; nothing was applied"
+                )))
+            } else {
+                Ok(v)
+            }
+        };
+        let opt = |col: &str| -> Option<String> { Some(at(col).0).filter(|v| !v.is_empty()) };
+        let boolean = |col: &str| -> CliResult<bool> {
+            let (v, w) = at(col);
+            parse_bool(&v).ok_or_else(|| {
+                CliError::usage(format!(
+                    "{w}: `{v}` is not yes/no (use true, false, yes or no); nothing was applied"
+                ))
+            })
+        };
+        let money = |col: &str, v: &str| -> CliResult<Money> {
+            let (_, w) = at(col);
+            Money::from_str(v)
+                .map_err(|e| CliError::usage(format!("{w}: {e}; nothing was applied")))
+        };
+        let reference = text("reference")?;
+        check_reference(&reference, &at("reference").1)?;
+        let employees = {
+            let (v, w) = at("employees");
+            v.parse::<u32>().map_err(|_| {
+                CliError::usage(format!(
+                    "{w}: `{v}` is not a whole number of staff; nothing was applied"
+                ))
+            })?
+        };
+        let level = {
+            let (v, w) = at("level");
+            match v.to_ascii_lowercase().as_str() {
+                "basic" => Level::Basic,
+                "plus" => Level::Plus,
+                _ => {
+                    return Err(CliError::usage(format!(
+                        "{w}: `{v}` is not a level: use basic or plus; nothing was applied"
+                    )));
+                }
+            }
+        };
+        let days = {
+            let (v, w) = at("consultancy_days");
+            Decimal::from_str_exact(&v).map_err(|_| {
+                CliError::usage(format!(
+                    "{w}: `{v}` is not a number of days; nothing was applied"
+                ))
+            })?
+        };
+        let day_rate = money("day_rate", &text("day_rate")?)?;
+        let plus_audit_quote = match opt("plus_audit_quote") {
+            Some(v) => Some(money("plus_audit_quote", &v)?),
+            None => None,
+        };
+        let applicant = Applicant {
+            organisation: Organisation {
+                name: text("organisation")?,
+                company_number: opt("company_number"),
+                charity_number: opt("charity_number"),
+                ods_code: opt("ods_code"),
+                region: opt("region"),
+            },
+            contact: Contact {
+                name: text("contact_name")?,
+                email: text("contact_email")?,
+            },
+            sector: text("sector")?,
+            employees,
+            uk_based: boolean("uk_based")?,
+            already_certified: boolean("already_certified")?,
+            vat_registered: boolean("vat_registered")?,
+        };
+        let request = CostRequest {
+            level,
+            consultancy_days: days,
+            day_rate,
+            plus_audit_quote,
+        };
+        let origin = format!("{name} line {line}");
+        check_fields("", &applicant, &request, &|f| at(csv_column_for_field(f)).1)?;
+        let id = ApplicationId::parse_or_name(&reference);
+        if let Some(first) = out.iter().find(|a| a.id == id) {
+            return Err(CliError::usage(format!(
+                "{}: reference `{reference}` is used twice (first at {}); nothing was applied",
+                at("reference").1,
+                first.origin
+            )));
+        }
+        out.push(NewApplication {
+            reference,
+            id,
+            applicant,
+            request,
+            origin,
+        });
+    }
+    if out.is_empty() {
+        return Err(CliError::usage(format!(
+            "{name} has a header but no applications"
+        )));
+    }
+    Ok(out)
+}
+
+/// One command of a JSONL file.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// 1-based line number.
+    pub line: usize,
+    pub command: Command,
+    /// The line's own `now`, if it gave one.
+    pub now: Option<DateTime<Utc>>,
+    /// Reference text of an application named by text rather than UUID.
+    pub reference: Option<(ApplicationId, String)>,
+}
+
+/// Reads a JSONL command file. Each line is a command in its JSON form
+/// (`{"id": "...", "command": "accept", "application": "..."}`) with an
+/// optional `"now"`. `id` and `application` may be any text: a non-UUID is
+/// mapped to a stable id. Blank lines and lines starting with `#` are
+/// skipped. The first malformed line stops the reading: nothing is applied.
+pub fn command_lines(path: &Path) -> CliResult<Vec<Line>> {
+    let text = read_file(path)?;
+    let name = path.display().to_string();
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let t = raw.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let bad = |why: String| {
+            CliError::usage(format!(
+                "{name} line {line}: {why}; nothing was applied: fix the line and run again"
+            ))
+        };
+        let mut value: serde_json::Value =
+            serde_json::from_str(t).map_err(|e| bad(format!("not JSON ({e})")))?;
+        let Some(obj) = value.as_object_mut() else {
+            return Err(bad("a command must be a JSON object".into()));
+        };
+        let now = match obj.remove("now") {
+            None => None,
+            Some(serde_json::Value::String(s)) => Some(parse_time(&s).map_err(|e| bad(e.message))?),
+            Some(_) => {
+                return Err(bad(
+                    "`now` must be a string such as \"2020-09-01T09:00:00Z\"".into(),
+                ));
+            }
+        };
+        if let Some(serde_json::Value::String(id)) = obj.get("id") {
+            let id = CommandId::parse_or_name(id);
+            obj.insert("id".into(), serde_json::Value::String(id.to_string()));
+        }
+        let mut reference = None;
+        if let Some(serde_json::Value::String(app)) = obj.get("application") {
+            let id = ApplicationId::parse_or_name(app);
+            if id.to_string() != app.to_ascii_lowercase() {
+                reference = Some((id, app.clone()));
+            }
+            obj.insert(
+                "application".into(),
+                serde_json::Value::String(id.to_string()),
+            );
+        }
+        let command: Command = serde_json::from_value(value).map_err(|e| {
+            bad(format!(
+                "not a command ({e}); see `grantflow schema commands`"
+            ))
+        })?;
+        out.push(Line {
+            line,
+            command,
+            now,
+            reference,
+        });
+    }
+    Ok(out)
+}

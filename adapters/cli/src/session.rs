@@ -1,0 +1,168 @@
+//! [`Session`]: one programme's engine over the chosen store, with the
+//! CLI's reference table, and the rules for command ids.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use grantflow_core::{
+    ApplicationId, Command, CommandId, Engine, EventStore, Outcome, ProgrammeId, Recorded, State,
+};
+
+use crate::error::{CliError, CliResult, redact};
+use crate::report::Refs;
+use crate::store::{self, Backend, Meta};
+
+/// The database named when `--db` is absent.
+pub const DEFAULT_DB: &str = "grantflow.db";
+
+/// One programme, open for commands and queries.
+pub struct Session {
+    /// `--db` as given (for messages).
+    pub db: String,
+    pub engine: Engine<Backend>,
+    pub meta: Box<dyn Meta>,
+    pub refs: Refs,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("db", &redact(&self.db))
+            .field("programme", self.engine.programme())
+            .finish()
+    }
+}
+
+fn pick_programme(meta: &mut dyn Meta, db: &str, wanted: Option<&str>) -> CliResult<String> {
+    if let Some(p) = wanted {
+        return Ok(p.to_string());
+    }
+    let known = meta.programmes()?;
+    match known.len() {
+        0 => Err(CliError::usage(format!(
+            "database `{}` holds no programme: run `grantflow init --preset healthcare-ce-2020` first (or pass --db to use another database)",
+            redact(db)
+        ))),
+        1 => Ok(known[0].clone()),
+        _ => Err(CliError::usage(format!(
+            "database `{}` holds several programmes ({}): pass --programme ID",
+            redact(db),
+            known.join(", ")
+        ))),
+    }
+}
+
+impl Session {
+    /// Opens the store and the programme, which may not be opened yet.
+    pub fn open_any(db: &str, programme: Option<&str>) -> CliResult<Session> {
+        let (backend, mut meta) = store::open(db)?;
+        let id = pick_programme(meta.as_mut(), db, programme)?;
+        let engine =
+            Engine::open(backend, ProgrammeId::new(&id)).map_err(|e| CliError::engine(db, e))?;
+        let refs = meta.references(&id)?;
+        Ok(Session {
+            db: db.to_string(),
+            engine,
+            meta,
+            refs,
+        })
+    }
+
+    /// Opens a programme that must have been initialised.
+    pub fn open(db: &str, programme: Option<&str>) -> CliResult<Session> {
+        let s = Session::open_any(db, programme)?;
+        if s.engine.state().programme.is_none() {
+            return Err(CliError::usage(format!(
+                "programme `{}` is not initialised in `{}`: run `grantflow init` first, or check --programme and --db",
+                s.engine.programme(),
+                redact(db)
+            )));
+        }
+        Ok(s)
+    }
+
+    /// The programme's state.
+    pub fn state(&self) -> &State {
+        self.engine.state()
+    }
+
+    /// The programme id.
+    pub fn programme(&self) -> &ProgrammeId {
+        self.engine.programme()
+    }
+
+    /// The id of an application given by reference text or UUID.
+    pub fn application(&self, text: &str) -> ApplicationId {
+        ApplicationId::parse_or_name(text.trim())
+    }
+
+    /// Records reference texts for display and export.
+    pub fn remember(&mut self, refs: &[(ApplicationId, String)]) -> CliResult<()> {
+        let fresh: Vec<(ApplicationId, String)> = refs
+            .iter()
+            .filter(|(id, _)| !self.refs.contains_key(id))
+            .cloned()
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let programme = self.programme().to_string();
+        self.meta.add_references(&programme, &fresh)?;
+        self.refs.extend(fresh);
+        Ok(())
+    }
+
+    /// Runs one command; a rejection is an error with exit code 1.
+    pub fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> CliResult<Outcome> {
+        self.engine
+            .execute(command, now)
+            .map_err(|e| CliError::engine(&self.db, e))
+    }
+
+    /// Every event of the programme.
+    pub fn all_events(&mut self) -> CliResult<Vec<Recorded>> {
+        let programme = self.programme().clone();
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .engine
+                .store_mut()
+                .load(&programme, out.len() as u64, 10_000)
+                .map_err(|e| CliError::store(&self.db, &e))?;
+            let n = page.len();
+            out.extend(page);
+            if n < 10_000 {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The command id: `--command-id` if given, else derived from the
+    /// programme, the verb, its arguments and `now`.
+    pub fn command_id(
+        &self,
+        given: Option<&str>,
+        verb: &str,
+        args: &[&str],
+        now: DateTime<Utc>,
+    ) -> CommandId {
+        match given {
+            Some(text) => CommandId::parse_or_name(text.trim()),
+            None => derived_id(self.programme().as_str(), verb, args, Some(now)),
+        }
+    }
+}
+
+/// A command id derived from what the command says (and when, if `now` is given).
+pub fn derived_id(
+    programme: &str,
+    verb: &str,
+    args: &[&str],
+    now: Option<DateTime<Utc>>,
+) -> CommandId {
+    let when = now
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_default();
+    CommandId::from_name(&format!(
+        "cli\u{1f}{programme}\u{1f}{verb}\u{1f}{}\u{1f}{when}",
+        args.join("\u{1f}")
+    ))
+}
