@@ -1,0 +1,782 @@
+//! The driver: takes a population's [`Draw`]s through the full lifecycle of a
+//! programme with the real core.
+//!
+//! It opens the programme, submits applications in arrival order, ticks
+//! through time (daily or weekly), and reacts to the events the core returns:
+//! an `Offered` event schedules the applicant's answer, `Accepted` schedules
+//! consultancy, a self-assessment, the assessor's verdict, invoices, a Plus
+//! audit and completion, each after the pre-drawn number of days. Nothing is
+//! decided here: who is eligible, offered, waitlisted, lapsed or failed is
+//! what the core says. The driver only records what it sees, week by week.
+//!
+//! Commands run through an [`Executor`]: [`Direct`] (`decide`/`evolve` on a
+//! [`State`], for Monte Carlo speed), [`EngineExecutor`] (an [`Engine`] over
+//! any [`EventStore`]) or [`FnExecutor`] (any closure).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use grantflow_core::event::EventKind;
+use grantflow_core::{
+    Action, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event, EventStore,
+    Item, Milestone, Money, Pot, Programme, Rejection, StageKind, State, decide, evolve,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::population::{Answer, Draw};
+
+/// Why a command did not apply.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// The domain refused it (e.g. a claim after the award ended): the run goes on.
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    /// The executor failed (storage, a stream that does not replay): the run stops.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Runs one command at `now` and returns the events it recorded.
+pub trait Executor {
+    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError>;
+}
+
+/// `decide` and `evolve` on an in-memory [`State`]: the fastest executor.
+#[derive(Debug, Default)]
+pub struct Direct {
+    pub state: State,
+}
+
+impl Direct {
+    /// An executor on an empty state.
+    pub fn new() -> Direct {
+        Direct::default()
+    }
+
+    /// Empties the state for the next trial, keeping the allocations of its maps.
+    pub fn reset(&mut self) {
+        let State {
+            programme,
+            version,
+            last_at,
+            pot,
+            sectors,
+            applications,
+            waitlist,
+            deadlines,
+            commands,
+            invoices,
+        } = &mut self.state;
+        *programme = None;
+        *version = 0;
+        *last_at = None;
+        *pot = Pot::default();
+        sectors.clear();
+        applications.clear();
+        waitlist.clear();
+        deadlines.clear();
+        commands.clear();
+        invoices.clear();
+    }
+}
+
+impl Executor for Direct {
+    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError> {
+        let events = decide(&self.state, command, now).map_err(StepError::Rejected)?;
+        for e in &events {
+            evolve(&mut self.state, e).map_err(|err| {
+                StepError::Fatal(format!("evolve refused an event decide produced: {err}"))
+            })?;
+        }
+        Ok(events)
+    }
+}
+
+/// An [`Engine`] over any store: every command is recorded as a real stream.
+#[derive(Debug)]
+pub struct EngineExecutor<'a, S>(pub &'a mut Engine<S>);
+
+impl<S: EventStore> Executor for EngineExecutor<'_, S> {
+    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError> {
+        match self.0.execute(command, now) {
+            Ok(outcome) => Ok(outcome.events().iter().map(|r| r.event.clone()).collect()),
+            Err(EngineError::Rejected(r)) => Err(StepError::Rejected(r)),
+            Err(e) => Err(StepError::Fatal(e.to_string())),
+        }
+    }
+}
+
+/// Any closure that runs a command.
+pub struct FnExecutor<F>(pub F);
+
+impl<F> std::fmt::Debug for FnExecutor<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnExecutor")
+    }
+}
+
+impl<F: FnMut(&Command, DateTime<Utc>) -> Result<Vec<Event>, StepError>> Executor
+    for FnExecutor<F>
+{
+    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError> {
+        (self.0)(command, now)
+    }
+}
+
+/// How often the driver ticks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TickEvery {
+    /// At 00:00 UTC every day: deadlines fire on the day they fall due.
+    #[default]
+    Daily,
+    /// At 00:00 UTC every seventh day: faster, deadlines fire up to six days late.
+    Weekly,
+}
+
+/// Driver settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriveOptions {
+    pub tick: TickEvery,
+    /// Nothing happens at or after this instant; the last tick is here.
+    pub end: DateTime<Utc>,
+    /// Distinguishes the ids of one run from another's in a shared store
+    /// (application ids are `(salt, index)` UUIDs, command ids `(!salt, counter)`).
+    pub id_salt: u64,
+    /// Send the `open` command first (false when the executor's stream is open already).
+    pub open: bool,
+}
+
+impl DriveOptions {
+    /// Daily ticks from `start` until the programme's last possible activity:
+    /// its closing day, plus the pass window, plus the Plus window, plus a month.
+    pub fn for_programme(p: &Programme) -> DriveOptions {
+        DriveOptions {
+            tick: TickEvery::Daily,
+            end: horizon(p),
+            id_salt: 0,
+            open: true,
+        }
+    }
+}
+
+/// 00:00 UTC on the programme's opening day.
+pub fn opening(p: &Programme) -> DateTime<Utc> {
+    p.opens.value.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The default end of a run: closing day + pass window + Plus window + 1 month.
+pub fn horizon(p: &Programme) -> DateTime<Utc> {
+    let months = p
+        .windows
+        .pass_months
+        .value
+        .saturating_add(p.windows.plus_months.value)
+        .saturating_add(1);
+    let close = p.closes.value.and_time(NaiveTime::MIN).and_utc() + Duration::days(1);
+    close
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap_or(close)
+}
+
+/// The pot, as seen at the end of a week.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekObs {
+    /// Weeks since the start (0 = the start itself).
+    pub week: u32,
+    /// Not committed to anyone.
+    pub available: Money,
+    /// The lowest `available` seen during the week.
+    pub min_available: Money,
+    /// Reserved and not yet paid.
+    pub reserved: Money,
+    /// Paid so far.
+    pub paid: Money,
+    /// Released back so far (declines, lapses, withdrawals, failures, completion remainders).
+    pub released: Money,
+    /// Applications offered so far.
+    pub offered: u32,
+    /// Applications on the waitlist now.
+    pub waitlisted: u32,
+}
+
+/// What became of one applicant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppOutcome {
+    /// Eligible on submission (has a coverage estimate).
+    pub eligible: bool,
+    /// The award amount (zero when ineligible).
+    pub award: Money,
+    pub offered: bool,
+    pub awarded: bool,
+    pub certified: bool,
+    pub plus_certified: bool,
+    /// The stage at the end of the run (`submitted` if never submitted).
+    pub stage: StageKind,
+    pub paid: Money,
+    pub released: Money,
+}
+
+impl Default for AppOutcome {
+    fn default() -> Self {
+        AppOutcome {
+            eligible: false,
+            award: Money::ZERO,
+            offered: false,
+            awarded: false,
+            certified: false,
+            plus_certified: false,
+            stage: StageKind::Submitted,
+            paid: Money::ZERO,
+            released: Money::ZERO,
+        }
+    }
+}
+
+/// The pot's totals, tracked from the amounts the events carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PotTotals {
+    pub credits: Money,
+    pub available: Money,
+    pub reserved: Money,
+    pub paid: Money,
+    pub released: Money,
+}
+
+/// What a run saw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// One entry per week boundary from the start to the end.
+    pub weeks: Vec<WeekObs>,
+    /// One entry per draw, in the order of the draws.
+    pub apps: Vec<AppOutcome>,
+    /// The pot at the end.
+    pub pot: PotTotals,
+    /// Commands the core refused (late answers, claims after an award ended...).
+    pub rejected: u32,
+    /// Commands run.
+    pub commands: u32,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DriveError {
+    #[error("the executor failed: {0}")]
+    Executor(String),
+    #[error("the programme could not be opened: {0}")]
+    Open(Rejection),
+    #[error("the end {end} is not after the start {start}")]
+    Empty {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Act {
+    Submit,
+    Answer,
+    LeaveWaitlist,
+    Withdraw,
+    Engage,
+    SubmitAssessment,
+    Verdict(u8),
+    Resubmit,
+    BookPlus,
+    PlusVerdict(u8),
+    Claim(Item),
+    Complete,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct AppRun {
+    out: AppOutcome,
+    coverage: Option<Coverage>,
+    claims_pending: u8,
+    ready: bool,
+    complete_scheduled: bool,
+}
+
+const DAY: i64 = 86_400;
+
+/// A reusable driver: its buffers survive from one run to the next.
+#[derive(Debug, Default)]
+pub struct Driver {
+    heap: BinaryHeap<Reverse<(i64, u64, u32, Act)>>,
+    apps: Vec<AppRun>,
+    trace: Trace,
+    pot: PotTotals,
+    seq: u64,
+    counter: u64,
+    salt: u64,
+    waitlisted: u32,
+    offered: u32,
+    week_min: Money,
+    invoice: String,
+}
+
+/// Runs `draws` through `programme` from `start` with a fresh [`Driver`].
+pub fn drive<E: Executor>(
+    programme: &Programme,
+    draws: &[Draw],
+    start: DateTime<Utc>,
+    options: &DriveOptions,
+    executor: &mut E,
+) -> Result<Trace, DriveError> {
+    let mut d = Driver::new();
+    d.run(programme, draws, start, options, executor)?;
+    Ok(d.into_trace())
+}
+
+fn add(a: Money, b: Money) -> Money {
+    a.checked_add(b).unwrap_or(Money::MAX)
+}
+
+impl Driver {
+    pub fn new() -> Driver {
+        Driver::default()
+    }
+
+    /// The trace of the last run.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Takes the trace of the last run.
+    pub fn into_trace(self) -> Trace {
+        self.trace
+    }
+
+    fn push(&mut self, at: i64, app: usize, act: Act) {
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, app as u32, act)));
+    }
+
+    fn app_id(&self, i: usize) -> ApplicationId {
+        ApplicationId::new(Uuid::from_u64_pair(self.salt, i as u64))
+    }
+
+    fn index(&self, id: ApplicationId) -> Option<usize> {
+        let (hi, lo) = id.0.as_u64_pair();
+        (hi == self.salt)
+            .then_some(lo as usize)
+            .filter(|i| *i < self.apps.len())
+    }
+
+    fn command(&mut self, action: Action) -> Command {
+        self.counter += 1;
+        Command::new(
+            CommandId::new(Uuid::from_u64_pair(!self.salt, self.counter)),
+            action,
+        )
+    }
+
+    /// Runs `draws` (in arrival order) through `programme` from `start`.
+    pub fn run<E: Executor>(
+        &mut self,
+        programme: &Programme,
+        draws: &[Draw],
+        start: DateTime<Utc>,
+        options: &DriveOptions,
+        executor: &mut E,
+    ) -> Result<&Trace, DriveError> {
+        if options.end <= start {
+            return Err(DriveError::Empty {
+                start,
+                end: options.end,
+            });
+        }
+        self.heap.clear();
+        self.apps.clear();
+        self.apps.resize(draws.len(), AppRun::default());
+        self.trace.weeks.clear();
+        self.trace.apps.clear();
+        self.trace.rejected = 0;
+        self.trace.commands = 0;
+        self.pot = PotTotals::default();
+        self.seq = 0;
+        self.counter = 0;
+        self.salt = options.id_salt;
+        self.waitlisted = 0;
+        self.offered = 0;
+        let t0 = start.timestamp();
+        if options.open {
+            let cmd = self.command(Action::Open {
+                programme: Box::new(programme.clone()),
+            });
+            match executor.execute(&cmd, start) {
+                Ok(events) => self.observe(&events, draws),
+                Err(StepError::Rejected(r)) => return Err(DriveError::Open(r)),
+                Err(StepError::Fatal(f)) => return Err(DriveError::Executor(f)),
+            }
+        } else {
+            self.pot.credits = programme.pot.value;
+            self.pot.available = programme.pot.value;
+        }
+        self.week_min = self.pot.available;
+        self.record_week(0);
+        for (i, d) in draws.iter().enumerate() {
+            self.push(t0 + i64::from(d.arrival_minutes) * 60, i, Act::Submit);
+        }
+        let step = match options.tick {
+            TickEvery::Daily => DAY,
+            TickEvery::Weekly => 7 * DAY,
+        };
+        let end = options.end.timestamp();
+        let mut k: i64 = 1;
+        loop {
+            let tick_at = (t0 + k * step).min(end);
+            while let Some(Reverse((at, _, i, act))) = self.heap.peek().copied() {
+                if at >= tick_at {
+                    break;
+                }
+                self.heap.pop();
+                self.act(at, i as usize, act, draws, executor)?;
+            }
+            let now = DateTime::from_timestamp(tick_at, 0).unwrap_or(options.end);
+            let cmd = self.command(Action::Tick);
+            self.exec(&cmd, now, draws, executor)?;
+            let elapsed = tick_at - t0;
+            if elapsed % (7 * DAY) == 0 || tick_at >= end {
+                self.record_week(((elapsed + 7 * DAY - 1) / (7 * DAY)) as u32);
+            }
+            if tick_at >= end {
+                break;
+            }
+            k += 1;
+        }
+        self.trace.apps.extend(self.apps.iter().map(|a| a.out));
+        self.trace.pot = self.pot;
+        Ok(&self.trace)
+    }
+
+    fn record_week(&mut self, week: u32) {
+        let p = self.pot;
+        self.trace.weeks.push(WeekObs {
+            week,
+            available: p.available,
+            min_available: self.week_min.min(p.available),
+            reserved: p.reserved,
+            paid: p.paid,
+            released: p.released,
+            offered: self.offered,
+            waitlisted: self.waitlisted,
+        });
+        self.week_min = p.available;
+    }
+
+    fn exec<E: Executor>(
+        &mut self,
+        cmd: &Command,
+        now: DateTime<Utc>,
+        draws: &[Draw],
+        executor: &mut E,
+    ) -> Result<bool, DriveError> {
+        self.trace.commands += 1;
+        match executor.execute(cmd, now) {
+            Ok(events) => {
+                self.observe(&events, draws);
+                Ok(true)
+            }
+            Err(StepError::Rejected(_)) => {
+                self.trace.rejected += 1;
+                Ok(false)
+            }
+            Err(StepError::Fatal(f)) => Err(DriveError::Executor(f)),
+        }
+    }
+
+    fn act<E: Executor>(
+        &mut self,
+        at: i64,
+        i: usize,
+        act: Act,
+        draws: &[Draw],
+        executor: &mut E,
+    ) -> Result<(), DriveError> {
+        let Some(draw) = draws.get(i) else {
+            return Ok(());
+        };
+        let Some(app) = self.apps.get(i) else {
+            return Ok(());
+        };
+        let stage = app.out.stage;
+        let id = self.app_id(i);
+        let milestone = |m| Action::Milestone {
+            application: id,
+            milestone: m,
+        };
+        let action = match act {
+            Act::Submit => Action::Submit {
+                application: id,
+                applicant: Box::new(draw.applicant.clone()),
+                request: draw.request.clone(),
+            },
+            Act::Answer if stage == StageKind::Offered => match draw.behaviour.answer {
+                Answer::Accept => Action::Accept { application: id },
+                Answer::Decline => Action::Decline { application: id },
+                Answer::Ignore => return Ok(()),
+            },
+            Act::LeaveWaitlist if stage == StageKind::Waitlisted => Action::Withdraw {
+                application: id,
+                reason: "no longer waiting for funding".into(),
+            },
+            Act::Withdraw if stage.is_funded() && !stage.is_final() => Action::Withdraw {
+                application: id,
+                reason: "withdrew from the programme".into(),
+            },
+            Act::Engage => milestone(Milestone::ConsultancyEngaged),
+            Act::SubmitAssessment | Act::Resubmit => milestone(Milestone::SelfAssessmentSubmitted),
+            Act::Verdict(attempt) => {
+                let b = &draw.behaviour;
+                let pass = if attempt <= 1 {
+                    b.first_pass
+                } else {
+                    b.second_pass
+                };
+                milestone(if pass {
+                    Milestone::AssessmentPassed
+                } else {
+                    Milestone::AssessmentFailed
+                })
+            }
+            Act::BookPlus => milestone(Milestone::PlusAuditBooked),
+            Act::PlusVerdict(attempt) => {
+                let b = &draw.behaviour;
+                let pass = if attempt <= 1 {
+                    b.plus_first_pass
+                } else {
+                    b.plus_retest_pass
+                };
+                milestone(if pass {
+                    Milestone::PlusAuditPassed
+                } else {
+                    Milestone::PlusAuditFailed
+                })
+            }
+            Act::Claim(item) => {
+                let amount = app
+                    .coverage
+                    .map_or(Money::ZERO, |c| c.item(item))
+                    .min(app.out.award.saturating_sub(app.out.paid));
+                if let Some(a) = self.apps.get_mut(i) {
+                    a.claims_pending = a.claims_pending.saturating_sub(1);
+                }
+                if !amount.is_zero() && stage.is_funded() && stage != StageKind::Completed {
+                    use std::fmt::Write;
+                    self.invoice.clear();
+                    let _ = write!(self.invoice, "SIM-{i}-{}", item.as_str());
+                    let cmd = self.command(Action::Claim {
+                        application: id,
+                        item,
+                        invoice_ref: self.invoice.clone(),
+                        amount,
+                    });
+                    let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
+                    self.exec(&cmd, now, draws, executor)?;
+                }
+                self.maybe_complete(at, i);
+                return Ok(());
+            }
+            Act::Complete => Action::Complete { application: id },
+            // The applicant's stage moved on: the planned step no longer applies.
+            Act::Answer | Act::LeaveWaitlist | Act::Withdraw => return Ok(()),
+        };
+        if stage.is_final() && act != Act::Submit {
+            return Ok(());
+        }
+        let cmd = self.command(action);
+        let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        self.exec(&cmd, now, draws, executor)?;
+        Ok(())
+    }
+
+    fn maybe_complete(&mut self, at: i64, i: usize) {
+        if let Some(a) = self.apps.get_mut(i) {
+            if a.ready && a.claims_pending == 0 && !a.complete_scheduled {
+                a.complete_scheduled = true;
+                self.push(at, i, Act::Complete);
+            }
+        }
+    }
+
+    fn release(&mut self, i: usize, released: Money, stage: StageKind) {
+        self.pot.reserved = self.pot.reserved.saturating_sub(released);
+        self.pot.available = add(self.pot.available, released);
+        self.pot.released = add(self.pot.released, released);
+        if let Some(a) = self.apps.get_mut(i) {
+            if a.out.stage == StageKind::Waitlisted {
+                self.waitlisted = self.waitlisted.saturating_sub(1);
+            }
+            a.out.released = add(a.out.released, released);
+            a.out.stage = stage;
+        }
+    }
+
+    fn observe(&mut self, events: &[Event], draws: &[Draw]) {
+        for e in events {
+            self.on_event(e, draws);
+        }
+        self.week_min = self.week_min.min(self.pot.available);
+    }
+
+    fn on_event(&mut self, e: &Event, draws: &[Draw]) {
+        let at = e.at.timestamp();
+        let days = |n: u16| at + i64::from(n) * DAY;
+        match &e.kind {
+            EventKind::ProgrammeOpened { programme } => {
+                self.pot.credits = add(self.pot.credits, programme.pot.value);
+                self.pot.available = add(self.pot.available, programme.pot.value);
+                return;
+            }
+            EventKind::PotToppedUp { amount, .. } => {
+                self.pot.credits = add(self.pot.credits, *amount);
+                self.pot.available = add(self.pot.available, *amount);
+                return;
+            }
+            _ => {}
+        }
+        let Some(i) = e.kind.application().and_then(|id| self.index(id)) else {
+            return;
+        };
+        let Some(b) = draws.get(i).map(|d| d.behaviour) else {
+            return;
+        };
+        let Some(a) = self.apps.get_mut(i) else {
+            return;
+        };
+        match &e.kind {
+            EventKind::Submitted { coverage, .. } => {
+                a.coverage = *coverage;
+                a.out.eligible = coverage.is_some();
+                a.out.award = coverage.map_or(Money::ZERO, |c| c.award);
+            }
+            EventKind::FoundIneligible { .. } => {
+                a.out.eligible = false;
+                a.out.award = Money::ZERO;
+                a.out.stage = StageKind::Ineligible;
+            }
+            EventKind::Waitlisted { .. } => {
+                a.out.stage = StageKind::Waitlisted;
+                self.waitlisted += 1;
+                if let Some(p) = b.waitlist_patience_days {
+                    self.push(days(p), i, Act::LeaveWaitlist);
+                }
+            }
+            EventKind::Offered { amount, .. } => {
+                if a.out.stage == StageKind::Waitlisted {
+                    self.waitlisted = self.waitlisted.saturating_sub(1);
+                }
+                a.out.stage = StageKind::Offered;
+                a.out.offered = true;
+                self.offered += 1;
+                self.pot.reserved = add(self.pot.reserved, *amount);
+                self.pot.available = self.pot.available.saturating_sub(*amount);
+                self.push(days(b.answer_days), i, Act::Answer);
+            }
+            EventKind::Accepted { .. } => {
+                a.out.stage = StageKind::Awarded;
+                a.out.awarded = true;
+                self.push(days(b.engage_days), i, Act::Engage);
+                if let Some(w) = b.withdraw_days {
+                    self.push(days(w), i, Act::Withdraw);
+                }
+            }
+            EventKind::Declined { released, .. } => self.release(i, *released, StageKind::Declined),
+            EventKind::Lapsed { released, .. } => self.release(i, *released, StageKind::Lapsed),
+            EventKind::Withdrawn { released, .. } => {
+                self.release(i, *released, StageKind::Withdrawn)
+            }
+            EventKind::CertificationFailed { released, .. } => {
+                self.release(i, *released, StageKind::Failed)
+            }
+            EventKind::Completed { released, .. } => {
+                self.release(i, *released, StageKind::Completed)
+            }
+            EventKind::ConsultancyEngaged { .. } => {
+                a.out.stage = StageKind::ConsultancyEngaged;
+                if !b.never_finish {
+                    self.push(days(b.prepare_days), i, Act::SubmitAssessment);
+                }
+            }
+            EventKind::SelfAssessmentSubmitted { attempt, .. } => {
+                a.out.stage = StageKind::SelfAssessmentSubmitted;
+                let consultancy = a
+                    .coverage
+                    .map_or(Money::ZERO, |c| c.item(Item::Consultancy));
+                let first = *attempt <= 1;
+                if first && !consultancy.is_zero() {
+                    a.claims_pending += 1;
+                }
+                self.push(days(b.marking_days), i, Act::Verdict(*attempt));
+                if first && !consultancy.is_zero() {
+                    self.push(days(b.invoice_days), i, Act::Claim(Item::Consultancy));
+                }
+            }
+            EventKind::AssessmentFailed { respond_by, .. } => {
+                a.out.stage = StageKind::FeedbackDue;
+                if b.answers_feedback {
+                    self.push((at + DAY).min(respond_by.timestamp()), i, Act::Resubmit);
+                }
+            }
+            EventKind::Certified { plus_by, .. } => {
+                a.out.stage = StageKind::Certified;
+                a.out.certified = true;
+                let fee = a
+                    .coverage
+                    .map_or(Money::ZERO, |c| c.item(Item::CertificationFee));
+                if !fee.is_zero() {
+                    a.claims_pending += 1;
+                }
+                if plus_by.is_none() {
+                    a.ready = true;
+                }
+                if !fee.is_zero() {
+                    self.push(days(b.invoice_days), i, Act::Claim(Item::CertificationFee));
+                }
+                if plus_by.is_some() {
+                    self.push(days(b.plus_booking_days), i, Act::BookPlus);
+                }
+                self.maybe_complete(at, i);
+            }
+            EventKind::PlusAuditBooked { attempt, .. } => {
+                a.out.stage = StageKind::PlusAuditBooked;
+                self.push(days(b.marking_days), i, Act::PlusVerdict(*attempt));
+            }
+            EventKind::PlusAuditFailed { .. } => {
+                a.out.stage = StageKind::PlusRetest;
+                self.push(days(b.plus_retest_days), i, Act::BookPlus);
+            }
+            EventKind::PlusCertified { .. } => {
+                a.out.stage = StageKind::PlusCertified;
+                a.out.plus_certified = true;
+                a.ready = true;
+                let plus = a.coverage.map_or(Money::ZERO, |c| c.item(Item::PlusAudit));
+                if !plus.is_zero() {
+                    a.claims_pending += 1;
+                    self.push(days(b.invoice_days), i, Act::Claim(Item::PlusAudit));
+                }
+                self.maybe_complete(at, i);
+            }
+            EventKind::PlusNotAchieved { .. } => {
+                a.out.stage = StageKind::PlusNotAchieved;
+                a.ready = true;
+                self.maybe_complete(at, i);
+            }
+            EventKind::ClaimPaid { amount, .. } => {
+                a.out.paid = add(a.out.paid, *amount);
+                self.pot.reserved = self.pot.reserved.saturating_sub(*amount);
+                self.pot.paid = add(self.pot.paid, *amount);
+            }
+            EventKind::ClawedBack { amount, .. } => {
+                self.pot.credits = add(self.pot.credits, *amount);
+                self.pot.available = add(self.pot.available, *amount);
+            }
+            EventKind::ReminderDue { .. }
+            | EventKind::ProgrammeOpened { .. }
+            | EventKind::PotToppedUp { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,856 @@
+//! The applicant population model: who applies, what they ask for, and how
+//! they behave once they have an offer.
+//!
+//! A [`Population`] holds distributions; [`Population::draw`] turns it and a
+//! seeded random number generator into one [`Draw`] per applicant: a real
+//! [`grantflow_core::Applicant`] (with a plausible name, Companies House
+//! number, contact and region), its [`CostRequest`], its arrival time and a
+//! pre-drawn [`Behaviour`]. Drawing everything up front keeps two runs of the
+//! same draws comparable whatever the rules (common random numbers): the
+//! programme decides who is eligible and who is funded, the draws only say what
+//! each applicant would do.
+//!
+//! Every default is an assumption (there is no published data about who
+//! applied to the 2020 fund); `examples/scenario-2020.toml` names each one.
+
+use grantflow_core::{Applicant, Contact, CostRequest, Level, Money, Organisation};
+use rand::Rng;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A share of applicants with some property: a probability from 0 to 1.
+pub type Probability = f64;
+
+/// Whole days, drawn uniformly from `min` to `max` inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayRange {
+    pub min: u16,
+    pub max: u16,
+}
+
+impl DayRange {
+    /// A range from `min` to `max` days.
+    pub const fn new(min: u16, max: u16) -> DayRange {
+        DayRange { min, max }
+    }
+
+    fn draw(&self, rng: &mut impl Rng) -> u16 {
+        if self.max <= self.min {
+            self.min
+        } else {
+            rng.random_range(self.min..=self.max)
+        }
+    }
+}
+
+/// An amount in whole pounds from a triangular distribution (`min`, `mode`,
+/// `max`), rounded to the nearest `step` pounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoundsRange {
+    pub min: u32,
+    pub mode: u32,
+    pub max: u32,
+    #[serde(default = "one")]
+    pub step: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl PoundsRange {
+    fn draw(&self, rng: &mut impl Rng) -> Money {
+        let (a, c, b) = (
+            f64::from(self.min),
+            f64::from(self.mode),
+            f64::from(self.max),
+        );
+        let x = if b <= a {
+            a
+        } else {
+            let u: f64 = rng.random();
+            let f = (c - a) / (b - a);
+            if u < f {
+                a + ((b - a) * (c - a) * u).sqrt()
+            } else {
+                b - ((b - a) * (b - c) * (1.0 - u)).sqrt()
+            }
+        };
+        let step = f64::from(self.step.max(1));
+        let pounds = ((x / step).round() * step).clamp(a, b.max(a));
+        // In range of u32 by the clamp; whole pounds keep the amount exact.
+        Money::pounds(pounds as u32)
+    }
+}
+
+/// A sector's share of applicants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectorShare {
+    /// A sector id of the programme, e.g. `gp-practice`.
+    pub sector: String,
+    /// Relative weight (the weights need not add up to 1).
+    pub weight: f64,
+    /// Share of this sector's applicants that are VAT-registered.
+    pub vat_registered: Probability,
+}
+
+/// Staff counts by size band: relative weights; the count is uniform within the band.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeMix {
+    /// 1 to 9 staff.
+    pub micro: f64,
+    /// 10 to 49 staff.
+    pub small: f64,
+    /// 50 to 249 staff.
+    pub medium: f64,
+    /// 250 to 1,000 staff (not an SME: ineligible under the 2020 rules).
+    pub large: f64,
+}
+
+/// Consultancy days quoted: a discrete distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaysMix {
+    /// Days, at most two decimals (e.g. 1.5).
+    pub days: Vec<f64>,
+    /// Relative weights, one per entry of `days`.
+    pub weights: Vec<f64>,
+}
+
+/// When applications arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arrivals {
+    /// Weeks from the opening day over which applications arrive.
+    pub weeks: u16,
+    /// Each week's share of arrivals is this times the week before's
+    /// (1 = even; below 1 = front-loaded, as after an announcement).
+    pub weekly_decay: f64,
+}
+
+/// How applicants behave after they apply. Probabilities are per applicant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviourModel {
+    /// Declines an offer.
+    pub decline_offer: Probability,
+    /// Never answers an offer, which lapses.
+    pub ignore_offer: Probability,
+    /// Days from an offer to the answer.
+    pub answer_days: DayRange,
+    /// Gives up waiting on the waitlist (withdraws from it).
+    pub leave_waitlist: Probability,
+    /// Days on the waitlist before giving up.
+    pub waitlist_patience_days: DayRange,
+    /// Withdraws after accepting, before finishing.
+    pub withdraw_after_award: Probability,
+    /// Days from acceptance to the withdrawal.
+    pub withdraw_days: DayRange,
+    /// Engages a consultant and then never finishes within the pass window.
+    pub never_finish: Probability,
+    /// Days from acceptance to engaging a consultant.
+    pub engage_days: DayRange,
+    /// Days of readiness work before the self-assessment is submitted.
+    pub prepare_days: DayRange,
+    /// Days the assessor takes to mark.
+    pub marking_days: DayRange,
+    /// Passes the self-assessment at the first attempt.
+    pub first_pass: Probability,
+    /// Answers the assessor's feedback within the feedback window after a first fail.
+    pub answer_feedback: Probability,
+    /// Passes at the second attempt.
+    pub second_pass: Probability,
+    /// Days from the basic certificate to the Plus audit.
+    pub plus_booking_days: DayRange,
+    /// Passes the Plus audit at the first attempt.
+    pub plus_first_pass: Probability,
+    /// Days from a failed Plus audit to the re-test.
+    pub plus_retest_days: DayRange,
+    /// Passes the Plus re-test.
+    pub plus_retest_pass: Probability,
+    /// Days from a milestone to the supplier's invoice being claimed.
+    pub invoice_days: DayRange,
+}
+
+/// An applicant population.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    /// How many organisations apply.
+    pub applicants: u32,
+    pub arrivals: Arrivals,
+    /// Sector mix; sectors are the programme's ids.
+    pub sectors: Vec<SectorShare>,
+    pub sizes: SizeMix,
+    /// Not based in the UK.
+    pub non_uk: Probability,
+    /// Already holds a valid Cyber Essentials certificate.
+    pub already_certified: Probability,
+    /// Asks for Cyber Essentials Plus.
+    pub wants_plus: Probability,
+    /// Consultancy days quoted.
+    pub consultancy_days: DaysMix,
+    /// Consultancy day rate quoted, before VAT.
+    pub day_rate: PoundsRange,
+    /// Plus audit quote, before VAT.
+    pub plus_audit_quote: PoundsRange,
+    pub behaviour: BehaviourModel,
+}
+
+/// What an applicant does with an offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Accept,
+    Decline,
+    /// Lets it lapse.
+    Ignore,
+}
+
+/// One applicant's pre-drawn behaviour. Days are counted from the event named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Behaviour {
+    pub answer: Answer,
+    /// Offer to answer.
+    pub answer_days: u16,
+    /// Waitlisted to withdrawal, if the applicant gives up waiting.
+    pub waitlist_patience_days: Option<u16>,
+    /// Acceptance to withdrawal, if the applicant withdraws.
+    pub withdraw_days: Option<u16>,
+    /// Engages a consultant but never submits.
+    pub never_finish: bool,
+    /// Acceptance to consultancy engaged.
+    pub engage_days: u16,
+    /// Consultancy engaged to self-assessment submitted.
+    pub prepare_days: u16,
+    /// Submission to the assessor's verdict (each attempt).
+    pub marking_days: u16,
+    pub first_pass: bool,
+    pub answers_feedback: bool,
+    pub second_pass: bool,
+    /// Certified to Plus audit.
+    pub plus_booking_days: u16,
+    pub plus_first_pass: bool,
+    /// Failed Plus audit to re-test.
+    pub plus_retest_days: u16,
+    pub plus_retest_pass: bool,
+    /// Milestone to invoice claimed.
+    pub invoice_days: u16,
+}
+
+/// One simulated applicant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Draw {
+    pub applicant: Applicant,
+    pub request: CostRequest,
+    /// Minutes after 00:00 UTC on the programme's opening day.
+    pub arrival_minutes: u32,
+    pub behaviour: Behaviour,
+}
+
+/// A population parameter that cannot be used; `key` is its path in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}`: {problem}")]
+pub struct PopulationError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn bad(key: impl Into<String>, problem: impl Into<String>) -> PopulationError {
+    PopulationError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+impl Population {
+    /// The documented default for the 2020 healthcare programme (all assumed;
+    /// see `examples/scenario-2020.toml`).
+    pub fn default_2020() -> Population {
+        Population {
+            applicants: 1_000,
+            arrivals: Arrivals {
+                weeks: 30,
+                weekly_decay: 0.93,
+            },
+            sectors: vec![
+                SectorShare {
+                    sector: "medical-supplier".into(),
+                    weight: 0.45,
+                    vat_registered: 0.85,
+                },
+                SectorShare {
+                    sector: "primary-care".into(),
+                    weight: 0.33,
+                    vat_registered: 0.35,
+                },
+                SectorShare {
+                    sector: "gp-practice".into(),
+                    weight: 0.14,
+                    vat_registered: 0.10,
+                },
+                SectorShare {
+                    sector: "other".into(),
+                    weight: 0.08,
+                    vat_registered: 0.70,
+                },
+            ],
+            sizes: SizeMix {
+                micro: 0.55,
+                small: 0.30,
+                medium: 0.12,
+                large: 0.03,
+            },
+            non_uk: 0.01,
+            already_certified: 0.04,
+            wants_plus: 0.15,
+            consultancy_days: DaysMix {
+                days: vec![0.0, 1.0, 1.5, 2.0, 3.0, 4.0],
+                weights: vec![0.10, 0.30, 0.20, 0.25, 0.10, 0.05],
+            },
+            day_rate: PoundsRange {
+                min: 350,
+                mode: 500,
+                max: 850,
+                step: 25,
+            },
+            plus_audit_quote: PoundsRange {
+                min: 1_400,
+                mode: 1_600,
+                max: 3_500,
+                step: 50,
+            },
+            behaviour: BehaviourModel {
+                decline_offer: 0.05,
+                ignore_offer: 0.03,
+                answer_days: DayRange::new(1, 10),
+                leave_waitlist: 0.25,
+                waitlist_patience_days: DayRange::new(14, 90),
+                withdraw_after_award: 0.04,
+                withdraw_days: DayRange::new(7, 120),
+                never_finish: 0.06,
+                engage_days: DayRange::new(3, 21),
+                prepare_days: DayRange::new(7, 45),
+                marking_days: DayRange::new(1, 7),
+                first_pass: 0.80,
+                answer_feedback: 0.90,
+                second_pass: 0.85,
+                plus_booking_days: DayRange::new(7, 40),
+                plus_first_pass: 0.70,
+                plus_retest_days: DayRange::new(7, 25),
+                plus_retest_pass: 0.80,
+                invoice_days: DayRange::new(0, 30),
+            },
+        }
+    }
+
+    /// Checks every parameter; the error names the key under `prefix` (e.g. `population`).
+    pub fn validate(&self, prefix: &str) -> Result<(), PopulationError> {
+        let k = |name: &str| format!("{prefix}.{name}");
+        let prob = |name: &str, p: f64| {
+            if p.is_finite() && (0.0..=1.0).contains(&p) {
+                Ok(())
+            } else {
+                Err(bad(
+                    k(name),
+                    format!("{p} is not a probability between 0 and 1"),
+                ))
+            }
+        };
+        let weight = |name: String, w: f64| {
+            if w.is_finite() && w >= 0.0 {
+                Ok(())
+            } else {
+                Err(bad(
+                    name,
+                    format!("{w} is not a weight (a number of at least 0)"),
+                ))
+            }
+        };
+        let days = |name: &str, r: &DayRange| {
+            if r.min > r.max {
+                Err(bad(
+                    k(name),
+                    format!("min {} is above max {}", r.min, r.max),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if self.applicants == 0 || self.applicants > 1_000_000 {
+            return Err(bad(
+                k("applicants"),
+                format!("{} is not between 1 and 1,000,000", self.applicants),
+            ));
+        }
+        if self.arrivals.weeks == 0 || self.arrivals.weeks > 520 {
+            return Err(bad(
+                k("arrivals.weeks"),
+                format!("{} is not between 1 and 520", self.arrivals.weeks),
+            ));
+        }
+        let d = self.arrivals.weekly_decay;
+        if !(d.is_finite() && d > 0.0 && d <= 10.0) {
+            return Err(bad(
+                k("arrivals.weekly_decay"),
+                format!("{d} is not a ratio above 0 (and at most 10)"),
+            ));
+        }
+        if self.sectors.is_empty() {
+            return Err(bad(k("sectors"), "give at least one sector share"));
+        }
+        for (i, s) in self.sectors.iter().enumerate() {
+            if s.sector.trim().is_empty() {
+                return Err(bad(k(&format!("sectors[{i}].sector")), "must not be empty"));
+            }
+            weight(k(&format!("sectors[{i}].weight")), s.weight)?;
+            prob(&format!("sectors[{i}].vat_registered"), s.vat_registered)?;
+        }
+        if self.sectors.iter().map(|s| s.weight).sum::<f64>() <= 0.0 {
+            return Err(bad(k("sectors"), "the sector weights add up to zero"));
+        }
+        let z = &self.sizes;
+        for (name, w) in [
+            ("micro", z.micro),
+            ("small", z.small),
+            ("medium", z.medium),
+            ("large", z.large),
+        ] {
+            weight(k(&format!("sizes.{name}")), w)?;
+        }
+        if z.micro + z.small + z.medium + z.large <= 0.0 {
+            return Err(bad(k("sizes"), "the size weights add up to zero"));
+        }
+        prob("non_uk", self.non_uk)?;
+        prob("already_certified", self.already_certified)?;
+        prob("wants_plus", self.wants_plus)?;
+        let c = &self.consultancy_days;
+        if c.days.is_empty() || c.days.len() != c.weights.len() {
+            return Err(bad(
+                k("consultancy_days"),
+                format!(
+                    "give as many weights ({}) as days ({}), at least one",
+                    c.weights.len(),
+                    c.days.len()
+                ),
+            ));
+        }
+        for (i, (d, w)) in c.days.iter().zip(&c.weights).enumerate() {
+            if !(d.is_finite() && (0.0..=365.0).contains(d))
+                || ((d * 100.0).round() - d * 100.0).abs() > 1e-9
+            {
+                return Err(bad(
+                    k(&format!("consultancy_days.days[{i}]")),
+                    format!("{d} is not a number of days from 0 to 365 with at most 2 decimals"),
+                ));
+            }
+            weight(k(&format!("consultancy_days.weights[{i}]")), *w)?;
+        }
+        if c.weights.iter().sum::<f64>() <= 0.0 {
+            return Err(bad(
+                k("consultancy_days.weights"),
+                "the weights add up to zero",
+            ));
+        }
+        for (name, r) in [
+            ("day_rate", &self.day_rate),
+            ("plus_audit_quote", &self.plus_audit_quote),
+        ] {
+            if !(r.min <= r.mode && r.mode <= r.max) {
+                return Err(bad(
+                    k(name),
+                    format!(
+                        "need min <= mode <= max, got {} / {} / {}",
+                        r.min, r.mode, r.max
+                    ),
+                ));
+            }
+            if r.max > 1_000_000 {
+                return Err(bad(
+                    k(&format!("{name}.max")),
+                    format!("£{} is more than £1,000,000", r.max),
+                ));
+            }
+            if r.step == 0 {
+                return Err(bad(k(&format!("{name}.step")), "must be at least 1 pound"));
+            }
+        }
+        let b = &self.behaviour;
+        for (name, p) in [
+            ("decline_offer", b.decline_offer),
+            ("ignore_offer", b.ignore_offer),
+            ("leave_waitlist", b.leave_waitlist),
+            ("withdraw_after_award", b.withdraw_after_award),
+            ("never_finish", b.never_finish),
+            ("first_pass", b.first_pass),
+            ("answer_feedback", b.answer_feedback),
+            ("second_pass", b.second_pass),
+            ("plus_first_pass", b.plus_first_pass),
+            ("plus_retest_pass", b.plus_retest_pass),
+        ] {
+            prob(&format!("behaviour.{name}"), p)?;
+        }
+        if b.decline_offer + b.ignore_offer > 1.0 + 1e-12 {
+            return Err(bad(
+                k("behaviour.ignore_offer"),
+                "decline_offer + ignore_offer is more than 1",
+            ));
+        }
+        for (name, r) in [
+            ("answer_days", &b.answer_days),
+            ("waitlist_patience_days", &b.waitlist_patience_days),
+            ("withdraw_days", &b.withdraw_days),
+            ("engage_days", &b.engage_days),
+            ("prepare_days", &b.prepare_days),
+            ("marking_days", &b.marking_days),
+            ("plus_booking_days", &b.plus_booking_days),
+            ("plus_retest_days", &b.plus_retest_days),
+            ("invoice_days", &b.invoice_days),
+        ] {
+            days(&format!("behaviour.{name}"), r)?;
+        }
+        Ok(())
+    }
+
+    /// Draws `n` applicants in arrival order.
+    pub fn draw(&self, rng: &mut impl Rng, n: usize) -> Vec<Draw> {
+        let mut out = Vec::with_capacity(n);
+        self.draw_into(rng, n, &mut out);
+        out
+    }
+
+    /// Draws `n` applicants in arrival order into `out` (cleared first), reusing its allocation.
+    pub fn draw_into(&self, rng: &mut impl Rng, n: usize, out: &mut Vec<Draw>) {
+        out.clear();
+        let sampler = Sampler::new(self);
+        for i in 0..n {
+            out.push(sampler.one(self, rng, i));
+        }
+        // Stable: equal arrival minutes keep their drawing order.
+        out.sort_by_key(|d| d.arrival_minutes);
+    }
+}
+
+/// Cumulative weights, built once per draw call.
+struct Sampler {
+    sectors: Vec<f64>,
+    sizes: [f64; 4],
+    days: Vec<f64>,
+    weeks: Vec<f64>,
+}
+
+fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut acc = 0.0;
+    weights
+        .map(|w| {
+            acc += w.max(0.0);
+            acc
+        })
+        .collect()
+}
+
+fn pick(cum: &[f64], rng: &mut impl Rng) -> usize {
+    let total = cum.last().copied().unwrap_or(0.0);
+    if total <= 0.0 {
+        return 0;
+    }
+    let x = rng.random::<f64>() * total;
+    cum.iter()
+        .position(|c| x < *c)
+        .unwrap_or(cum.len().saturating_sub(1))
+}
+
+const FIRST: &[&str] = &[
+    "Albion",
+    "Beacon",
+    "Castle",
+    "Dale",
+    "Elm",
+    "Fenwick",
+    "Granite",
+    "Harbour",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Linden",
+    "Meadow",
+    "Northgate",
+    "Oakwood",
+    "Pennine",
+    "Quay",
+    "Riverside",
+    "Severn",
+    "Thames",
+    "Upland",
+    "Vale",
+    "Westfield",
+    "Yarrow",
+    "Ashby",
+    "Bramley",
+    "Chiltern",
+    "Derwent",
+    "Eden",
+    "Fairfield",
+    "Greenway",
+    "Highfield",
+    "Kingsley",
+    "Lakeside",
+    "Mersey",
+    "Newbridge",
+    "Orchard",
+    "Parkside",
+    "Redwood",
+    "Stirling",
+    "Tyne",
+    "Wessex",
+];
+const SUPPLIER: &[&str] = &[
+    "Medical",
+    "Surgical Supplies",
+    "Healthcare",
+    "Diagnostics",
+    "Medical Devices",
+    "Orthotics",
+    "Lab Services",
+    "Mobility",
+];
+const PRIMARY: &[&str] = &[
+    "Pharmacy",
+    "Dental Practice",
+    "Opticians",
+    "Physiotherapy",
+    "Chemists",
+    "Hearing Care",
+    "Podiatry",
+    "Dental Care",
+];
+const GP: &[&str] = &[
+    "Medical Centre",
+    "Surgery",
+    "Health Centre",
+    "Family Practice",
+];
+const OTHER: &[&str] = &[
+    "Care Homes",
+    "Logistics",
+    "Cleaning Services",
+    "Software",
+    "Catering",
+];
+const SUFFIX: &[&str] = &["Ltd", "Limited", "Ltd", "LLP", "Group Ltd"];
+const GIVEN: &[&str] = &[
+    "Amira", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Harry", "Isla", "James", "Kavya",
+    "Liam", "Mia", "Noah", "Olivia", "Priya", "Rhys", "Sophie", "Tom", "Zara",
+];
+const FAMILY: &[&str] = &[
+    "Ahmed", "Baker", "Clarke", "Davies", "Evans", "Fraser", "Green", "Hughes", "Jones", "Khan",
+    "Lewis", "Morgan", "Patel", "Roberts", "Smith", "Taylor", "Walker", "Wilson", "Wright",
+    "Young",
+];
+const REGIONS: &[&str] = &[
+    "North East",
+    "North West",
+    "Yorkshire and The Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+    "Wales",
+    "Scotland",
+    "Northern Ireland",
+];
+
+fn any<'a>(list: &[&'a str], rng: &mut impl Rng) -> &'a str {
+    list.get(rng.random_range(0..list.len().max(1)))
+        .copied()
+        .unwrap_or("")
+}
+
+fn chance(rng: &mut impl Rng, p: f64) -> bool {
+    // Always draw, so later draws do not shift with a probability's value.
+    rng.random::<f64>() < p
+}
+
+impl Sampler {
+    fn new(p: &Population) -> Sampler {
+        let decay = p.arrivals.weekly_decay;
+        Sampler {
+            sectors: cumulative(p.sectors.iter().map(|s| s.weight)),
+            sizes: {
+                let z = &p.sizes;
+                [
+                    z.micro,
+                    z.micro + z.small,
+                    z.micro + z.small + z.medium,
+                    z.micro + z.small + z.medium + z.large,
+                ]
+            },
+            days: cumulative(p.consultancy_days.weights.iter().copied()),
+            weeks: cumulative((0..p.arrivals.weeks.max(1)).map(|w| decay.powi(i32::from(w)))),
+        }
+    }
+
+    fn one(&self, p: &Population, rng: &mut impl Rng, index: usize) -> Draw {
+        let si = pick(&self.sectors, rng);
+        let share = p.sectors.get(si);
+        let sector = share.map_or_else(|| "other".to_string(), |s| s.sector.clone());
+        let employees = match pick(&self.sizes, rng) {
+            0 => rng.random_range(1..=9),
+            1 => rng.random_range(10..=49),
+            2 => rng.random_range(50..=249),
+            _ => rng.random_range(250..=1000),
+        };
+        let vat_registered = chance(rng, share.map_or(0.5, |s| s.vat_registered));
+        let uk_based = !chance(rng, p.non_uk);
+        let already_certified = chance(rng, p.already_certified);
+        let plus = chance(rng, p.wants_plus);
+        let days = p
+            .consultancy_days
+            .days
+            .get(pick(&self.days, rng))
+            .copied()
+            .unwrap_or(0.0);
+        let consultancy_days = Decimal::new((days * 100.0).round() as i64, 2).normalize();
+        let day_rate = p.day_rate.draw(rng);
+        let quote = p.plus_audit_quote.draw(rng);
+
+        let kind = match sector.as_str() {
+            "medical-supplier" => SUPPLIER,
+            "primary-care" => PRIMARY,
+            "gp-practice" => GP,
+            _ => OTHER,
+        };
+        let place = any(FIRST, rng);
+        let trade = any(kind, rng);
+        let suffix = any(SUFFIX, rng);
+        let given = any(GIVEN, rng);
+        let family = any(FAMILY, rng);
+        let region = any(REGIONS, rng);
+        let company: u32 = rng.random_range(1_000_000..14_000_000);
+        let name = format!("{place} {trade} {suffix}");
+        let email = format!(
+            "{}.{}@{}-{}.example.co.uk",
+            given.to_ascii_lowercase(),
+            family.to_ascii_lowercase(),
+            place.to_ascii_lowercase(),
+            index + 1
+        );
+
+        let week = pick(&self.weeks, rng) as u32;
+        let minute_in_week: u32 = rng.random_range(0..7 * 24 * 60);
+        let arrival_minutes = week * 7 * 24 * 60 + minute_in_week;
+
+        let b = &p.behaviour;
+        let u: f64 = rng.random();
+        let answer = if u < b.decline_offer {
+            Answer::Decline
+        } else if u < b.decline_offer + b.ignore_offer {
+            Answer::Ignore
+        } else {
+            Answer::Accept
+        };
+        let answer_days = b.answer_days.draw(rng);
+        let leaves = chance(rng, b.leave_waitlist);
+        let patience = b.waitlist_patience_days.draw(rng);
+        let withdraws = chance(rng, b.withdraw_after_award);
+        let withdraw_days = b.withdraw_days.draw(rng);
+        let behaviour = Behaviour {
+            answer,
+            answer_days,
+            waitlist_patience_days: leaves.then_some(patience),
+            withdraw_days: withdraws.then_some(withdraw_days),
+            never_finish: chance(rng, b.never_finish),
+            engage_days: b.engage_days.draw(rng),
+            prepare_days: b.prepare_days.draw(rng),
+            marking_days: b.marking_days.draw(rng),
+            first_pass: chance(rng, b.first_pass),
+            answers_feedback: chance(rng, b.answer_feedback),
+            second_pass: chance(rng, b.second_pass),
+            plus_booking_days: b.plus_booking_days.draw(rng),
+            plus_first_pass: chance(rng, b.plus_first_pass),
+            plus_retest_days: b.plus_retest_days.draw(rng),
+            plus_retest_pass: chance(rng, b.plus_retest_pass),
+            invoice_days: b.invoice_days.draw(rng),
+        };
+        Draw {
+            applicant: Applicant {
+                organisation: Organisation {
+                    name,
+                    company_number: Some(format!("{company:08}")),
+                    charity_number: None,
+                    ods_code: None,
+                    region: Some(region.to_string()),
+                },
+                contact: Contact {
+                    name: format!("{given} {family}"),
+                    email,
+                },
+                sector,
+                employees,
+                uk_based,
+                already_certified,
+                vat_registered,
+            },
+            request: CostRequest {
+                level: if plus { Level::Plus } else { Level::Basic },
+                consultancy_days,
+                day_rate,
+                plus_audit_quote: plus.then_some(quote),
+            },
+            arrival_minutes,
+            behaviour,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn default_is_valid_and_draws_are_reproducible_and_valid() {
+        let p = Population::default_2020();
+        p.validate("population").unwrap();
+        let a = p.draw(&mut ChaCha8Rng::seed_from_u64(7), 500);
+        let b = p.draw(&mut ChaCha8Rng::seed_from_u64(7), 500);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 500);
+        assert!(
+            a.windows(2)
+                .all(|w| w[0].arrival_minutes <= w[1].arrival_minutes)
+        );
+        for d in &a {
+            d.applicant.check().unwrap();
+            d.request.check().unwrap();
+        }
+        let gp = a
+            .iter()
+            .filter(|d| d.applicant.sector == "gp-practice")
+            .count();
+        assert!((30..120).contains(&gp), "{gp} GP practices of 500");
+        let c = p.draw(&mut ChaCha8Rng::seed_from_u64(8), 500);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn bad_probability_names_its_key() {
+        let mut p = Population::default_2020();
+        p.behaviour.first_pass = 1.2;
+        let e = p.validate("population").unwrap_err();
+        assert_eq!(e.key, "population.behaviour.first_pass");
+        let mut p = Population::default_2020();
+        p.consultancy_days.days[1] = 1.234;
+        assert_eq!(
+            p.validate("population").unwrap_err().key,
+            "population.consultancy_days.days[1]"
+        );
+    }
+}
