@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Engine, Item,
-    Level, Milestone, Money, Organisation, Outbox as _, Programme, StageKind,
+    Level, Milestone, Money, Organisation, Programme, StageKind,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde_json::json;
+
+use grantflow_dispatch::{DispatchConfig, Dispatcher, LogNotifier};
 
 use crate::error::{CliError, CliResult};
 use crate::report::{self, Refs};
@@ -428,54 +430,12 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         }
     }
     let last_day = day0 + Duration::days(day);
-    // Notices: deliver every pending one to the log and count them by template.
-    let store = engine.store_mut();
-    let far = time(day0, day + 1, 0);
-    let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
-    let mut samples = Vec::new();
-    loop {
-        let batch = store
-            .claim(far, far + Duration::minutes(5), 500)
-            .map_err(|e| CliError::store(db, &e))?;
-        if batch.is_empty() {
-            break;
-        }
-        for e in batch {
-            if samples.len() < 5 {
-                samples.push(format!(
-                    "  [notice] {} -> {:?}{}: {}",
-                    e.notice.template,
-                    e.notice.recipient,
-                    e.notice
-                        .to
-                        .as_deref()
-                        .map(|t| format!(" <{t}>"))
-                        .unwrap_or_default(),
-                    e.notice
-                        .data
-                        .get("organisation")
-                        .cloned()
-                        .unwrap_or_default()
-                ));
-            }
-            *delivered.entry(e.notice.template.clone()).or_default() += 1;
-            store
-                .acknowledge(e.notice.id)
-                .map_err(|e| CliError::store(db, &e))?;
-        }
-    }
-    // The 360Giving file beside the database.
+    // Notices: the outbox dispatcher delivers every pending one to a log notifier.
     let events = {
         let programme_id = engine.programme().clone();
         let mut all = Vec::new();
         loop {
-            let page = grantflow_core::EventStore::load(
-                engine.store_mut(),
-                &programme_id,
-                all.len() as u64,
-                10_000,
-            )
-            .map_err(|e| CliError::store(db, &e))?;
+            let page = grantflow_core::EventStore::load(engine.store_mut(), &programme_id, all.len() as u64, 10_000).map_err(|e| CliError::store(db, &e))?;
             let n = page.len();
             all.extend(page);
             if n < 10_000 {
@@ -483,7 +443,23 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             }
         }
     };
-    let state = engine.state();
+    let state = engine.state().clone();
+    let store = engine.into_store();
+    let mut dispatcher = Dispatcher::new(store, LogNotifier::new(Vec::new()), DispatchConfig::default())
+        .map_err(|e| CliError::usage(format!("cannot start the notice dispatcher: {e}")))?;
+    let drained = dispatcher.drain().map_err(|e| CliError::usage(format!("database `{db}`: delivering notices failed: {e}")))?;
+    let (_, log, _) = dispatcher.into_parts();
+    let log = String::from_utf8_lossy(&log.into_inner()).to_string();
+    let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
+    for line in log.lines() {
+        if let Some(t) = line.split_whitespace().find_map(|w| w.strip_prefix("template=")) {
+            *delivered.entry(t.to_string()).or_default() += 1;
+        }
+    }
+    let samples: Vec<String> = log.lines().take(3).map(|l| format!("  {}", l.chars().take(160).collect::<String>())).collect();
+    let notices = drained.delivered;
+    // The 360Giving file beside the database.
+    let state = &state;
     let export_path = export_path(db);
     let package = crate::export::package(
         state,
@@ -514,7 +490,6 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         .filter(|a| !a.account.reserved_at_award.is_zero() && was_accepted(&events, a.id))
         .count();
     let certified = count(&|k| report::reached_certificate(k));
-    let notices: usize = delivered.values().sum();
     let ledger = report::ledger_json(state);
     let summary = json!({
         "database": db,
