@@ -275,12 +275,12 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     }
     let started = std::time::Instant::now();
     let programme = Programme::healthcare_cyber_essentials_2020();
-    let (mut engine, mut meta) = crate::verbs::fresh_engine(db, &programme)?;
-    meta.add_programme(&programme.id)?;
+    let mut engine = crate::verbs::fresh_engine(db, &programme)?;
+    engine.store_mut().add_programme(&programme.id)?;
     let plans = population(applicants, seed);
     let refs: Refs = plans.iter().map(|p| (p.id, p.reference.clone())).collect();
     let pairs: Vec<_> = refs.iter().map(|(k, v)| (*k, v.clone())).collect();
-    meta.add_references(&programme.id, &pairs)?;
+    engine.store_mut().add_references(&programme.id, &pairs)?;
     let day0 = programme.opens.value;
     let exec =
         |engine: &mut Engine<Backend>, cmds: &[(Command, DateTime<Utc>)]| -> CliResult<usize> {

@@ -8,7 +8,7 @@ use grantflow_core::{
 
 use crate::error::{CliError, CliResult, redact};
 use crate::report::Refs;
-use crate::store::{self, Backend, Meta};
+use crate::store::{self, Backend};
 
 /// The database named when `--db` is absent.
 pub const DEFAULT_DB: &str = "grantflow.db";
@@ -18,7 +18,6 @@ pub struct Session {
     /// `--db` as given (for messages).
     pub db: String,
     pub engine: Engine<Backend>,
-    pub meta: Box<dyn Meta>,
     pub refs: Refs,
 }
 
@@ -31,7 +30,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn pick_programme(meta: &mut dyn Meta, db: &str, wanted: Option<&str>) -> CliResult<String> {
+fn pick_programme(meta: &mut Backend, db: &str, wanted: Option<&str>) -> CliResult<String> {
     if let Some(p) = wanted {
         return Ok(p.to_string());
     }
@@ -53,17 +52,11 @@ fn pick_programme(meta: &mut dyn Meta, db: &str, wanted: Option<&str>) -> CliRes
 impl Session {
     /// Opens the store and the programme, which may not be opened yet.
     pub fn open_any(db: &str, programme: Option<&str>) -> CliResult<Session> {
-        let (backend, mut meta) = store::open(db)?;
-        let id = pick_programme(meta.as_mut(), db, programme)?;
-        let engine =
-            Engine::open(backend, ProgrammeId::new(&id)).map_err(|e| CliError::engine(db, e))?;
-        let refs = meta.references(&id)?;
-        Ok(Session {
-            db: db.to_string(),
-            engine,
-            meta,
-            refs,
-        })
+        let mut backend = store::open(db)?;
+        let id = pick_programme(&mut backend, db, programme)?;
+        let refs = backend.references(&id)?;
+        let engine = Engine::open(backend, ProgrammeId::new(&id)).map_err(|e| CliError::engine(db, e))?;
+        Ok(Session { db: db.to_string(), engine, refs })
     }
 
     /// Opens a programme that must have been initialised.
@@ -105,7 +98,7 @@ impl Session {
             return Ok(());
         }
         let programme = self.programme().to_string();
-        self.meta.add_references(&programme, &fresh)?;
+        self.engine.store_mut().add_references(&programme, &fresh)?;
         self.refs.extend(fresh);
         Ok(())
     }
@@ -115,6 +108,12 @@ impl Session {
         self.engine
             .execute(command, now)
             .map_err(|e| CliError::engine(&self.db, e))
+    }
+
+    /// Records that the programme was initialised through the CLI.
+    pub fn add_programme(&mut self) -> CliResult<()> {
+        let programme = self.programme().to_string();
+        self.engine.store_mut().add_programme(&programme)
     }
 
     /// Every event of the programme.

@@ -12,79 +12,55 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use grantflow_core::ports::{OutboxEntry, Snapshot};
-use grantflow_core::{
-    ApplicationId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox, ProgrammeId,
-    Recorded, StoreError,
-};
+use grantflow_core::{ApplicationId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError};
+use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, redact};
 
-/// The event store chosen by `--db`.
+/// The event store chosen by `--db`, with the CLI's own tables.
 #[derive(Debug)]
 pub enum Backend {
     /// A store that lives for one invocation (`--db memory:`).
-    Memory(InMemoryStore),
+    Memory(InMemoryStore, MemoryMeta),
+    /// A SQLite file.
+    Sqlite(SqliteStore),
 }
 
 macro_rules! delegate {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
-            Backend::Memory($s) => $call,
+            Backend::Memory($s, _) => $call,
+            Backend::Sqlite($s) => $call,
         }
     };
 }
 
 impl EventStore for Backend {
-    fn load(
-        &mut self,
-        programme: &ProgrammeId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Recorded>, StoreError> {
+    fn load(&mut self, programme: &ProgrammeId, after: u64, limit: usize) -> Result<Vec<Recorded>, StoreError> {
         delegate!(self, s => s.load(programme, after, limit))
     }
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {
         delegate!(self, s => s.version(programme))
     }
-    fn append(
-        &mut self,
-        programme: &ProgrammeId,
-        expected: u64,
-        events: &[Event],
-        notices: &[Notice],
-    ) -> Result<u64, StoreError> {
+    fn append(&mut self, programme: &ProgrammeId, expected: u64, events: &[Event], notices: &[Notice]) -> Result<u64, StoreError> {
         delegate!(self, s => s.append(programme, expected, events, notices))
     }
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {
         delegate!(self, s => s.load_snapshot(programme))
     }
-    fn save_snapshot(
-        &mut self,
-        programme: &ProgrammeId,
-        snapshot: &Snapshot,
-    ) -> Result<(), StoreError> {
+    fn save_snapshot(&mut self, programme: &ProgrammeId, snapshot: &Snapshot) -> Result<(), StoreError> {
         delegate!(self, s => s.save_snapshot(programme, snapshot))
     }
 }
 
 impl Outbox for Backend {
-    fn claim(
-        &mut self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
+    fn claim(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         delegate!(self, s => s.claim(now, lease_until, limit))
     }
     fn acknowledge(&mut self, id: NoticeId) -> Result<(), StoreError> {
         delegate!(self, s => s.acknowledge(id))
     }
-    fn retry_later(
-        &mut self,
-        id: NoticeId,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
+    fn retry_later(&mut self, id: NoticeId, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
         delegate!(self, s => s.retry_later(id, next_attempt, error))
     }
     fn dead_letter(&mut self, id: NoticeId, error: &str) -> Result<(), StoreError> {
@@ -98,53 +74,127 @@ impl Outbox for Backend {
     }
 }
 
-/// What the CLI keeps beside the event stream.
-pub trait Meta {
-    /// The programmes initialised through the CLI, sorted.
-    fn programmes(&mut self) -> CliResult<Vec<String>>;
-    /// Records a programme.
-    fn add_programme(&mut self, id: &str) -> CliResult<()>;
-    /// The reference text of each application of `programme` that has one.
-    fn references(&mut self, programme: &str) -> CliResult<HashMap<ApplicationId, String>>;
-    /// Records reference texts (existing pairs are kept).
-    fn add_references(
-        &mut self,
-        programme: &str,
-        refs: &[(ApplicationId, String)],
-    ) -> CliResult<()>;
-}
-
-/// [`Meta`] held in memory, for `--db memory:`.
+/// The CLI's tables held in memory, for `--db memory:`.
 #[derive(Debug, Default)]
 pub struct MemoryMeta {
     programmes: Vec<String>,
     refs: BTreeMap<String, HashMap<ApplicationId, String>>,
 }
 
-impl Meta for MemoryMeta {
-    fn programmes(&mut self) -> CliResult<Vec<String>> {
-        Ok(self.programmes.clone())
-    }
-    fn add_programme(&mut self, id: &str) -> CliResult<()> {
-        if !self.programmes.iter().any(|p| p == id) {
-            self.programmes.push(id.to_string());
-            self.programmes.sort();
+const SQLITE_TABLES: &str = "CREATE TABLE IF NOT EXISTS grantflow_cli_programmes (programme_id TEXT PRIMARY KEY);
+    CREATE TABLE IF NOT EXISTS grantflow_cli_references (
+        programme_id   TEXT NOT NULL,
+        application_id TEXT NOT NULL,
+        reference      TEXT NOT NULL,
+        PRIMARY KEY (programme_id, application_id)
+    );";
+
+fn sqlite_err(store: &SqliteStore, e: rusqlite::Error) -> CliError {
+    let busy = matches!(&e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked));
+    let advice = if busy { "another process holds a lock on it: wait for it to finish and try again" } else { "check the file" };
+    CliError::usage(format!("database `{}`: {e}; {advice}", store.path().display()))
+}
+
+fn sqlite_has_tables(store: &SqliteStore) -> CliResult<bool> {
+    store
+        .connection()
+        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'grantflow_cli_references')", [], |r| r.get(0))
+        .map_err(|e| sqlite_err(store, e))
+}
+
+impl Backend {
+    /// The programmes initialised through the CLI, sorted.
+    pub fn programmes(&mut self) -> CliResult<Vec<String>> {
+        match self {
+            Backend::Memory(_, m) => Ok(m.programmes.clone()),
+            Backend::Sqlite(s) => {
+                if !sqlite_has_tables(s)? {
+                    return Ok(Vec::new());
+                }
+                let conn = s.connection();
+                let mut stmt = conn.prepare("SELECT programme_id FROM grantflow_cli_programmes ORDER BY programme_id").map_err(|e| sqlite_err(s, e))?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| sqlite_err(s, e))?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(|e| sqlite_err(s, e))
+            }
         }
-        Ok(())
     }
-    fn references(&mut self, programme: &str) -> CliResult<HashMap<ApplicationId, String>> {
-        Ok(self.refs.get(programme).cloned().unwrap_or_default())
-    }
-    fn add_references(
-        &mut self,
-        programme: &str,
-        refs: &[(ApplicationId, String)],
-    ) -> CliResult<()> {
-        let m = self.refs.entry(programme.to_string()).or_default();
-        for (id, r) in refs {
-            m.entry(*id).or_insert_with(|| r.clone());
+
+    /// Records a programme.
+    pub fn add_programme(&mut self, id: &str) -> CliResult<()> {
+        match self {
+            Backend::Memory(_, m) => {
+                if !m.programmes.iter().any(|p| p == id) {
+                    m.programmes.push(id.to_string());
+                    m.programmes.sort();
+                }
+                Ok(())
+            }
+            Backend::Sqlite(s) => {
+                let conn = s.connection();
+                conn.execute_batch(SQLITE_TABLES).map_err(|e| sqlite_err(s, e))?;
+                conn.execute("INSERT OR IGNORE INTO grantflow_cli_programmes (programme_id) VALUES (?1)", [id]).map_err(|e| sqlite_err(s, e))?;
+                Ok(())
+            }
         }
-        Ok(())
+    }
+
+    /// The reference text of each application of `programme` that has one.
+    pub fn references(&mut self, programme: &str) -> CliResult<HashMap<ApplicationId, String>> {
+        match self {
+            Backend::Memory(_, m) => Ok(m.refs.get(programme).cloned().unwrap_or_default()),
+            Backend::Sqlite(s) => {
+                if !sqlite_has_tables(s)? {
+                    return Ok(HashMap::new());
+                }
+                let conn = s.connection();
+                let mut stmt = conn
+                    .prepare("SELECT application_id, reference FROM grantflow_cli_references WHERE programme_id = ?1")
+                    .map_err(|e| sqlite_err(s, e))?;
+                let rows = stmt.query_map([programme], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| sqlite_err(s, e))?;
+                let mut out = HashMap::new();
+                for row in rows {
+                    let (id, reference) = row.map_err(|e| sqlite_err(s, e))?;
+                    if let Ok(id) = id.parse::<ApplicationId>() {
+                        out.insert(id, reference);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Records reference texts (pairs already stored are kept). Safe to
+    /// call before the command runs: an id derived from a reference is
+    /// always that reference's id.
+    pub fn add_references(&mut self, programme: &str, refs: &[(ApplicationId, String)]) -> CliResult<()> {
+        match self {
+            Backend::Memory(_, m) => {
+                let map = m.refs.entry(programme.to_string()).or_default();
+                for (id, r) in refs {
+                    map.entry(*id).or_insert_with(|| r.clone());
+                }
+                Ok(())
+            }
+            Backend::Sqlite(s) => {
+                let conn = s.connection();
+                conn.execute_batch(SQLITE_TABLES).map_err(|e| sqlite_err(s, e))?;
+                conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| sqlite_err(s, e))?;
+                let result = (|| {
+                    let mut stmt = conn.prepare("INSERT OR IGNORE INTO grantflow_cli_references (programme_id, application_id, reference) VALUES (?1, ?2, ?3)")?;
+                    for (id, r) in refs {
+                        stmt.execute([programme, &id.to_string(), r])?;
+                    }
+                    Ok::<(), rusqlite::Error>(())
+                })();
+                match result {
+                    Ok(()) => conn.execute_batch("COMMIT").map_err(|e| sqlite_err(s, e)),
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        Err(sqlite_err(s, e))
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -153,21 +203,32 @@ pub fn is_postgres(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
-/// Opens the store and the CLI's tables named by `--db`.
-pub fn open(db: &str) -> CliResult<(Backend, Box<dyn Meta>)> {
+/// Opens the store named by `--db`.
+pub fn open(db: &str) -> CliResult<Backend> {
+    open_with(db, SqliteOptions::default())
+}
+
+/// Opens a throw-away SQLite file without waiting for the disk on each
+/// commit (WAL with `synchronous=NORMAL`): for the demo only.
+pub fn open_scratch(db: &str) -> CliResult<Backend> {
+    open_with(db, SqliteOptions { synchronous: Synchronous::Normal, ..SqliteOptions::default() })
+}
+
+fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
     if db == "memory:" {
-        return Ok((
-            Backend::Memory(InMemoryStore::new()),
-            Box::new(MemoryMeta::default()),
-        ));
+        return Ok(Backend::Memory(InMemoryStore::new(), MemoryMeta::default()));
     }
     if is_postgres(db) {
-        return Err(CliError::usage(format!(
-            "database `{}`: PostgreSQL support is not built into this grantflow",
-            crate::error::redact(db)
-        )));
+        return Err(CliError::usage(format!("database `{}`: PostgreSQL support is not built into this grantflow", redact(db))));
     }
-    Err(CliError::usage(format!(
-        "database `{db}`: SQLite support is not built into this grantflow"
-    )))
+    let path = std::path::Path::new(db);
+    if path.is_dir() {
+        return Err(CliError::usage(format!("database `{db}` is a directory: give --db a file path")));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(CliError::usage(format!("database `{db}`: the directory `{}` does not exist; create it or choose another --db", parent.display())));
+        }
+    }
+    SqliteStore::open_with(path, options).map(Backend::Sqlite).map_err(|e| CliError::store(db, &e))
 }

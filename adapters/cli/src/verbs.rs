@@ -14,7 +14,7 @@ use crate::error::{CliError, CliResult, redact};
 use crate::input::{self, NewApplication};
 use crate::report::{self, Refs};
 use crate::session::{DEFAULT_DB, Session, derived_id};
-use crate::store::{self, Meta};
+use crate::store;
 use crate::{demo, export, schema};
 
 /// Runs the parsed command line.
@@ -404,7 +404,7 @@ fn init(
         },
     );
     let outcome = s.execute(&command, now)?;
-    s.meta.add_programme(&p.id)?;
+    s.add_programme()?;
     if json {
         print_outcome(&s.refs, &command, &outcome, true);
     } else {
@@ -727,7 +727,7 @@ fn run_file(
         .execute_many(&commands)
         .map_err(|e| CliError::engine(&db_name, e))?;
     if opened.is_some() && s.state().programme.is_some() {
-        s.meta.add_programme(&stream)?;
+        s.add_programme()?;
     }
     let mut rejected = 0usize;
     let mut out = Vec::new();
@@ -874,12 +874,7 @@ fn outbox(
 }
 
 /// Opens a fresh engine over a backend for the demo.
-pub fn fresh_engine(
-    db: &str,
-    programme: &Programme,
-) -> CliResult<(Engine<store::Backend>, Box<dyn Meta>)> {
-    let (backend, meta) = store::open(db)?;
-    let engine = Engine::open(backend, ProgrammeId::new(&programme.id))
-        .map_err(|e| CliError::engine(db, e))?;
-    Ok((engine, meta))
+pub fn fresh_engine(db: &str, programme: &Programme) -> CliResult<Engine<store::Backend>> {
+    let backend = store::open_scratch(db)?;
+    Engine::open(backend, ProgrammeId::new(&programme.id)).map_err(|e| CliError::engine(db, e))
 }
