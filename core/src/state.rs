@@ -379,8 +379,15 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
         EventKind::ProgrammeOpened { .. } | EventKind::PotToppedUp { .. } | EventKind::Submitted { .. } => None,
     };
     if let Some(stage) = new_stage {
+        // A reminder the old stage had already fired (so no longer pending) must
+        // not come back when the new stage carries the same one (Plus audit
+        // booked, failed, re-booked: the Plus reminder is raised once).
+        let mut fired = Vec::new();
         for d in stage_deadlines(p, app, &app.stage) {
-            deadlines.remove(&d);
+            let reminder = matches!(d.kind, DeadlineKind::OfferReminder | DeadlineKind::FeedbackReminder | DeadlineKind::PlusReminder);
+            if !deadlines.remove(&d) && reminder {
+                fired.push(d);
+            }
         }
         if stage == Stage::Withdrawn {
             for d in certificate_deadlines(p, app) {
@@ -389,7 +396,9 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
         }
         app.stage = stage;
         for d in stage_deadlines(p, app, &app.stage) {
-            deadlines.insert(d);
+            if !fired.contains(&d) {
+                deadlines.insert(d);
+            }
         }
     }
     Ok(())
