@@ -218,7 +218,7 @@ fn population(n: usize, seed: u64) -> Vec<Plan> {
         let first_pass = chance(&mut rng, 0.8);
         out.push(Plan {
             reference: format!("HCE-{:04}", i + 1),
-            id: ApplicationId::from_name(&format!("demo-{seed}-{i}")),
+            id: ApplicationId::from_name(&format!("HCE-{:04}", i + 1)),
             applicant,
             request,
             arrival_day,
@@ -515,7 +515,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         "seconds": started.elapsed().as_secs_f64(),
     });
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
         );
@@ -523,16 +523,16 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     }
     let pot = &state.pot;
     let p = &programme;
-    println!(
+    outln!(
         "{} — demo run with {} seeded applicants (seed {seed})",
         p.name, applicants
     );
-    println!(
+    outln!(
         "simulated {} to {}: {} events, {} commands refused by the rules",
         day0, last_day, state.version, rejected
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "notices delivered to the log: {notices} (by template: {})",
         delivered
             .iter()
@@ -541,9 +541,9 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             .join(", ")
     );
     for s in &samples {
-        println!("{s}");
+        outln!("{s}");
     }
-    println!();
+    outln!();
     let mut t = report::table(&["outcome", "firms"]);
     for (k, v) in [
         ("applications received", state.applications.len()),
@@ -564,14 +564,14 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     ] {
         t.add_row(vec![k.to_string(), v.to_string()]);
     }
-    println!("{t}");
+    outln!("{t}");
     let used = pot.paid.saturating_sub(pot.recovered);
     let share_used = if pot.credits.is_zero() {
         Decimal::ZERO
     } else {
         (used.as_decimal() * Decimal::ONE_HUNDRED / pot.credits.as_decimal()).round_dp(1)
     };
-    println!(
+    outln!(
         "pot {}: paid out {} ({share_used}% of credits, net of {} recovered), released back {}, still reserved {}, available {}",
         pot.credits.display_pounds(),
         used.display_pounds(),
@@ -580,7 +580,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         pot.reserved.display_pounds(),
         pot.available.display_pounds()
     );
-    println!(
+    outln!(
         "{}",
         report::ledger_text(state)
             .lines()
@@ -588,12 +588,12 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             .collect::<Vec<_>>()
             .join("\n")
     );
-    println!();
-    println!("database:  {db}  (try: grantflow --db {db} status --state failed)");
+    outln!();
+    outln!("database:  {db}  (try: grantflow --db {db} status --state failed)");
     if let Some(p) = &export_path {
-        println!("360Giving: {}", p.display());
+        outln!("360Giving: {}", p.display());
     }
-    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    outln!("took {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -18,6 +18,22 @@
 //! Run `grantflow --help` for the verbs and examples.
 #![forbid(unsafe_code)]
 
+/// `println!` that ignores a closed standard output (e.g. `grantflow status | head`).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that ignores a closed standard output.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod cli;
 mod demo;
 mod error;
@@ -74,7 +90,7 @@ fn main() -> ExitCode {
                     }
                     None => serde_json::json!({"outcome": "error", "message": e.message}),
                 };
-                println!("{body}");
+                outln!("{body}");
             }
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)

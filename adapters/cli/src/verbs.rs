@@ -226,9 +226,9 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Verb::Ledger => {
             let s = Session::open(&db, programme)?;
             if json {
-                println!("{}", pretty(&report::ledger_json(s.state())));
+                outln!("{}", pretty(&report::ledger_json(s.state())));
             } else {
-                println!("{}", report::ledger_text(s.state()));
+                outln!("{}", report::ledger_text(s.state()));
             }
             Ok(())
         }
@@ -241,7 +241,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
             write_output(output.as_deref(), &text)
         }
         Verb::Schema { what } => {
-            println!("{}", pretty(&schema::schema(&what)?));
+            outln!("{}", pretty(&schema::schema(&what)?));
             Ok(())
         }
         Verb::Outbox { deliver, limit } => outbox(&db, programme, deliver, limit, json),
@@ -287,20 +287,20 @@ fn print_outcome(refs: &Refs, command: &Command, outcome: &Outcome, json: bool) 
             o.insert("command_id".into(), json!(command.id));
             o.insert("command".into(), json!(command.action.name()));
         }
-        println!("{}", pretty(&v));
+        outln!("{}", pretty(&v));
         return;
     }
     match outcome {
         Outcome::Applied { events, .. } if events.is_empty() => {
-            println!("{}: nothing to do", command.action.name())
+            outln!("{}: nothing to do", command.action.name())
         }
-        Outcome::Applied { events, .. } => println!("{}", report::events_table(refs, events)),
+        Outcome::Applied { events, .. } => outln!("{}", report::events_table(refs, events)),
         Outcome::Duplicate { events } => {
-            println!(
+            outln!(
                 "command {} was applied before; nothing changed. It recorded:",
                 command.id
             );
-            println!("{}", report::events_table(refs, events));
+            outln!("{}", report::events_table(refs, events));
         }
     }
 }
@@ -371,12 +371,12 @@ fn init(
         .map_err(|e| CliError::usage(format!("{e}; fix the rules or --programme")))?;
     if print {
         if json {
-            println!(
+            outln!(
                 "{}",
                 pretty(&serde_json::to_value(&p).unwrap_or(Value::Null))
             );
         } else {
-            print!("{}", p.to_toml());
+            out!("{}", p.to_toml());
         }
         return Ok(());
     }
@@ -409,14 +409,14 @@ fn init(
         print_outcome(&s.refs, &command, &outcome, true);
     } else {
         match outcome {
-            Outcome::Duplicate { .. } => println!(
+            Outcome::Duplicate { .. } => outln!(
                 "programme {} was initialised already in {}; nothing changed",
                 p.id,
                 redact(db)
             ),
             Outcome::Applied { .. } => {
-                println!("initialised {} ({}) in {}", p.name, p.id, redact(db));
-                println!(
+                outln!("initialised {} ({}) in {}", p.name, p.id, redact(db));
+                outln!(
                     "pot {}, applications {} to {}",
                     p.pot.value.display_pounds(),
                     p.opens.value,
@@ -460,14 +460,14 @@ fn explain_file(
     .unwrap_or_else(Programme::healthcare_cyber_essentials_2020);
     let verdict = explain(&rules, &applicant, on);
     if json {
-        println!(
+        outln!(
             "{}",
             pretty(
                 &json!({"programme": rules.id, "on": on, "eligible": verdict.eligible, "criteria": verdict.criteria})
             )
         );
     } else {
-        println!(
+        outln!(
             "{} under {} on {}:",
             applicant.organisation.name, rules.name, on
         );
@@ -484,8 +484,8 @@ fn explain_file(
                 c.reference.clone().unwrap_or_default(),
             ]);
         }
-        println!("{t}");
-        println!(
+        outln!("{t}");
+        outln!(
             "{}",
             if verdict.eligible {
                 "eligible: every criterion passes"
@@ -596,7 +596,7 @@ fn apply(
         }
     }
     if json {
-        println!("{}", pretty(&Value::Array(rows.clone())));
+        outln!("{}", pretty(&Value::Array(rows.clone())));
     } else {
         let mut t = report::table(&["reference", "outcome", "stage", "award"]);
         for r in &rows {
@@ -609,7 +609,7 @@ fn apply(
                 .unwrap_or_default();
             t.add_row(vec![txt("reference"), txt("outcome"), txt("stage"), award]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     match rejected {
         Some(r) => Err(CliError::rejected(r)),
@@ -632,9 +632,9 @@ fn status(
             CliError::refused(format!("no application `{text}` in programme {}: check the reference with `grantflow status`", s.programme()))
         })?;
         if json {
-            println!("{}", pretty(&report::status_json(&s.refs, app)));
+            outln!("{}", pretty(&report::status_json(&s.refs, app)));
         } else {
-            println!("{}", report::status_detail(&s.refs, app));
+            outln!("{}", report::status_detail(&s.refs, app));
         }
         return Ok(());
     }
@@ -643,7 +643,7 @@ fn status(
         .filter(|a| filter.is_none_or(|k| a.stage.kind() == k))
         .collect();
     if json {
-        println!(
+        outln!(
             "{}",
             pretty(&Value::Array(
                 apps.iter()
@@ -652,7 +652,7 @@ fn status(
             ))
         );
     } else {
-        println!("{}", report::status_table(&s.refs, &apps));
+        outln!("{}", report::status_table(&s.refs, &apps));
     }
     Ok(())
 }
@@ -672,12 +672,12 @@ fn history(db: &str, programme: Option<&str>, application: &str, json: bool) -> 
         .filter(|r| r.event.kind.application() == Some(id))
         .collect();
     if json {
-        println!(
+        outln!(
             "{}",
             pretty(&serde_json::to_value(&events).unwrap_or(Value::Null))
         );
     } else {
-        println!("{}", report::events_table(&s.refs, &events));
+        outln!("{}", report::events_table(&s.refs, &events));
     }
     Ok(())
 }
@@ -743,7 +743,7 @@ fn run_file(
                     out.push(json!({"line": l.line, "command_id": l.command.id, "command": l.command.action.name(), "outcome": kind, "events": o.events()}));
                 } else {
                     let names: Vec<&str> = o.events().iter().map(|e| e.event.kind.name()).collect();
-                    println!(
+                    outln!(
                         "line {}: {} {} ({} event(s){}{})",
                         l.line,
                         l.command.action.name(),
@@ -759,7 +759,7 @@ fn run_file(
                 if json {
                     out.push(json!({"line": l.line, "command_id": l.command.id, "command": l.command.action.name(), "outcome": "rejected", "code": rej.code, "message": rej.message}));
                 } else {
-                    println!(
+                    outln!(
                         "line {}: {} rejected ({}): {}",
                         l.line,
                         l.command.action.name(),
@@ -771,7 +771,7 @@ fn run_file(
         }
     }
     if json {
-        println!("{}", pretty(&Value::Array(out)));
+        outln!("{}", pretty(&Value::Array(out)));
     }
     if rejected > 0 {
         return Err(CliError::refused(format!(
@@ -813,7 +813,7 @@ fn outbox(
         for entry in &pending {
             let n = &entry.notice;
             if !json {
-                println!(
+                outln!(
                     "notice {} {} to {:?}{}: {:?}",
                     n.id,
                     n.template,
@@ -831,7 +831,7 @@ fn outbox(
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             pretty(
                 &json!({"pending": if deliver { Vec::new() } else { pending.clone() }, "delivered": if deliver { pending.clone() } else { Vec::new() }, "dead_letters": dead})
@@ -840,7 +840,7 @@ fn outbox(
         return Ok(());
     }
     if deliver {
-        println!("{delivered} notice(s) delivered to standard output");
+        outln!("{delivered} notice(s) delivered to standard output");
     } else {
         let refs = s.refs.clone();
         let mut t = report::table(&[
@@ -864,7 +864,7 @@ fn outbox(
                 e.last_error.clone().unwrap_or_default(),
             ]);
         }
-        println!(
+        outln!(
             "{t}\n{} pending (first {limit} shown), {} dead letter(s)",
             pending.len(),
             dead.len()
