@@ -240,7 +240,9 @@ impl SqliteStore {
             .conn
             .execute_batch(&pragmas)
             .map_err(|e| store.error(e))?;
-        store.migrate()?;
+        if found < SCHEMA_VERSION {
+            store.migrate()?;
+        }
         Ok(store)
     }
 
