@@ -435,7 +435,13 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         let programme_id = engine.programme().clone();
         let mut all = Vec::new();
         loop {
-            let page = grantflow_core::EventStore::load(engine.store_mut(), &programme_id, all.len() as u64, 10_000).map_err(|e| CliError::store(db, &e))?;
+            let page = grantflow_core::EventStore::load(
+                engine.store_mut(),
+                &programme_id,
+                all.len() as u64,
+                10_000,
+            )
+            .map_err(|e| CliError::store(db, &e))?;
             let n = page.len();
             all.extend(page);
             if n < 10_000 {
@@ -445,18 +451,31 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     };
     let state = engine.state().clone();
     let store = engine.into_store();
-    let mut dispatcher = Dispatcher::new(store, LogNotifier::new(Vec::new()), DispatchConfig::default())
-        .map_err(|e| CliError::usage(format!("cannot start the notice dispatcher: {e}")))?;
-    let drained = dispatcher.drain().map_err(|e| CliError::usage(format!("database `{db}`: delivering notices failed: {e}")))?;
+    let mut dispatcher = Dispatcher::new(
+        store,
+        LogNotifier::new(Vec::new()),
+        DispatchConfig::default(),
+    )
+    .map_err(|e| CliError::usage(format!("cannot start the notice dispatcher: {e}")))?;
+    let drained = dispatcher
+        .drain()
+        .map_err(|e| CliError::usage(format!("database `{db}`: delivering notices failed: {e}")))?;
     let (_, log, _) = dispatcher.into_parts();
     let log = String::from_utf8_lossy(&log.into_inner()).to_string();
     let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
     for line in log.lines() {
-        if let Some(t) = line.split_whitespace().find_map(|w| w.strip_prefix("template=")) {
+        if let Some(t) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("template="))
+        {
             *delivered.entry(t.to_string()).or_default() += 1;
         }
     }
-    let samples: Vec<String> = log.lines().take(3).map(|l| format!("  {}", l.chars().take(160).collect::<String>())).collect();
+    let samples: Vec<String> = log
+        .lines()
+        .take(3)
+        .map(|l| format!("  {}", l.chars().take(160).collect::<String>()))
+        .collect();
     let notices = drained.delivered;
     // The 360Giving file beside the database.
     let state = &state;
@@ -525,11 +544,15 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     let p = &programme;
     outln!(
         "{} — demo run with {} seeded applicants (seed {seed})",
-        p.name, applicants
+        p.name,
+        applicants
     );
     outln!(
         "simulated {} to {}: {} events, {} commands refused by the rules",
-        day0, last_day, state.version, rejected
+        day0,
+        last_day,
+        state.version,
+        rejected
     );
     outln!();
     outln!(

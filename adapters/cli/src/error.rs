@@ -18,6 +18,8 @@ pub struct CliError {
     pub message: String,
     /// The domain rejection, when there is one (printed as JSON with `--json`).
     pub rejection: Option<Rejection>,
+    /// The verb already printed its JSON result: `--json` adds nothing more.
+    pub printed: bool,
 }
 
 impl CliError {
@@ -27,6 +29,7 @@ impl CliError {
             code: EXIT_USAGE,
             message: one_line(&message.into()),
             rejection: None,
+            printed: false,
         }
     }
 
@@ -36,6 +39,7 @@ impl CliError {
             code: EXIT_REJECTED,
             message: one_line(&format!("rejected ({}): {}", r.code, r.message)),
             rejection: Some(r),
+            printed: false,
         }
     }
 
@@ -45,6 +49,7 @@ impl CliError {
             code: EXIT_REJECTED,
             message: one_line(&message.into()),
             rejection: None,
+            printed: false,
         }
     }
 
@@ -76,6 +81,14 @@ impl CliError {
             EngineError::Store(s) => CliError::store(db, &s),
             other => CliError::usage(format!("database `{}`: {other}", redact(db))),
         }
+    }
+}
+
+impl CliError {
+    /// Marks the error as one whose JSON result was printed already.
+    pub fn after_output(mut self) -> CliError {
+        self.printed = true;
+        self
     }
 }
 

@@ -69,7 +69,27 @@ pub fn now_or_clock(now: Option<&str>) -> CliResult<DateTime<Utc>> {
 
 /// Parses an amount of money such as `1400` or `1400.50` (no currency sign).
 pub fn parse_money(field: &str, text: &str) -> CliResult<Money> {
-    Money::from_str(text).map_err(|e| CliError::usage(format!("{field}: {e}")))
+    money(text).map_err(|e| CliError::usage(format!("{field}: {e}")))
+}
+
+/// [`Money::from_str`], except that scientific notation beyond the range of
+/// money is reported as too large (the core calls it malformed).
+pub fn money(text: &str) -> Result<Money, grantflow_core::MoneyError> {
+    Money::from_str(text).map_err(|e| match e {
+        grantflow_core::MoneyError::Malformed { input }
+            if input.to_ascii_lowercase().contains('e')
+                && input
+                    .parse::<f64>()
+                    .is_ok_and(|f| f.is_finite() && f.abs() > 1e12) =>
+        {
+            if input.trim_start().starts_with('-') {
+                grantflow_core::MoneyError::Negative { input }
+            } else {
+                grantflow_core::MoneyError::TooLarge { input }
+            }
+        }
+        other => other,
+    })
 }
 
 /// Parses a milestone name.
@@ -313,8 +333,7 @@ pub fn applications_csv(path: &Path) -> CliResult<Vec<NewApplication>> {
         };
         let money = |col: &str, v: &str| -> CliResult<Money> {
             let (_, w) = at(col);
-            Money::from_str(v)
-                .map_err(|e| CliError::usage(format!("{w}: {e}; nothing was applied")))
+            money(v).map_err(|e| CliError::usage(format!("{w}: {e}; nothing was applied")))
         };
         let reference = text("reference")?;
         check_reference(&reference, &at("reference").1)?;

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     match verbs::run(parsed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if json {
+            if json && !e.printed {
                 let body = match &e.rejection {
                     Some(r) => {
                         serde_json::json!({"outcome": "rejected", "code": r.code, "message": r.message, "subject": r.subject})

@@ -135,11 +135,17 @@ fn infer(examples: &[&Value], key: &str, path: &str) -> Value {
         Value::Object(_) => {
             let objects: Vec<&Map<String, Value>> =
                 examples.iter().filter_map(|v| v.as_object()).collect();
-            if let Some(tag) = TAGS.iter().find(|t| {
+            let tag = TAGS.iter().find(|t| {
+                let values: BTreeSet<&str> = objects
+                    .iter()
+                    .filter_map(|o| o.get(**t).and_then(Value::as_str))
+                    .collect();
                 objects
                     .iter()
                     .all(|o| o.get(**t).is_some_and(Value::is_string))
-            }) {
+                    && values.len() > 1
+            });
+            if let Some(tag) = tag {
                 let mut groups: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
                 for v in examples {
                     let name = v
@@ -149,18 +155,16 @@ fn infer(examples: &[&Value], key: &str, path: &str) -> Value {
                         .to_string();
                     groups.entry(name).or_default().push(v);
                 }
-                if groups.len() > 1 {
-                    let branches: Vec<Value> = groups
-                        .into_iter()
-                        .map(|(name, vs)| {
-                            let mut s = object_schema(&vs, path);
-                            s["properties"][*tag] = json!({"const": name});
-                            s["title"] = json!(name);
-                            s
-                        })
-                        .collect();
-                    return json!({"oneOf": branches});
-                }
+                let branches: Vec<Value> = groups
+                    .into_iter()
+                    .map(|(name, vs)| {
+                        let mut s = object_schema(&vs, path);
+                        s["properties"][*tag] = json!({"const": name});
+                        s["title"] = json!(name);
+                        s
+                    })
+                    .collect();
+                return json!({"oneOf": branches});
             }
             object_schema(examples, path)
         }

@@ -55,8 +55,13 @@ impl Session {
         let mut backend = store::open(db)?;
         let id = pick_programme(&mut backend, db, programme)?;
         let refs = backend.references(&id)?;
-        let engine = Engine::open(backend, ProgrammeId::new(&id)).map_err(|e| CliError::engine(db, e))?;
-        Ok(Session { db: db.to_string(), engine, refs })
+        let engine =
+            Engine::open(backend, ProgrammeId::new(&id)).map_err(|e| CliError::engine(db, e))?;
+        Ok(Session {
+            db: db.to_string(),
+            engine,
+            refs,
+        })
     }
 
     /// Opens a programme that must have been initialised.

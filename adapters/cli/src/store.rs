@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use grantflow_core::ports::{OutboxEntry, Snapshot};
-use grantflow_core::{ApplicationId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError};
+use grantflow_core::{
+    ApplicationId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox, ProgrammeId,
+    Recorded, StoreError,
+};
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use crate::error::{CliError, CliResult, redact};
@@ -36,31 +39,56 @@ macro_rules! delegate {
 }
 
 impl EventStore for Backend {
-    fn load(&mut self, programme: &ProgrammeId, after: u64, limit: usize) -> Result<Vec<Recorded>, StoreError> {
+    fn load(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
         delegate!(self, s => s.load(programme, after, limit))
     }
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {
         delegate!(self, s => s.version(programme))
     }
-    fn append(&mut self, programme: &ProgrammeId, expected: u64, events: &[Event], notices: &[Notice]) -> Result<u64, StoreError> {
+    fn append(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        events: &[Event],
+        notices: &[Notice],
+    ) -> Result<u64, StoreError> {
         delegate!(self, s => s.append(programme, expected, events, notices))
     }
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {
         delegate!(self, s => s.load_snapshot(programme))
     }
-    fn save_snapshot(&mut self, programme: &ProgrammeId, snapshot: &Snapshot) -> Result<(), StoreError> {
+    fn save_snapshot(
+        &mut self,
+        programme: &ProgrammeId,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
         delegate!(self, s => s.save_snapshot(programme, snapshot))
     }
 }
 
 impl Outbox for Backend {
-    fn claim(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         delegate!(self, s => s.claim(now, lease_until, limit))
     }
     fn acknowledge(&mut self, id: NoticeId) -> Result<(), StoreError> {
         delegate!(self, s => s.acknowledge(id))
     }
-    fn retry_later(&mut self, id: NoticeId, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+    fn retry_later(
+        &mut self,
+        id: NoticeId,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
         delegate!(self, s => s.retry_later(id, next_attempt, error))
     }
     fn dead_letter(&mut self, id: NoticeId, error: &str) -> Result<(), StoreError> {
@@ -81,7 +109,8 @@ pub struct MemoryMeta {
     refs: BTreeMap<String, HashMap<ApplicationId, String>>,
 }
 
-const SQLITE_TABLES: &str = "CREATE TABLE IF NOT EXISTS grantflow_cli_programmes (programme_id TEXT PRIMARY KEY);
+const SQLITE_TABLES: &str =
+    "CREATE TABLE IF NOT EXISTS grantflow_cli_programmes (programme_id TEXT PRIMARY KEY);
     CREATE TABLE IF NOT EXISTS grantflow_cli_references (
         programme_id   TEXT NOT NULL,
         application_id TEXT NOT NULL,
@@ -91,8 +120,15 @@ const SQLITE_TABLES: &str = "CREATE TABLE IF NOT EXISTS grantflow_cli_programmes
 
 fn sqlite_err(store: &SqliteStore, e: rusqlite::Error) -> CliError {
     let busy = matches!(&e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked));
-    let advice = if busy { "another process holds a lock on it: wait for it to finish and try again" } else { "check the file" };
-    CliError::usage(format!("database `{}`: {e}; {advice}", store.path().display()))
+    let advice = if busy {
+        "another process holds a lock on it: wait for it to finish and try again"
+    } else {
+        "check the file"
+    };
+    CliError::usage(format!(
+        "database `{}`: {e}; {advice}",
+        store.path().display()
+    ))
 }
 
 fn sqlite_has_tables(store: &SqliteStore) -> CliResult<bool> {
@@ -112,9 +148,16 @@ impl Backend {
                     return Ok(Vec::new());
                 }
                 let conn = s.connection();
-                let mut stmt = conn.prepare("SELECT programme_id FROM grantflow_cli_programmes ORDER BY programme_id").map_err(|e| sqlite_err(s, e))?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| sqlite_err(s, e))?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(|e| sqlite_err(s, e))
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT programme_id FROM grantflow_cli_programmes ORDER BY programme_id",
+                    )
+                    .map_err(|e| sqlite_err(s, e))?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(|e| sqlite_err(s, e))?;
+                rows.collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| sqlite_err(s, e))
             }
         }
     }
@@ -131,8 +174,13 @@ impl Backend {
             }
             Backend::Sqlite(s) => {
                 let conn = s.connection();
-                conn.execute_batch(SQLITE_TABLES).map_err(|e| sqlite_err(s, e))?;
-                conn.execute("INSERT OR IGNORE INTO grantflow_cli_programmes (programme_id) VALUES (?1)", [id]).map_err(|e| sqlite_err(s, e))?;
+                conn.execute_batch(SQLITE_TABLES)
+                    .map_err(|e| sqlite_err(s, e))?;
+                conn.execute(
+                    "INSERT OR IGNORE INTO grantflow_cli_programmes (programme_id) VALUES (?1)",
+                    [id],
+                )
+                .map_err(|e| sqlite_err(s, e))?;
                 Ok(())
             }
         }
@@ -150,7 +198,11 @@ impl Backend {
                 let mut stmt = conn
                     .prepare("SELECT application_id, reference FROM grantflow_cli_references WHERE programme_id = ?1")
                     .map_err(|e| sqlite_err(s, e))?;
-                let rows = stmt.query_map([programme], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| sqlite_err(s, e))?;
+                let rows = stmt
+                    .query_map([programme], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(|e| sqlite_err(s, e))?;
                 let mut out = HashMap::new();
                 for row in rows {
                     let (id, reference) = row.map_err(|e| sqlite_err(s, e))?;
@@ -166,7 +218,11 @@ impl Backend {
     /// Records reference texts (pairs already stored are kept). Safe to
     /// call before the command runs: an id derived from a reference is
     /// always that reference's id.
-    pub fn add_references(&mut self, programme: &str, refs: &[(ApplicationId, String)]) -> CliResult<()> {
+    pub fn add_references(
+        &mut self,
+        programme: &str,
+        refs: &[(ApplicationId, String)],
+    ) -> CliResult<()> {
         match self {
             Backend::Memory(_, m) => {
                 let map = m.refs.entry(programme.to_string()).or_default();
@@ -177,8 +233,10 @@ impl Backend {
             }
             Backend::Sqlite(s) => {
                 let conn = s.connection();
-                conn.execute_batch(SQLITE_TABLES).map_err(|e| sqlite_err(s, e))?;
-                conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| sqlite_err(s, e))?;
+                conn.execute_batch(SQLITE_TABLES)
+                    .map_err(|e| sqlite_err(s, e))?;
+                conn.execute_batch("BEGIN IMMEDIATE")
+                    .map_err(|e| sqlite_err(s, e))?;
                 let result = (|| {
                     let mut stmt = conn.prepare("INSERT OR IGNORE INTO grantflow_cli_references (programme_id, application_id, reference) VALUES (?1, ?2, ?3)")?;
                     for (id, r) in refs {
@@ -211,7 +269,13 @@ pub fn open(db: &str) -> CliResult<Backend> {
 /// Opens a throw-away SQLite file without waiting for the disk on each
 /// commit (WAL with `synchronous=NORMAL`): for the demo only.
 pub fn open_scratch(db: &str) -> CliResult<Backend> {
-    open_with(db, SqliteOptions { synchronous: Synchronous::Normal, ..SqliteOptions::default() })
+    open_with(
+        db,
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+            ..SqliteOptions::default()
+        },
+    )
 }
 
 fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
@@ -219,16 +283,26 @@ fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
         return Ok(Backend::Memory(InMemoryStore::new(), MemoryMeta::default()));
     }
     if is_postgres(db) {
-        return Err(CliError::usage(format!("database `{}`: PostgreSQL support is not built into this grantflow", redact(db))));
+        return Err(CliError::usage(format!(
+            "database `{}`: PostgreSQL support is not built into this grantflow",
+            redact(db)
+        )));
     }
     let path = std::path::Path::new(db);
     if path.is_dir() {
-        return Err(CliError::usage(format!("database `{db}` is a directory: give --db a file path")));
+        return Err(CliError::usage(format!(
+            "database `{db}` is a directory: give --db a file path"
+        )));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
-            return Err(CliError::usage(format!("database `{db}`: the directory `{}` does not exist; create it or choose another --db", parent.display())));
+            return Err(CliError::usage(format!(
+                "database `{db}`: the directory `{}` does not exist; create it or choose another --db",
+                parent.display()
+            )));
         }
     }
-    SqliteStore::open_with(path, options).map(Backend::Sqlite).map_err(|e| CliError::store(db, &e))
+    SqliteStore::open_with(path, options)
+        .map(Backend::Sqlite)
+        .map_err(|e| CliError::store(db, &e))
 }

@@ -469,7 +469,9 @@ fn explain_file(
     } else {
         outln!(
             "{} under {} on {}:",
-            applicant.organisation.name, rules.name, on
+            applicant.organisation.name,
+            rules.name,
+            on
         );
         let mut t = report::table(&["criterion", "result", "why", "source"]);
         for c in &verdict.criteria {
@@ -530,7 +532,18 @@ fn apply(
         .map(|a| {
             let id = match change.command_id.as_deref() {
                 Some(t) => grantflow_core::CommandId::parse_or_name(t),
-                None => derived_id(s.programme().as_str(), "submit", &[&a.id.to_string()], None),
+                None => {
+                    // The same reference with the same answers is the same command (a re-run is a
+                    // no-op); other answers under a used reference are refused as a duplicate.
+                    let content =
+                        serde_json::to_string(&(&a.applicant, &a.request)).unwrap_or_default();
+                    derived_id(
+                        s.programme().as_str(),
+                        "submit",
+                        &[&a.id.to_string(), &content],
+                        None,
+                    )
+                }
             };
             (
                 Command::new(
@@ -612,7 +625,7 @@ fn apply(
         outln!("{t}");
     }
     match rejected {
-        Some(r) => Err(CliError::rejected(r)),
+        Some(r) => Err(CliError::rejected(r).after_output()),
         None => Ok(()),
     }
 }
@@ -778,7 +791,8 @@ fn run_file(
             "{rejected} of {} command(s) in `{}` were rejected; the others were applied",
             lines.len(),
             file.display()
-        )));
+        ))
+        .after_output());
     }
     Ok(())
 }
