@@ -135,6 +135,10 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Checks a 360Giving 1.4 grants package against the standard's rules.
+fn nonempty(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+}
+
 fn validate_360giving(v: &Value) -> Result<usize, String> {
     let date_ok = |s: &str| {
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
@@ -170,10 +174,7 @@ fn validate_360giving(v: &Value) -> Result<usize, String> {
     for (i, g) in grants.iter().enumerate() {
         let err = |m: &str| format!("grant {i}: {m}");
         for key in ["id", "title", "description", "currency", "awardDate"] {
-            if !g
-                .get(key)
-                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-            {
+            if !nonempty(g.get(key)) {
                 return Err(err(&format!("`{key}` must be a non-empty string")));
             }
         }
@@ -213,15 +214,7 @@ fn validate_360giving(v: &Value) -> Result<usize, String> {
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| err(&format!("`{key}` must be a non-empty array")))?;
             for o in orgs {
-                if !o
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| !s.is_empty())
-                    || !o
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| !s.is_empty())
-                {
+                if !nonempty(o.get("id")) || !nonempty(o.get("name")) {
                     return Err(err(&format!("`{key}` entries need an id and a name")));
                 }
             }
