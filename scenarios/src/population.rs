@@ -134,7 +134,7 @@ pub struct Arrivals {
 
 /// How applicants behave after they apply. Probabilities are per applicant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct BehaviourModel {
     /// Declines an offer.
     pub decline_offer: Probability,
@@ -178,7 +178,7 @@ pub struct BehaviourModel {
 
 /// An applicant population.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Population {
     /// How many organisations apply.
     pub applicants: u32,
@@ -199,6 +199,18 @@ pub struct Population {
     /// Plus audit quote, before VAT.
     pub plus_audit_quote: PoundsRange,
     pub behaviour: BehaviourModel,
+}
+
+impl Default for Population {
+    fn default() -> Self {
+        Population::default_2020()
+    }
+}
+
+impl Default for BehaviourModel {
+    fn default() -> Self {
+        Population::default_2020().behaviour
+    }
 }
 
 /// What an applicant does with an offer.
