@@ -319,6 +319,24 @@ Example:
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Monte Carlo budget scenarios: many seeded trials of a programme, as percentiles.
+    #[command(
+        disable_help_flag = true,
+        after_help = "Arguments are those of the scenario runner; see `grantflow simulate --help`.
+
+Examples:
+  grantflow simulate --trials 200 --seed 7
+  grantflow simulate --vary allocation.policy=skip_ahead,strict --json"
+    )]
+    Simulate {
+        /// The scenario runner's arguments (`grantflow simulate --help` lists them).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Run the 2020 programme with a seeded population of applicants and print a summary.
     #[command(
         after_help = "Writes a fresh SQLite file (default grantflow-demo.db in the current directory, replaced if

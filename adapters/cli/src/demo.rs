@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use grantflow_core::{
-    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Engine, Item,
-    Level, Milestone, Money, Organisation, Programme, StageKind,
+    Action, Applicant, ApplicationId, Command, CommandId, CostRequest, Engine, Item, Milestone,
+    Money, Programme, StageKind,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +21,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use grantflow_dispatch::{DispatchConfig, Dispatcher, LogNotifier};
+use grantflow_scenarios::{Answer, Behaviour, Population};
 
 use crate::error::{CliError, CliResult};
 use crate::report::{self, Refs};
@@ -28,13 +29,6 @@ use crate::store::Backend;
 
 /// The demo database when `--db` is absent.
 pub const DEFAULT_DEMO_DB: &str = "grantflow-demo.db";
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Answer {
-    Accept,
-    Decline,
-    Ignore,
-}
 
 /// One simulated applicant: its application and how it behaves.
 #[derive(Debug, Clone)]
@@ -44,198 +38,34 @@ struct Plan {
     applicant: Applicant,
     request: CostRequest,
     arrival_day: i64,
-    answer: Answer,
-    answer_after: i64,
-    withdraws: bool,
-    consult_after: i64,
-    sa_after: i64,
-    mark_after: i64,
-    first_pass: bool,
-    resubmits: bool,
-    second_pass: bool,
+    behaviour: Behaviour,
+    /// Share of the covered consultancy the supplier invoices.
     invoice_share: Decimal,
     clawback: bool,
 }
 
-const PREFIXES: &[&str] = &[
-    "Northgate",
-    "Riverside",
-    "Apex",
-    "Beacon",
-    "Meridian",
-    "Harbour",
-    "Oakwood",
-    "Castle",
-    "Summit",
-    "Valley",
-    "Kingsway",
-    "Parkside",
-    "Highfield",
-    "Westbrook",
-    "Eastfield",
-    "Greenway",
-    "Millbrook",
-    "Stonebridge",
-    "Ashford",
-    "Lakeside",
-    "Crown",
-    "Pennine",
-    "Thames",
-    "Severn",
-    "Clyde",
-];
-const SUPPLIER: &[&str] = &[
-    "Medical Supplies",
-    "Surgical",
-    "Diagnostics",
-    "Healthcare Products",
-    "Medical Devices",
-    "Orthotics",
-    "Lab Services",
-    "Dressings",
-];
-const PRIMARY: &[&str] = &[
-    "Pharmacy",
-    "Dental Care",
-    "Opticians",
-    "Physiotherapy",
-    "Hearing Care",
-    "Podiatry",
-    "Community Pharmacy",
-    "Dental Practice",
-];
-const GP: &[&str] = &[
-    "Medical Centre",
-    "Surgery",
-    "Health Centre",
-    "Family Practice",
-];
-const OTHER: &[&str] = &[
-    "Logistics",
-    "Catering",
-    "Cleaning Services",
-    "Print",
-    "Software",
-];
-const FIRST: &[&str] = &[
-    "Amira", "Ben", "Chloe", "David", "Ella", "Farid", "Grace", "Harry", "Isla", "James", "Kiran",
-    "Laura", "Mohammed", "Niamh", "Owen", "Priya", "Rhys", "Sofia", "Tom", "Zara",
-];
-const LAST: &[&str] = &[
-    "Ahmed", "Brown", "Campbell", "Davies", "Evans", "Fraser", "Green", "Hughes", "Jones", "Khan",
-    "Lewis", "Morgan", "Patel", "Roberts", "Smith", "Taylor", "Walker", "Wilson",
-];
-const REGIONS: &[&str] = &[
-    "North East",
-    "North West",
-    "Yorkshire and the Humber",
-    "East Midlands",
-    "West Midlands",
-    "East of England",
-    "London",
-    "South East",
-    "South West",
-    "Wales",
-    "Scotland",
-    "Northern Ireland",
-];
-
-fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
-    list[rng.random_range(0..list.len())]
-}
-
-fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
-    rng.random_bool(p.clamp(0.0, 1.0))
-}
-
-/// Draws `n` applicants, the same for the same seed.
+/// Draws `n` applicants from the 2020 population of `grantflow-scenarios`
+/// (the same for the same seed), numbered HCE-0001… in arrival order.
 fn population(n: usize, seed: u64) -> Vec<Plan> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let roll: f64 = rng.random();
-        let (sector, words) = match roll {
-            r if r < 0.44 => ("medical-supplier", SUPPLIER),
-            r if r < 0.86 => ("primary-care", PRIMARY),
-            r if r < 0.93 => ("gp-practice", GP),
-            _ => ("other", OTHER),
-        };
-        let employees = match rng.random::<f64>() {
-            r if r < 0.55 => rng.random_range(1..=9),
-            r if r < 0.85 => rng.random_range(10..=49),
-            r if r < 0.97 => rng.random_range(50..=249),
-            _ => rng.random_range(250..=900),
-        };
-        let name = format!(
-            "{} {}{}",
-            pick(&mut rng, PREFIXES),
-            pick(&mut rng, words),
-            if chance(&mut rng, 0.8) { " Ltd" } else { "" }
-        );
-        let (first, last) = (pick(&mut rng, FIRST), pick(&mut rng, LAST));
-        let domain: String = name
-            .to_ascii_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(24)
-            .collect();
-        let applicant = Applicant {
-            organisation: Organisation {
-                name,
-                company_number: Some(format!("{:08}", rng.random_range(1_000_000..13_999_999u32))),
-                charity_number: None,
-                ods_code: None,
-                region: Some(pick(&mut rng, REGIONS).to_string()),
-            },
-            contact: Contact {
-                name: format!("{first} {last}"),
-                email: format!(
-                    "{}.{}@{domain}.example",
-                    first.to_ascii_lowercase(),
-                    last.to_ascii_lowercase()
-                ),
-            },
-            sector: sector.to_string(),
-            employees,
-            uk_based: chance(&mut rng, 0.98),
-            already_certified: chance(&mut rng, 0.04),
-            vat_registered: chance(&mut rng, 0.7),
-        };
-        let days = Decimal::new(rng.random_range(2..=8) * 5, 1);
-        let request = CostRequest {
-            level: Level::Basic,
-            consultancy_days: days,
-            day_rate: Money::pounds(rng.random_range(14..=30) * 25),
-            plus_audit_quote: None,
-        };
-        // Arrivals over the first 16 weeks, heavier at the start.
-        let arrival_day = (112.0 * rng.random::<f64>().powf(1.4)) as i64;
-        let answer = match rng.random::<f64>() {
-            r if r < 0.88 => Answer::Accept,
-            r if r < 0.94 => Answer::Decline,
-            _ => Answer::Ignore,
-        };
-        let first_pass = chance(&mut rng, 0.8);
-        out.push(Plan {
-            reference: format!("HCE-{:04}", i + 1),
-            id: ApplicationId::from_name(&format!("HCE-{:04}", i + 1)),
-            applicant,
-            request,
-            arrival_day,
-            answer,
-            answer_after: rng.random_range(1..=10),
-            withdraws: chance(&mut rng, 0.03),
-            consult_after: rng.random_range(3..=21),
-            sa_after: rng.random_range(10..=45),
-            mark_after: rng.random_range(2..=7),
-            first_pass,
-            resubmits: chance(&mut rng, 0.75),
-            second_pass: chance(&mut rng, 0.85),
-            invoice_share: Decimal::new(rng.random_range(85..=100), 2),
-            clawback: chance(&mut rng, 0.01),
-        });
-    }
-    out
+    let draws = Population::default_2020().draw(&mut rng, n);
+    draws
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let reference = format!("HCE-{:04}", i + 1);
+            Plan {
+                id: ApplicationId::from_name(&reference),
+                reference,
+                applicant: d.applicant,
+                request: d.request,
+                arrival_day: i64::from(d.arrival_minutes / (24 * 60)),
+                behaviour: d.behaviour,
+                invoice_share: Decimal::new(rng.random_range(85..=100), 2),
+                clawback: rng.random_bool(0.01),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -245,6 +75,7 @@ struct Track {
     consultancy_claimed: bool,
     fee_claimed: bool,
     clawed: bool,
+    accepted: i64,
 }
 
 fn time(day0: NaiveDate, day: i64, hour: u32) -> DateTime<Utc> {
@@ -341,28 +172,49 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             }
             let waited = day - t.since;
             let id = p.id;
+            let b = &p.behaviour;
+            let days = |d: u16| i64::from(d);
+            if kind == StageKind::Awarded && waited == 0 {
+                t.accepted = day;
+            }
+            let live_award = matches!(
+                kind,
+                StageKind::Awarded
+                    | StageKind::ConsultancyEngaged
+                    | StageKind::SelfAssessmentSubmitted
+                    | StageKind::FeedbackDue
+            );
+            let withdraw = |why: &str| Action::Withdraw {
+                application: id,
+                reason: why.to_string(),
+            };
             let action = match kind {
-                StageKind::Offered if waited == p.answer_after => match p.answer {
+                StageKind::Waitlisted
+                    if b.waitlist_patience_days.is_some_and(|d| waited == days(d)) =>
+                {
+                    Some(withdraw("tired of waiting for funds"))
+                }
+                _ if live_award && b.withdraw_days.is_some_and(|d| day - t.accepted == days(d)) => {
+                    Some(withdraw("the business no longer needs certification"))
+                }
+                StageKind::Offered if waited == days(b.answer_days) => match b.answer {
                     Answer::Accept => Some(Action::Accept { application: id }),
                     Answer::Decline => Some(Action::Decline { application: id }),
                     Answer::Ignore => None,
                 },
-                StageKind::Awarded if waited == p.consult_after => Some(if p.withdraws {
-                    Action::Withdraw {
-                        application: id,
-                        reason: "the business no longer needs certification".into(),
-                    }
-                } else {
-                    Action::Milestone {
-                        application: id,
-                        milestone: Milestone::ConsultancyEngaged,
-                    }
-                }),
-                StageKind::ConsultancyEngaged if waited == p.sa_after => Some(Action::Milestone {
+                StageKind::Awarded if waited == days(b.engage_days) => Some(Action::Milestone {
                     application: id,
-                    milestone: Milestone::SelfAssessmentSubmitted,
+                    milestone: Milestone::ConsultancyEngaged,
                 }),
-                StageKind::SelfAssessmentSubmitted if !t.consultancy_claimed && waited == 1 => {
+                StageKind::ConsultancyEngaged
+                    if !b.never_finish && waited == days(b.prepare_days) =>
+                {
+                    Some(Action::Milestone {
+                        application: id,
+                        milestone: Milestone::SelfAssessmentSubmitted,
+                    })
+                }
+                StageKind::SelfAssessmentSubmitted if !t.consultancy_claimed && waited == 0 => {
                     t.consultancy_claimed = true;
                     let amount = share(app.payable(Item::Consultancy), p.invoice_share);
                     (!amount.is_zero()).then(|| Action::Claim {
@@ -372,9 +224,9 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
                         amount,
                     })
                 }
-                StageKind::SelfAssessmentSubmitted if waited == p.mark_after => {
-                    let attempt = matches!(app.stage, grantflow_core::Stage::SelfAssessmentSubmitted { attempt, .. } if attempt >= 2);
-                    let pass = if attempt { p.second_pass } else { p.first_pass };
+                StageKind::SelfAssessmentSubmitted if waited == days(b.marking_days).max(1) => {
+                    let second = matches!(app.stage, grantflow_core::Stage::SelfAssessmentSubmitted { attempt, .. } if attempt >= 2);
+                    let pass = if second { b.second_pass } else { b.first_pass };
                     Some(Action::Milestone {
                         application: id,
                         milestone: if pass {
@@ -384,11 +236,15 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
                         },
                     })
                 }
-                StageKind::FeedbackDue if waited == 1 && p.resubmits => Some(Action::Milestone {
-                    application: id,
-                    milestone: Milestone::SelfAssessmentSubmitted,
-                }),
-                StageKind::Certified if !t.fee_claimed && waited == 2 => {
+                StageKind::FeedbackDue if waited == 1 && b.answers_feedback => {
+                    Some(Action::Milestone {
+                        application: id,
+                        milestone: Milestone::SelfAssessmentSubmitted,
+                    })
+                }
+                StageKind::Certified
+                    if !t.fee_claimed && waited == days(b.invoice_days).clamp(1, 6) =>
+                {
                     t.fee_claimed = true;
                     let amount = app.payable(Item::CertificationFee);
                     (!amount.is_zero()).then(|| Action::Claim {
@@ -571,7 +427,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     for (k, v) in [
         ("applications received", state.applications.len()),
         ("not eligible", count(&|k| k == StageKind::Ineligible)),
-        ("funded (offer accepted)", funded),
+        ("offers accepted (funded)", funded),
         ("certified", certified),
         (
             "completed and closed",

@@ -925,6 +925,32 @@ fn help_shows_examples_for_every_verb() {
 }
 
 #[test]
+fn simulate_runs_the_scenario_engine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = ok(
+        dir.path(),
+        "x.db",
+        &[
+            "simulate",
+            "--trials",
+            "2",
+            "--applicants",
+            "60",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(out.stdout.contains("pot paid"), "{}", out.stdout);
+    fails(
+        dir.path(),
+        "x.db",
+        &["simulate", "--trials", "lots"],
+        2,
+        "simulate",
+    );
+}
+
+#[test]
 fn schemas_describe_every_command_event_and_the_rules() {
     let dir = tempfile::tempdir().expect("temp dir");
     let c = ok(dir.path(), "x.db", &["schema", "commands"]).json();
