@@ -16,9 +16,10 @@ use grantflow_core::{
     ApplicationId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox, ProgrammeId,
     Recorded, StoreError,
 };
+use grantflow_postgres::PostgresStore;
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
-use crate::error::{CliError, CliResult, redact};
+use crate::error::{CliError, CliResult};
 
 /// The event store chosen by `--db`, with the CLI's own tables.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub enum Backend {
     Memory(InMemoryStore, MemoryMeta),
     /// A SQLite file.
     Sqlite(SqliteStore),
+    /// A PostgreSQL database.
+    Postgres(PostgresStore),
 }
 
 macro_rules! delegate {
@@ -34,6 +37,7 @@ macro_rules! delegate {
         match $self {
             Backend::Memory($s, _) => $call,
             Backend::Sqlite($s) => $call,
+            Backend::Postgres($s) => $call,
         }
     };
 }
@@ -138,6 +142,44 @@ fn sqlite_has_tables(store: &SqliteStore) -> CliResult<bool> {
         .map_err(|e| sqlite_err(store, e))
 }
 
+const PG_TABLES: &str = "SELECT pg_advisory_xact_lock(7262617300);
+    CREATE TABLE IF NOT EXISTS grantflow_cli_programmes (programme_id TEXT PRIMARY KEY);
+    CREATE TABLE IF NOT EXISTS grantflow_cli_references (
+        programme_id   TEXT NOT NULL,
+        application_id TEXT NOT NULL,
+        reference      TEXT NOT NULL,
+        PRIMARY KEY (programme_id, application_id)
+    );";
+
+fn pg_err(e: &postgres::Error) -> CliError {
+    let detail = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_string());
+    CliError::usage(format!(
+        "PostgreSQL: {detail}; check the database and try again"
+    ))
+}
+
+fn pg_has_tables(c: &mut postgres::Client) -> CliResult<bool> {
+    let row = c
+        .query_one(
+            "SELECT to_regclass('grantflow_cli_references') IS NOT NULL",
+            &[],
+        )
+        .map_err(|e| pg_err(&e))?;
+    Ok(row.get(0))
+}
+
+fn pg_write(
+    c: &mut postgres::Client,
+    f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>,
+) -> CliResult<()> {
+    let mut tx = c.transaction().map_err(|e| pg_err(&e))?;
+    tx.batch_execute(PG_TABLES).map_err(|e| pg_err(&e))?;
+    f(&mut tx).map_err(|e| pg_err(&e))?;
+    tx.commit().map_err(|e| pg_err(&e))
+}
+
 impl Backend {
     /// The programmes initialised through the CLI, sorted.
     pub fn programmes(&mut self) -> CliResult<Vec<String>> {
@@ -158,6 +200,19 @@ impl Backend {
                     .map_err(|e| sqlite_err(s, e))?;
                 rows.collect::<Result<Vec<_>, _>>()
                     .map_err(|e| sqlite_err(s, e))
+            }
+            Backend::Postgres(s) => {
+                let c = s.client();
+                if !pg_has_tables(c)? {
+                    return Ok(Vec::new());
+                }
+                let rows = c
+                    .query(
+                        "SELECT programme_id FROM grantflow_cli_programmes ORDER BY programme_id",
+                        &[],
+                    )
+                    .map_err(|e| pg_err(&e))?;
+                Ok(rows.iter().map(|r| r.get(0)).collect())
             }
         }
     }
@@ -183,6 +238,10 @@ impl Backend {
                 .map_err(|e| sqlite_err(s, e))?;
                 Ok(())
             }
+            Backend::Postgres(s) => pg_write(s.client(), |tx| {
+                tx.execute("INSERT INTO grantflow_cli_programmes (programme_id) VALUES ($1) ON CONFLICT DO NOTHING", &[&id])?;
+                Ok(())
+            }),
         }
     }
 
@@ -211,6 +270,24 @@ impl Backend {
                     }
                 }
                 Ok(out)
+            }
+            Backend::Postgres(s) => {
+                let c = s.client();
+                if !pg_has_tables(c)? {
+                    return Ok(HashMap::new());
+                }
+                let rows = c
+                    .query("SELECT application_id, reference FROM grantflow_cli_references WHERE programme_id = $1", &[&programme])
+                    .map_err(|e| pg_err(&e))?;
+                Ok(rows
+                    .iter()
+                    .filter_map(|r| {
+                        r.get::<_, String>(0)
+                            .parse::<ApplicationId>()
+                            .ok()
+                            .map(|id| (id, r.get::<_, String>(1)))
+                    })
+                    .collect())
             }
         }
     }
@@ -252,6 +329,15 @@ impl Backend {
                     }
                 }
             }
+            Backend::Postgres(s) => pg_write(s.client(), |tx| {
+                let stmt = tx.prepare(
+                    "INSERT INTO grantflow_cli_references (programme_id, application_id, reference) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )?;
+                for (id, r) in refs {
+                    tx.execute(&stmt, &[&programme, &id.to_string(), r])?;
+                }
+                Ok(())
+            }),
         }
     }
 }
@@ -283,10 +369,9 @@ fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
         return Ok(Backend::Memory(InMemoryStore::new(), MemoryMeta::default()));
     }
     if is_postgres(db) {
-        return Err(CliError::usage(format!(
-            "database `{}`: PostgreSQL support is not built into this grantflow",
-            redact(db)
-        )));
+        return PostgresStore::connect(db)
+            .map(Backend::Postgres)
+            .map_err(|e| CliError::store(db, &e));
     }
     let path = std::path::Path::new(db);
     if path.is_dir() {
