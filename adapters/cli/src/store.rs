@@ -29,7 +29,7 @@ pub enum Backend {
     /// A SQLite file.
     Sqlite(SqliteStore),
     /// A PostgreSQL database.
-    Postgres(PostgresStore),
+    Postgres(Box<PostgresStore>),
 }
 
 macro_rules! delegate {
@@ -370,7 +370,7 @@ fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
     }
     if is_postgres(db) {
         return PostgresStore::connect(db)
-            .map(Backend::Postgres)
+            .map(|s| Backend::Postgres(Box::new(s)))
             .map_err(|e| CliError::store(db, &e));
     }
     let path = std::path::Path::new(db);
