@@ -1,0 +1,44 @@
+//! The store conformance suite on a real PostgreSQL server, each check in a
+//! schema of its own.
+
+mod common;
+
+use std::cell::RefCell;
+
+use grantflow_core::conformance::{assert_conformance, run_all_with_reopen};
+use grantflow_postgres::PostgresStore;
+
+#[test]
+fn postgres_store_conforms() {
+    let Some(url) = common::server("postgres_store_conforms") else {
+        return;
+    };
+    let schemas = RefCell::new(Vec::new());
+    let fresh = || {
+        let schema = common::Schema::new(&url, "conf");
+        let store = schema.store();
+        schemas.borrow_mut().push(schema);
+        store
+    };
+    let passed = assert_conformance(run_all_with_reopen(
+        fresh,
+        |store: PostgresStore| store.reconnect().expect("reconnect"),
+        |store: &mut PostgresStore, programme, expected, rows| {
+            store.append_raw_json(programme, expected, rows)
+        },
+    ));
+    assert_eq!(passed, 10);
+}
+
+#[test]
+fn the_default_schema_works_too() {
+    let Some(url) = common::server("the_default_schema_works_too") else {
+        return;
+    };
+    // The checks that tolerate a shared database run in the connection's default schema.
+    let mut store = PostgresStore::connect(&url).expect("connect");
+    grantflow_core::conformance::check_append_and_load(&mut store)
+        .unwrap_or_else(|f| panic!("{f}"));
+    grantflow_core::conformance::check_idempotency(&mut store).unwrap_or_else(|f| panic!("{f}"));
+    grantflow_core::conformance::check_group_commit(&mut store).unwrap_or_else(|f| panic!("{f}"));
+}
