@@ -213,7 +213,17 @@ impl PostgresStore {
                 });
             }
         }
-        let mut client = config.connect(NoTls).map_err(|e| map_error(&target, e))?;
+        // Whatever stops the connection (refused, timed out, unknown database or role) is unavailability.
+        let mut client = config.connect(NoTls).map_err(|e| StoreError::Unavailable {
+            detail: match e.as_db_error() {
+                Some(db) => format!(
+                    "cannot connect to PostgreSQL {target}: {} (SQLSTATE {})",
+                    db.message(),
+                    db.code().code()
+                ),
+                None => format!("cannot connect to PostgreSQL {target}: {e}"),
+            },
+        })?;
         let err = |e| map_error(&target, e);
         if let Some(schema) = &options.schema {
             client
