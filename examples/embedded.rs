@@ -6,15 +6,24 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use grantflow::{
-    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Engine, InMemoryStore, Item, Level, Milestone, Money,
-    Organisation, Programme, ProgrammeId, explain,
+    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Engine,
+    InMemoryStore, Item, Level, Milestone, Money, Organisation, Programme, ProgrammeId, explain,
 };
 use rust_decimal::Decimal;
 
 fn applicant(name: &str, company: &str, sector: &str, employees: u32) -> Applicant {
     Applicant {
-        organisation: Organisation { name: name.into(), company_number: Some(company.into()), charity_number: None, ods_code: None, region: Some("North West".into()) },
-        contact: Contact { name: "Office Manager".into(), email: format!("office@{}.example", company.to_lowercase()) },
+        organisation: Organisation {
+            name: name.into(),
+            company_number: Some(company.into()),
+            charity_number: None,
+            ods_code: None,
+            region: Some("North West".into()),
+        },
+        contact: Contact {
+            name: "Office Manager".into(),
+            email: format!("office@{}.example", company.to_lowercase()),
+        },
         sector: sector.into(),
         employees,
         uk_based: true,
@@ -26,7 +35,12 @@ fn applicant(name: &str, company: &str, sector: &str, employees: u32) -> Applica
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let programme = Programme::healthcare_cyber_essentials_2020();
     let mut engine = Engine::open(InMemoryStore::new(), ProgrammeId::new(&programme.id))?;
-    let day = |n: i64| -> DateTime<Utc> { Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("valid date") + Duration::days(n) };
+    let day = |n: i64| -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0)
+            .single()
+            .expect("valid date")
+            + Duration::days(n)
+    };
     let mut seq = 0;
     let mut run = |engine: &mut Engine<InMemoryStore>, action: Action, now| {
         seq += 1;
@@ -39,35 +53,112 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let answer = explain(&programme, &gp, day(0).date_naive());
     println!("Is {} eligible? {}", gp.organisation.name, answer.eligible);
     for c in &answer.criteria {
-        println!("  [{}] {}: {}", if c.passed { "pass" } else { "FAIL" }, c.id, c.sentence);
+        println!(
+            "  [{}] {}: {}",
+            if c.passed { "pass" } else { "FAIL" },
+            c.id,
+            c.sentence
+        );
     }
 
-    run(&mut engine, Action::Open { programme: Box::new(programme.clone()) }, day(0))?;
-    let request = CostRequest { level: Level::Basic, consultancy_days: Decimal::from(2), day_rate: Money::pounds(450), plus_audit_quote: None };
-    let firms = [("Acme Medical Supplies", "01234567", "medical-supplier", 40), ("Brook Pharmacy", "07654321", "primary-care", 8)];
+    run(
+        &mut engine,
+        Action::Open {
+            programme: Box::new(programme.clone()),
+        },
+        day(0),
+    )?;
+    let request = CostRequest {
+        level: Level::Basic,
+        consultancy_days: Decimal::from(2),
+        day_rate: Money::pounds(450),
+        plus_audit_quote: None,
+    };
+    let firms = [
+        ("Acme Medical Supplies", "01234567", "medical-supplier", 40),
+        ("Brook Pharmacy", "07654321", "primary-care", 8),
+    ];
     let mut ids = Vec::new();
     for (name, company, sector, staff) in firms {
         let id = ApplicationId::from_name(company);
-        let outcome = run(&mut engine, Action::Submit { application: id, applicant: Box::new(applicant(name, company, sector, staff)), request: request.clone() }, day(1))?;
-        println!("{name}: {}", outcome.events().iter().map(|r| r.event.kind.name()).collect::<Vec<_>>().join(" -> "));
+        let outcome = run(
+            &mut engine,
+            Action::Submit {
+                application: id,
+                applicant: Box::new(applicant(name, company, sector, staff)),
+                request: request.clone(),
+            },
+            day(1),
+        )?;
+        println!(
+            "{name}: {}",
+            outcome
+                .events()
+                .iter()
+                .map(|r| r.event.kind.name())
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        );
         ids.push(id);
     }
     let (acme, brook) = (ids[0], ids[1]);
     run(&mut engine, Action::Accept { application: acme }, day(2))?;
-    for m in [Milestone::ConsultancyEngaged, Milestone::SelfAssessmentSubmitted, Milestone::AssessmentPassed] {
-        run(&mut engine, Action::Milestone { application: acme, milestone: m }, day(20))?;
+    for m in [
+        Milestone::ConsultancyEngaged,
+        Milestone::SelfAssessmentSubmitted,
+        Milestone::AssessmentPassed,
+    ] {
+        run(
+            &mut engine,
+            Action::Milestone {
+                application: acme,
+                milestone: m,
+            },
+            day(20),
+        )?;
     }
-    run(&mut engine, Action::Claim { application: acme, item: Item::Consultancy, invoice_ref: "CONS-0001".into(), amount: Money::pounds(900) }, day(21))?;
-    run(&mut engine, Action::Claim { application: acme, item: Item::CertificationFee, invoice_ref: "IASME-0001".into(), amount: Money::pounds(300) }, day(21))?;
+    run(
+        &mut engine,
+        Action::Claim {
+            application: acme,
+            item: Item::Consultancy,
+            invoice_ref: "CONS-0001".into(),
+            amount: Money::pounds(900),
+        },
+        day(21),
+    )?;
+    run(
+        &mut engine,
+        Action::Claim {
+            application: acme,
+            item: Item::CertificationFee,
+            invoice_ref: "IASME-0001".into(),
+            amount: Money::pounds(300),
+        },
+        day(21),
+    )?;
     run(&mut engine, Action::Complete { application: acme }, day(22))?;
     // Brook never answers its offer: the first tick after its 14-day window lapses it and releases its money.
     let tick = run(&mut engine, Action::Tick, day(23))?;
-    println!("tick on day 23: {}", tick.events().iter().map(|r| r.event.kind.name()).collect::<Vec<_>>().join(", "));
+    println!(
+        "tick on day 23: {}",
+        tick.events()
+            .iter()
+            .map(|r| r.event.kind.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let brook_stage = engine.state().application(&brook).map(|a| a.stage.kind());
     println!("Brook Pharmacy is now {brook_stage:?}");
 
     let pot = engine.state().pot;
-    println!("pot: credits {} = available {} + reserved {} + paid {}", pot.credits.display_pounds(), pot.available.display_pounds(), pot.reserved.display_pounds(), pot.paid.display_pounds());
+    println!(
+        "pot: credits {} = available {} + reserved {} + paid {}",
+        pot.credits.display_pounds(),
+        pot.available.display_pounds(),
+        pot.reserved.display_pounds(),
+        pot.paid.display_pounds()
+    );
     engine.state().check_invariants()?;
     assert_eq!(pot.paid, Money::pounds(1200));
     Ok(())

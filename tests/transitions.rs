@@ -22,14 +22,32 @@ fn reach(stage: Option<StageKind>) -> Given {
         }
         _ => {
             g.submit(1, plus_request());
-            g.ok(Action::Accept { application: app(1) });
+            g.ok(Action::Accept {
+                application: app(1),
+            });
             let path: &[Milestone] = match stage {
                 S::Awarded => &[],
                 S::ConsultancyEngaged => &[Milestone::ConsultancyEngaged],
-                S::SelfAssessmentSubmitted => &[Milestone::ConsultancyEngaged, Milestone::SelfAssessmentSubmitted],
-                S::FeedbackDue => &[Milestone::ConsultancyEngaged, Milestone::SelfAssessmentSubmitted, Milestone::AssessmentFailed],
-                S::Certified => &[Milestone::ConsultancyEngaged, Milestone::SelfAssessmentSubmitted, Milestone::AssessmentPassed],
-                S::PlusAuditBooked => &[Milestone::ConsultancyEngaged, Milestone::SelfAssessmentSubmitted, Milestone::AssessmentPassed, Milestone::PlusAuditBooked],
+                S::SelfAssessmentSubmitted => &[
+                    Milestone::ConsultancyEngaged,
+                    Milestone::SelfAssessmentSubmitted,
+                ],
+                S::FeedbackDue => &[
+                    Milestone::ConsultancyEngaged,
+                    Milestone::SelfAssessmentSubmitted,
+                    Milestone::AssessmentFailed,
+                ],
+                S::Certified => &[
+                    Milestone::ConsultancyEngaged,
+                    Milestone::SelfAssessmentSubmitted,
+                    Milestone::AssessmentPassed,
+                ],
+                S::PlusAuditBooked => &[
+                    Milestone::ConsultancyEngaged,
+                    Milestone::SelfAssessmentSubmitted,
+                    Milestone::AssessmentPassed,
+                    Milestone::PlusAuditBooked,
+                ],
                 S::PlusRetest => &[
                     Milestone::ConsultancyEngaged,
                     Milestone::SelfAssessmentSubmitted,
@@ -71,17 +89,26 @@ fn fire(g: &mut Given, trigger: Trigger) -> Vec<Event> {
     let a = app(1);
     match trigger {
         Trigger::Submit => g.submit(1, basic_request()),
-        Trigger::SubmitIneligible => g.ok(Action::Submit { application: a, applicant: Box::new(applicant(1, "gp-practice")), request: basic_request() }),
+        Trigger::SubmitIneligible => g.ok(Action::Submit {
+            application: a,
+            applicant: Box::new(applicant(1, "gp-practice")),
+            request: basic_request(),
+        }),
         Trigger::SubmitWaitlisted => {
             g.submit(9, plus_request());
             g.submit(1, basic_request())
         }
         Trigger::SubmitOffered => g.submit(1, basic_request()),
-        Trigger::Reoffer => g.ok(Action::Decline { application: app(9) }),
+        Trigger::Reoffer => g.ok(Action::Decline {
+            application: app(9),
+        }),
         Trigger::Accept => g.ok(Action::Accept { application: a }),
         Trigger::Decline => g.ok(Action::Decline { application: a }),
         Trigger::OfferExpired => g.tick_after_days(14),
-        Trigger::Withdraw => g.ok(Action::Withdraw { application: a, reason: "no longer needed".into() }),
+        Trigger::Withdraw => g.ok(Action::Withdraw {
+            application: a,
+            reason: "no longer needed".into(),
+        }),
         Trigger::Milestone(m) => g.milestone(1, m),
         Trigger::FirstFail => g.milestone(1, Milestone::AssessmentFailed),
         Trigger::SecondFail => {
@@ -117,17 +144,27 @@ fn every_transition_in_the_table_happens_as_written() {
         // Triggers that fire a first step themselves start one stage earlier.
         let start = match (from, trigger) {
             (Some(StageKind::Submitted), _) => None,
-            (Some(StageKind::SelfAssessmentSubmitted), Trigger::SecondFail) => Some(StageKind::SelfAssessmentSubmitted),
+            (Some(StageKind::SelfAssessmentSubmitted), Trigger::SecondFail) => {
+                Some(StageKind::SelfAssessmentSubmitted)
+            }
             _ => *from,
         };
         let mut g = reach(start);
         let events = fire(&mut g, *trigger);
-        assert!(!events.is_empty(), "{from:?} --{trigger:?}--> {to}: no events");
+        assert!(
+            !events.is_empty(),
+            "{from:?} --{trigger:?}--> {to}: no events"
+        );
         if *trigger == Trigger::Submit {
             assert_eq!(events[0].kind.name(), "submitted");
             continue;
         }
-        assert_eq!(g.stage(1), *to, "{from:?} --{trigger:?}--> expected {to}, events {:?}", Given::names(&events));
+        assert_eq!(
+            g.stage(1),
+            *to,
+            "{from:?} --{trigger:?}--> expected {to}, events {:?}",
+            Given::names(&events)
+        );
     }
 }
 
@@ -135,22 +172,63 @@ fn every_transition_in_the_table_happens_as_written() {
 fn moves_outside_the_table_are_illegal_transitions() {
     let mut g = reach(Some(StageKind::Offered));
     for m in Milestone::ALL {
-        assert_eq!(g.rejected(Action::Milestone { application: app(1), milestone: m }), RejectionCode::IllegalTransition, "{m:?} from offered");
+        assert_eq!(
+            g.rejected(Action::Milestone {
+                application: app(1),
+                milestone: m
+            }),
+            RejectionCode::IllegalTransition,
+            "{m:?} from offered"
+        );
     }
-    assert_eq!(g.rejected(Action::Complete { application: app(1) }), RejectionCode::IllegalTransition);
+    assert_eq!(
+        g.rejected(Action::Complete {
+            application: app(1)
+        }),
+        RejectionCode::IllegalTransition
+    );
     let mut g = reach(Some(StageKind::Awarded));
-    assert_eq!(g.rejected(Action::Accept { application: app(1) }), RejectionCode::IllegalTransition);
-    assert_eq!(g.rejected(Action::Decline { application: app(1) }), RejectionCode::IllegalTransition);
-    g.ok(Action::Withdraw { application: app(1), reason: String::new() });
-    assert_eq!(g.rejected(Action::Withdraw { application: app(1), reason: String::new() }), RejectionCode::IllegalTransition);
+    assert_eq!(
+        g.rejected(Action::Accept {
+            application: app(1)
+        }),
+        RejectionCode::IllegalTransition
+    );
+    assert_eq!(
+        g.rejected(Action::Decline {
+            application: app(1)
+        }),
+        RejectionCode::IllegalTransition
+    );
+    g.ok(Action::Withdraw {
+        application: app(1),
+        reason: String::new(),
+    });
+    assert_eq!(
+        g.rejected(Action::Withdraw {
+            application: app(1),
+            reason: String::new()
+        }),
+        RejectionCode::IllegalTransition
+    );
 }
 
 #[test]
 fn withdrawal_releases_what_is_reserved_and_keeps_what_was_paid() {
     let mut g = reach(Some(StageKind::SelfAssessmentSubmitted));
-    g.ok(Action::Claim { application: app(1), item: Item::Consultancy, invoice_ref: "C-1".into(), amount: Money::pounds(900) });
-    let events = g.ok(Action::Withdraw { application: app(1), reason: "closing down".into() });
-    assert!(matches!(events[0].kind, EventKind::Withdrawn { released, .. } if released == Money::pounds(1600)));
+    g.ok(Action::Claim {
+        application: app(1),
+        item: Item::Consultancy,
+        invoice_ref: "C-1".into(),
+        amount: Money::pounds(900),
+    });
+    let events = g.ok(Action::Withdraw {
+        application: app(1),
+        reason: "closing down".into(),
+    });
+    assert!(
+        matches!(events[0].kind, EventKind::Withdrawn { released, .. } if released == Money::pounds(1600))
+    );
     assert_eq!(g.state.pot.paid, Money::pounds(900));
     assert_eq!(g.state.pot.available, Money::pounds(2100));
 }
@@ -158,14 +236,45 @@ fn withdrawal_releases_what_is_reserved_and_keeps_what_was_paid() {
 #[test]
 fn completion_releases_the_unpaid_remainder_and_clawback_credits_the_pot() {
     let mut g = reach(Some(StageKind::PlusCertified));
-    g.ok(Action::Claim { application: app(1), item: Item::Consultancy, invoice_ref: "C-1".into(), amount: Money::pounds(900) });
-    g.ok(Action::Claim { application: app(1), item: Item::CertificationFee, invoice_ref: "F-1".into(), amount: Money::pounds(300) });
-    g.ok(Action::Claim { application: app(1), item: Item::PlusAudit, invoice_ref: "P-1".into(), amount: Money::pounds(1000) });
-    let events = g.ok(Action::Complete { application: app(1) });
-    assert!(matches!(events[0].kind, EventKind::Completed { released, .. } if released == Money::pounds(300)));
-    g.ok(Action::Clawback { application: app(1), amount: Money::pounds(200), reason: "audit overcharged".into() });
+    g.ok(Action::Claim {
+        application: app(1),
+        item: Item::Consultancy,
+        invoice_ref: "C-1".into(),
+        amount: Money::pounds(900),
+    });
+    g.ok(Action::Claim {
+        application: app(1),
+        item: Item::CertificationFee,
+        invoice_ref: "F-1".into(),
+        amount: Money::pounds(300),
+    });
+    g.ok(Action::Claim {
+        application: app(1),
+        item: Item::PlusAudit,
+        invoice_ref: "P-1".into(),
+        amount: Money::pounds(1000),
+    });
+    let events = g.ok(Action::Complete {
+        application: app(1),
+    });
+    assert!(
+        matches!(events[0].kind, EventKind::Completed { released, .. } if released == Money::pounds(300))
+    );
+    g.ok(Action::Clawback {
+        application: app(1),
+        amount: Money::pounds(200),
+        reason: "audit overcharged".into(),
+    });
     let pot = g.state.pot;
-    assert_eq!((pot.credits, pot.available, pot.reserved, pot.paid), (Money::pounds(3200), Money::pounds(1000), Money::ZERO, Money::pounds(2200)));
+    assert_eq!(
+        (pot.credits, pot.available, pot.reserved, pot.paid),
+        (
+            Money::pounds(3200),
+            Money::pounds(1000),
+            Money::ZERO,
+            Money::pounds(2200)
+        )
+    );
 }
 
 #[test]
@@ -174,7 +283,9 @@ fn feedback_window_counts_working_days() {
     let mut g = reach(Some(StageKind::SelfAssessmentSubmitted));
     g.advance_days(1);
     let events = g.milestone(1, Milestone::AssessmentFailed);
-    let EventKind::AssessmentFailed { respond_by, .. } = events[0].kind else { panic!("expected assessment_failed") };
+    let EventKind::AssessmentFailed { respond_by, .. } = events[0].kind else {
+        panic!("expected assessment_failed")
+    };
     assert_eq!(respond_by.date_naive().to_string(), "2020-10-06");
     g.advance_days(3);
     let reminder = g.ok(Action::Tick);
@@ -188,7 +299,13 @@ fn offer_reminder_fires_once_before_expiry() {
     let mut g = reach(Some(StageKind::Offered));
     assert!(g.tick_after_days(10).is_empty());
     let events = g.tick_after_days(1);
-    assert!(matches!(events[0].kind, EventKind::ReminderDue { reminder: event::Reminder::OfferExpiring { .. }, .. }));
+    assert!(matches!(
+        events[0].kind,
+        EventKind::ReminderDue {
+            reminder: event::Reminder::OfferExpiring { .. },
+            ..
+        }
+    ));
     assert!(g.tick_after_days(1).is_empty(), "a reminder fires once");
     assert_eq!(Given::names(&g.tick_after_days(2)), ["lapsed"]);
 }
@@ -196,11 +313,17 @@ fn offer_reminder_fires_once_before_expiry() {
 #[test]
 fn certificate_expiry_reminders_fire_at_30_and_7_days() {
     let mut g = reach(Some(StageKind::Certified));
-    g.ok(Action::Complete { application: app(1) });
+    g.ok(Action::Complete {
+        application: app(1),
+    });
     let mut reminders = Vec::new();
     for _ in 0..400 {
         for e in g.tick_after_days(1) {
-            if let EventKind::ReminderDue { reminder: event::Reminder::CertificateExpiring { days, .. }, .. } = e.kind {
+            if let EventKind::ReminderDue {
+                reminder: event::Reminder::CertificateExpiring { days, .. },
+                ..
+            } = e.kind
+            {
                 reminders.push(days);
             }
         }

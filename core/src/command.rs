@@ -12,7 +12,6 @@ use crate::programme::Programme;
 
 /// A request to change a programme, with its idempotency id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Command {
     /// Chosen by the caller; a repeat with the same id is a no-op.
     pub id: CommandId,
@@ -38,21 +37,40 @@ pub enum Action {
     /// Adds money to the pot.
     TopUp { amount: Money, note: String },
     /// Submits an application; it is judged and offered, waitlisted or refused at once.
-    Submit { application: ApplicationId, applicant: Box<Applicant>, request: CostRequest },
+    Submit {
+        application: ApplicationId,
+        applicant: Box<Applicant>,
+        request: CostRequest,
+    },
     /// The applicant accepts an offer.
     Accept { application: ApplicationId },
     /// The applicant declines an offer.
     Decline { application: ApplicationId },
     /// The applicant withdraws, from any stage that is not final.
-    Withdraw { application: ApplicationId, reason: String },
+    Withdraw {
+        application: ApplicationId,
+        reason: String,
+    },
     /// A certification milestone is recorded.
-    Milestone { application: ApplicationId, milestone: Milestone },
+    Milestone {
+        application: ApplicationId,
+        milestone: Milestone,
+    },
     /// An invoice for a covered item is paid.
-    Claim { application: ApplicationId, item: Item, invoice_ref: String, amount: Money },
+    Claim {
+        application: ApplicationId,
+        item: Item,
+        invoice_ref: String,
+        amount: Money,
+    },
     /// The award is closed; what is left of it is released.
     Complete { application: ApplicationId },
     /// A paid amount is recovered and credited to the pot.
-    Clawback { application: ApplicationId, amount: Money, reason: String },
+    Clawback {
+        application: ApplicationId,
+        amount: Money,
+        reason: String,
+    },
     /// Fires every deadline due at `now`, in time order.
     Tick,
 }
@@ -88,5 +106,26 @@ impl Action {
             Action::Clawback { .. } => "clawback",
             Action::Tick => "tick",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_form_round_trips_and_rejects_unknown_fields() {
+        let text = r#"{"id":"00000000-0000-0000-0000-000000000001","command":"top_up","amount":"10.00","note":"x"}"#;
+        let cmd: Command = serde_json::from_str(text).unwrap();
+        assert!(matches!(cmd.action, Action::TopUp { .. }));
+        let back: Command = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
+        assert_eq!(back, cmd);
+        let unknown = text.replace("\"note\"", "\"colour\":1,\"note\"");
+        assert!(serde_json::from_str::<Command>(&unknown).is_err());
+        let tick: Command = serde_json::from_str(
+            r#"{"id":"00000000-0000-0000-0000-000000000002","command":"tick"}"#,
+        )
+        .unwrap();
+        assert_eq!(tick.action, Action::Tick);
     }
 }

@@ -24,8 +24,17 @@ pub fn small_programme(pot: u32) -> Programme {
 
 pub fn applicant(n: u32, sector: &str) -> Applicant {
     Applicant {
-        organisation: Organisation { name: format!("Firm {n}"), company_number: Some(format!("{n:08}")), charity_number: None, ods_code: None, region: None },
-        contact: Contact { name: "Contact".into(), email: format!("firm{n}@example.org") },
+        organisation: Organisation {
+            name: format!("Firm {n}"),
+            company_number: Some(format!("{n:08}")),
+            charity_number: None,
+            ods_code: None,
+            region: None,
+        },
+        contact: Contact {
+            name: "Contact".into(),
+            email: format!("firm{n}@example.org"),
+        },
         sector: sector.into(),
         employees: 20,
         uk_based: true,
@@ -35,11 +44,19 @@ pub fn applicant(n: u32, sector: &str) -> Applicant {
 }
 
 pub fn basic_request() -> CostRequest {
-    CostRequest { level: Level::Basic, consultancy_days: Decimal::from(2), day_rate: Money::pounds(450), plus_audit_quote: None }
+    CostRequest {
+        level: Level::Basic,
+        consultancy_days: Decimal::from(2),
+        day_rate: Money::pounds(450),
+        plus_audit_quote: None,
+    }
 }
 
 pub fn plus_request() -> CostRequest {
-    CostRequest { level: Level::Plus, ..basic_request() }
+    CostRequest {
+        level: Level::Plus,
+        ..basic_request()
+    }
 }
 
 pub fn app(n: u32) -> ApplicationId {
@@ -47,20 +64,33 @@ pub fn app(n: u32) -> ApplicationId {
 }
 
 pub fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2020, 10, 1, 9, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2020, 10, 1, 9, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 impl Given {
     /// An opened programme on 1 October 2020.
     pub fn programme(p: Programme) -> Given {
-        let mut g = Given { state: State::default(), now: start(), counter: 0 };
-        g.when(Action::Open { programme: Box::new(p) }).expect("the programme opens");
+        let mut g = Given {
+            state: State::default(),
+            now: start(),
+            counter: 0,
+        };
+        g.when(Action::Open {
+            programme: Box::new(p),
+        })
+        .expect("the programme opens");
         g
     }
 
     /// A stream with no programme opened yet.
     pub fn unopened() -> Given {
-        Given { state: State::default(), now: start(), counter: 0 }
+        Given {
+            state: State::default(),
+            now: start(),
+            counter: 0,
+        }
     }
 
     pub fn next_id(&mut self) -> CommandId {
@@ -80,7 +110,9 @@ impl Given {
             Ok(events) => {
                 for e in &events {
                     evolve(&mut self.state, e).expect("decided events apply");
-                    self.state.check_invariants().expect("invariants hold after every event");
+                    self.state
+                        .check_invariants()
+                        .expect("invariants hold after every event");
                 }
                 Ok(events)
             }
@@ -100,7 +132,10 @@ impl Given {
 
     pub fn rejected(&mut self, action: Action) -> RejectionCode {
         match self.when(action) {
-            Ok(e) => panic!("expected a rejection, got {:?}", e.iter().map(|e| e.kind.name()).collect::<Vec<_>>()),
+            Ok(e) => panic!(
+                "expected a rejection, got {:?}",
+                e.iter().map(|e| e.kind.name()).collect::<Vec<_>>()
+            ),
             Err(r) => r.code,
         }
     }
@@ -115,15 +150,25 @@ impl Given {
     }
 
     pub fn submit(&mut self, n: u32, request: CostRequest) -> Vec<Event> {
-        self.ok(Action::Submit { application: app(n), applicant: Box::new(applicant(n, "medical-supplier")), request })
+        self.ok(Action::Submit {
+            application: app(n),
+            applicant: Box::new(applicant(n, "medical-supplier")),
+            request,
+        })
     }
 
     pub fn milestone(&mut self, n: u32, m: Milestone) -> Vec<Event> {
-        self.ok(Action::Milestone { application: app(n), milestone: m })
+        self.ok(Action::Milestone {
+            application: app(n),
+            milestone: m,
+        })
     }
 
     pub fn stage(&self, n: u32) -> StageKind {
-        self.state.application(&app(n)).map(|a| a.stage.kind()).expect("application exists")
+        self.state
+            .application(&app(n))
+            .map(|a| a.stage.kind())
+            .expect("application exists")
     }
 
     pub fn names(events: &[Event]) -> Vec<&'static str> {
