@@ -181,8 +181,9 @@ fn fmt_value(x: f64, unit: Unit) -> String {
 pub fn table(sim: &Simulation) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header = vec!["output".to_string()];
-    for v in &sim.variants {
-        header.push(format!("{} p5", v.label));
+    let many = sim.variants.len() > 1;
+    for (i, v) in sim.variants.iter().enumerate() {
+        header.push(if many { format!("[{}] p5", i + 1) } else { format!("{} p5", v.label) });
         header.push("p50".into());
         header.push("p95".into());
     }
@@ -252,7 +253,7 @@ pub fn table(sim: &Simulation) -> String {
     let mut out = String::new();
     if sim.variants.len() > 1 {
         for (i, v) in sim.variants.iter().enumerate() {
-            let _ = writeln!(out, "variant {}: {}", i + 1, v.label);
+            let _ = writeln!(out, "[{}] {}", i + 1, v.label);
         }
     }
     let _ = writeln!(
