@@ -94,26 +94,48 @@ impl Applicant {
     pub fn check(&self) -> Result<(), FieldProblem> {
         let name = self.organisation.name.trim();
         if name.is_empty() || name.len() > 200 {
-            return Err(FieldProblem { field: "organisation.name", problem: "give the organisation's name (1 to 200 characters)".into() });
+            return Err(FieldProblem {
+                field: "organisation.name",
+                problem: "give the organisation's name (1 to 200 characters)".into(),
+            });
         }
         if self.contact.name.trim().is_empty() || self.contact.name.len() > 200 {
-            return Err(FieldProblem { field: "contact.name", problem: "give the contact's name (1 to 200 characters)".into() });
+            return Err(FieldProblem {
+                field: "contact.name",
+                problem: "give the contact's name (1 to 200 characters)".into(),
+            });
         }
         let email = self.contact.email.trim();
         let ok = email.len() <= 254
-            && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+            && email.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+            })
             && !email.contains(char::is_whitespace);
         if !ok {
-            return Err(FieldProblem { field: "contact.email", problem: format!("`{}` is not an email address", self.contact.email) });
+            return Err(FieldProblem {
+                field: "contact.email",
+                problem: format!("`{}` is not an email address", self.contact.email),
+            });
         }
         for (field, v) in [
-            ("organisation.company_number", &self.organisation.company_number),
-            ("organisation.charity_number", &self.organisation.charity_number),
+            (
+                "organisation.company_number",
+                &self.organisation.company_number,
+            ),
+            (
+                "organisation.charity_number",
+                &self.organisation.charity_number,
+            ),
             ("organisation.ods_code", &self.organisation.ods_code),
         ] {
             if let Some(v) = v {
                 if v.is_empty() || v.len() > 16 || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(FieldProblem { field, problem: format!("`{v}` is not a registration number (1 to 16 letters or digits)") });
+                    return Err(FieldProblem {
+                        field,
+                        problem: format!(
+                            "`{v}` is not a registration number (1 to 16 letters or digits)"
+                        ),
+                    });
                 }
             }
         }
@@ -126,7 +148,12 @@ impl CostRequest {
     pub fn check(&self) -> Result<(), FieldProblem> {
         let d = self.consultancy_days;
         if d < Decimal::ZERO || d > Decimal::from(365) || d.normalize().scale() > 2 {
-            return Err(FieldProblem { field: "consultancy_days", problem: format!("{d} is not a number of days from 0 to 365 with at most 2 decimals") });
+            return Err(FieldProblem {
+                field: "consultancy_days",
+                problem: format!(
+                    "{d} is not a number of days from 0 to 365 with at most 2 decimals"
+                ),
+            });
         }
         Ok(())
     }

@@ -72,7 +72,9 @@ impl Coverage {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoverageError {
     /// No fee table is in force on the date.
-    #[error("no certification fee table is in force on {0}: the programme's rules do not cover that date")]
+    #[error(
+        "no certification fee table is in force on {0}: the programme's rules do not cover that date"
+    )]
     NoFeeTable(NaiveDate),
     /// A computed amount left the range of money.
     #[error(transparent)]
@@ -80,20 +82,32 @@ pub enum CoverageError {
 }
 
 /// The covered line items and award for an application judged on `on`.
-pub fn estimate(p: &Programme, a: &Applicant, r: &CostRequest, on: NaiveDate) -> Result<Coverage, CoverageError> {
+pub fn estimate(
+    p: &Programme,
+    a: &Applicant,
+    r: &CostRequest,
+    on: NaiveDate,
+) -> Result<Coverage, CoverageError> {
     let c = &p.coverage;
     let vat_covered = match c.vat.value {
         VatPolicy::Never => false,
         VatPolicy::Always => true,
         VatPolicy::UnlessRegistered => !a.vat_registered,
     };
-    let factor = if vat_covered { Decimal::ONE + c.vat_rate.value } else { Decimal::ONE };
+    let factor = if vat_covered {
+        Decimal::ONE + c.vat_rate.value
+    } else {
+        Decimal::ONE
+    };
     let gross = |net: Decimal| Money::from_computed(net * factor);
 
     let fees = in_force(&c.certification_fee, on).ok_or(CoverageError::NoFeeTable(on))?;
     let fee = gross(fees.value.fee(SizeBand::of(a.employees)).as_decimal())?;
 
-    let days = r.consultancy_days.min(c.consultancy_days_cap.value).max(Decimal::ZERO);
+    let days = r
+        .consultancy_days
+        .min(c.consultancy_days_cap.value)
+        .max(Decimal::ZERO);
     let rate = r.day_rate.min(c.consultancy_day_rate_cap.value);
     let consultancy = gross(days * rate.as_decimal())?;
 
@@ -110,7 +124,11 @@ pub fn estimate(p: &Programme, a: &Applicant, r: &CostRequest, on: NaiveDate) ->
     items[Item::PlusAudit.index()] = plus;
     let total = consultancy.checked_add(fee)?.checked_add(plus)?;
     let award = total.min(c.award_cap.value);
-    Ok(Coverage { items, total, award })
+    Ok(Coverage {
+        items,
+        total,
+        award,
+    })
 }
 
 #[cfg(test)]
@@ -120,8 +138,17 @@ mod tests {
 
     fn applicant(employees: u32, vat_registered: bool) -> Applicant {
         Applicant {
-            organisation: Organisation { name: "Acme Medical".into(), company_number: Some("01234567".into()), charity_number: None, ods_code: None, region: None },
-            contact: Contact { name: "A Person".into(), email: "a@example.org".into() },
+            organisation: Organisation {
+                name: "Acme Medical".into(),
+                company_number: Some("01234567".into()),
+                charity_number: None,
+                ods_code: None,
+                region: None,
+            },
+            contact: Contact {
+                name: "A Person".into(),
+                email: "a@example.org".into(),
+            },
             sector: "medical-supplier".into(),
             employees,
             uk_based: true,
@@ -134,7 +161,12 @@ mod tests {
     fn preset_covers_fee_and_consultancy_with_vat_for_unregistered() {
         let p = Programme::healthcare_cyber_essentials_2020();
         let on = NaiveDate::from_ymd_opt(2020, 10, 1).unwrap();
-        let r = CostRequest { level: Level::Basic, consultancy_days: Decimal::new(15, 1), day_rate: Money::pounds(500), plus_audit_quote: None };
+        let r = CostRequest {
+            level: Level::Basic,
+            consultancy_days: Decimal::new(15, 1),
+            day_rate: Money::pounds(500),
+            plus_audit_quote: None,
+        };
         let c = estimate(&p, &applicant(20, false), &r, on).unwrap();
         assert_eq!(c.item(Item::CertificationFee), Money::pounds(360));
         assert_eq!(c.item(Item::Consultancy), Money::pounds(900));
@@ -148,7 +180,12 @@ mod tests {
     fn caps_apply_and_the_dated_table_is_used() {
         let p = Programme::healthcare_cyber_essentials_2020();
         let on = NaiveDate::from_ymd_opt(2022, 2, 1).unwrap();
-        let r = CostRequest { level: Level::Basic, consultancy_days: Decimal::from(10), day_rate: Money::pounds(900), plus_audit_quote: None };
+        let r = CostRequest {
+            level: Level::Basic,
+            consultancy_days: Decimal::from(10),
+            day_rate: Money::pounds(900),
+            plus_audit_quote: None,
+        };
         let c = estimate(&p, &applicant(100, true), &r, on).unwrap();
         assert_eq!(c.item(Item::Consultancy), Money::pounds(1800));
         assert_eq!(c.item(Item::CertificationFee), Money::pounds(450));
@@ -162,9 +199,24 @@ mod tests {
     fn plus_only_when_funded() {
         let mut p = Programme::healthcare_cyber_essentials_2020();
         let on = NaiveDate::from_ymd_opt(2020, 10, 1).unwrap();
-        let r = CostRequest { level: Level::Plus, consultancy_days: Decimal::ZERO, day_rate: Money::ZERO, plus_audit_quote: Some(Money::pounds(3000)) };
-        assert_eq!(estimate(&p, &applicant(5, true), &r, on).unwrap().item(Item::PlusAudit), Money::ZERO);
+        let r = CostRequest {
+            level: Level::Plus,
+            consultancy_days: Decimal::ZERO,
+            day_rate: Money::ZERO,
+            plus_audit_quote: Some(Money::pounds(3000)),
+        };
+        assert_eq!(
+            estimate(&p, &applicant(5, true), &r, on)
+                .unwrap()
+                .item(Item::PlusAudit),
+            Money::ZERO
+        );
         p.coverage.plus_funded.value = true;
-        assert_eq!(estimate(&p, &applicant(5, true), &r, on).unwrap().item(Item::PlusAudit), Money::pounds(1400));
+        assert_eq!(
+            estimate(&p, &applicant(5, true), &r, on)
+                .unwrap()
+                .item(Item::PlusAudit),
+            Money::pounds(1400)
+        );
     }
 }

@@ -28,7 +28,11 @@ use crate::state::{Application, DeadlineKind, State};
 ///
 /// A command whose id was seen before returns no events (it was applied
 /// already; [`State::commands`] says where). A rejection leaves nothing to record.
-pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+pub fn decide(
+    state: &State,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
     if state.commands.contains_key(&command.id) {
         return Ok(Vec::new());
     }
@@ -36,20 +40,38 @@ pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Ve
         if now < last {
             return Err(Rejection::new(
                 Code::ClockWentBackwards,
-                format!("`now` {now} is earlier than the last recorded event at {last}: commands must not go back in time"),
+                format!(
+                    "`now` {now} is earlier than the last recorded event at {last}: commands must not go back in time"
+                ),
                 "now",
             ));
         }
     }
     if let Action::Open { programme } = &command.action {
         if state.programme.is_some() {
-            return Err(Rejection::new(Code::AlreadyOpened, "the programme is open already: a stream holds one programme", "open"));
+            return Err(Rejection::new(
+                Code::AlreadyOpened,
+                "the programme is open already: a stream holds one programme",
+                "open",
+            ));
         }
-        programme.validate().map_err(|e| Rejection::new(Code::InvalidRules, e.to_string(), "programme"))?;
-        return Ok(vec![Event::new(command.id, now, EventKind::ProgrammeOpened { programme: programme.clone() })]);
+        programme
+            .validate()
+            .map_err(|e| Rejection::new(Code::InvalidRules, e.to_string(), "programme"))?;
+        return Ok(vec![Event::new(
+            command.id,
+            now,
+            EventKind::ProgrammeOpened {
+                programme: programme.clone(),
+            },
+        )]);
     }
     let Some(p) = state.programme() else {
-        return Err(Rejection::new(Code::NotOpened, "the programme is not open: send an `open` command with its rules first", "open"));
+        return Err(Rejection::new(
+            Code::NotOpened,
+            "the programme is not open: send an `open` command with its rules first",
+            "open",
+        ));
     };
     let mut d = Draft::new(state, p, command.id, now);
     match &command.action {
@@ -57,58 +79,112 @@ pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Ve
         Action::TopUp { amount, note } => {
             text("note", note, 0, 500)?;
             nonzero(*amount, "amount")?;
-            if state.pot.credits.checked_add(*amount).map_or(true, |c| c > Money::MAX) {
-                return Err(Rejection::new(Code::AmountOutOfRange, format!("a top-up of {amount} would take the pot's credits above {}", Money::MAX), "amount"));
+            if state
+                .pot
+                .credits
+                .checked_add(*amount)
+                .map_or(true, |c| c > Money::MAX)
+            {
+                return Err(Rejection::new(
+                    Code::AmountOutOfRange,
+                    format!(
+                        "a top-up of {amount} would take the pot's credits above {}",
+                        Money::MAX
+                    ),
+                    "amount",
+                ));
             }
-            d.emit(EventKind::PotToppedUp { amount: *amount, note: note.clone() });
+            d.emit(EventKind::PotToppedUp {
+                amount: *amount,
+                note: note.clone(),
+            });
             d.available = d.available.checked_add(*amount).unwrap_or(Money::MAX);
             d.offer_waitlist();
         }
-        Action::Submit { application, applicant, request } => {
+        Action::Submit {
+            application,
+            applicant,
+            request,
+        } => {
             if state.applications.contains_key(application) {
-                return Err(Rejection::new(Code::DuplicateApplication, format!("application {application} exists already: choose a new id"), "application"));
+                return Err(Rejection::new(
+                    Code::DuplicateApplication,
+                    format!("application {application} exists already: choose a new id"),
+                    "application",
+                ));
             }
-            applicant.check().and_then(|()| request.check()).map_err(field_rejection)?;
+            applicant
+                .check()
+                .and_then(|()| request.check())
+                .map_err(field_rejection)?;
             let on = now.date_naive();
             let eligible = eligibility::is_eligible(p, applicant, on);
             let coverage = if eligible {
-                let c = coverage::estimate(p, applicant, request, on).map_err(|e| Rejection::new(Code::NoCoverage, e.to_string(), "coverage"))?;
+                let c = coverage::estimate(p, applicant, request, on)
+                    .map_err(|e| Rejection::new(Code::NoCoverage, e.to_string(), "coverage"))?;
                 if c.award.is_zero() {
-                    return Err(Rejection::new(Code::InvalidApplication, "the application asks for nothing the programme covers", "request"));
+                    return Err(Rejection::new(
+                        Code::InvalidApplication,
+                        "the application asks for nothing the programme covers",
+                        "request",
+                    ));
                 }
                 Some(c)
             } else {
                 None
             };
-            d.emit(EventKind::Submitted { application: *application, applicant: applicant.clone(), request: request.clone(), coverage });
+            d.emit(EventKind::Submitted {
+                application: *application,
+                applicant: applicant.clone(),
+                request: request.clone(),
+                coverage,
+            });
             match coverage {
                 None => {
-                    let failed = eligibility::explain(p, applicant, on).failed().cloned().collect();
-                    d.emit(EventKind::FoundIneligible { application: *application, failed });
+                    let failed = eligibility::explain(p, applicant, on)
+                        .failed()
+                        .cloned()
+                        .collect();
+                    d.emit(EventKind::FoundIneligible {
+                        application: *application,
+                        failed,
+                    });
                 }
                 Some(c) => {
-                    let sector = p.sector(&applicant.sector).and_then(|(i, _)| u16::try_from(i).ok());
-                    let queue_ahead = p.allocation.policy.value == WaitlistPolicy::Strict && !state.waitlist.is_empty();
+                    let sector = p
+                        .sector(&applicant.sector)
+                        .and_then(|(i, _)| u16::try_from(i).ok());
+                    let queue_ahead = p.allocation.policy.value == WaitlistPolicy::Strict
+                        && !state.waitlist.is_empty();
                     if !queue_ahead && d.fits(sector, c.award) {
                         d.offer(*application, sector, c.award);
                     } else {
-                        d.emit(EventKind::Waitlisted { application: *application });
+                        d.emit(EventKind::Waitlisted {
+                            application: *application,
+                        });
                     }
                 }
             }
         }
         Action::Accept { application } => {
             let app = d.app(application)?;
-            let Stage::Offered { expires } = app.stage else { return Err(illegal(app, Trigger::Accept)) };
+            let Stage::Offered { expires } = app.stage else {
+                return Err(illegal(app, Trigger::Accept));
+            };
             if now >= expires {
                 return Err(Rejection::new(
                     Code::IllegalTransition,
-                    format!("the offer to {application} expired at {expires}; it lapses at the next tick and cannot be accepted"),
+                    format!(
+                        "the offer to {application} expired at {expires}; it lapses at the next tick and cannot be accepted"
+                    ),
                     "offered",
                 ));
             }
             let pass_by = add_months(now, p.windows.pass_months.value);
-            d.emit(EventKind::Accepted { application: *application, pass_by });
+            d.emit(EventKind::Accepted {
+                application: *application,
+                pass_by,
+            });
         }
         Action::Decline { application } => {
             let app = d.app(application)?;
@@ -116,10 +192,16 @@ pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Ve
                 return Err(illegal(app, Trigger::Decline));
             }
             let released = d.release(app);
-            d.emit(EventKind::Declined { application: *application, released });
+            d.emit(EventKind::Declined {
+                application: *application,
+                released,
+            });
             d.offer_waitlist();
         }
-        Action::Withdraw { application, reason } => {
+        Action::Withdraw {
+            application,
+            reason,
+        } => {
             text("reason", reason, 0, 500)?;
             let app = d.app(application)?;
             if app.stage.kind().is_final() || app.stage.kind() == StageKind::Submitted {
@@ -131,59 +213,126 @@ pub fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Ve
             } else {
                 d.release(app)
             };
-            d.emit(EventKind::Withdrawn { application: *application, released, reason: reason.clone() });
+            d.emit(EventKind::Withdrawn {
+                application: *application,
+                released,
+                reason: reason.clone(),
+            });
             d.offer_waitlist();
         }
-        Action::Milestone { application, milestone } => {
+        Action::Milestone {
+            application,
+            milestone,
+        } => {
             let app = d.app(application)?;
             milestone_events(&mut d, app, *milestone)?;
         }
-        Action::Claim { application, item, invoice_ref, amount } => {
+        Action::Claim {
+            application,
+            item,
+            invoice_ref,
+            amount,
+        } => {
             let app = d.app(application)?;
             text("invoice_ref", invoice_ref, 1, 64)?;
             let kind = app.stage.kind();
             if !kind.is_funded() || kind == StageKind::Completed {
                 return Err(Rejection::new(
                     Code::IllegalTransition,
-                    format!("application {application} is {kind}: claims are paid only on a live award (awarded to certified, before completion)"),
+                    format!(
+                        "application {application} is {kind}: claims are paid only on a live award (awarded to certified, before completion)"
+                    ),
                     kind.as_str(),
                 ));
             }
             if !milestone_reached(*item, kind) {
-                return Err(Rejection::new(Code::MilestoneNotReached, format!("a {item} invoice is paid once {}; application {application} is {kind}", claim_milestone(*item)), item.as_str()));
+                return Err(Rejection::new(
+                    Code::MilestoneNotReached,
+                    format!(
+                        "a {item} invoice is paid once {}; application {application} is {kind}",
+                        claim_milestone(*item)
+                    ),
+                    item.as_str(),
+                ));
             }
             if state.invoices.contains_key(invoice_ref) {
-                return Err(Rejection::new(Code::DuplicateInvoice, format!("invoice `{invoice_ref}` was claimed already: each supplier invoice is paid once"), "invoice_ref"));
+                return Err(Rejection::new(
+                    Code::DuplicateInvoice,
+                    format!(
+                        "invoice `{invoice_ref}` was claimed already: each supplier invoice is paid once"
+                    ),
+                    "invoice_ref",
+                ));
             }
             nonzero(*amount, "amount")?;
             let payable = app.payable(*item);
             if *amount > payable {
-                return Err(Rejection::new(Code::ClaimExceedsCovered, format!("{amount} is more than the {payable} left to pay for {item} on application {application}"), item.as_str()));
+                return Err(Rejection::new(
+                    Code::ClaimExceedsCovered,
+                    format!(
+                        "{amount} is more than the {payable} left to pay for {item} on application {application}"
+                    ),
+                    item.as_str(),
+                ));
             }
-            d.emit(EventKind::ClaimPaid { application: *application, item: *item, invoice_ref: invoice_ref.clone(), amount: *amount });
+            d.emit(EventKind::ClaimPaid {
+                application: *application,
+                item: *item,
+                invoice_ref: invoice_ref.clone(),
+                amount: *amount,
+            });
         }
         Action::Complete { application } => {
             let app = d.app(application)?;
-            if !matches!(app.stage.kind(), StageKind::Certified | StageKind::PlusCertified | StageKind::PlusNotAchieved) {
+            if !matches!(
+                app.stage.kind(),
+                StageKind::Certified | StageKind::PlusCertified | StageKind::PlusNotAchieved
+            ) {
                 return Err(illegal(app, Trigger::Complete));
             }
             let released = d.release(app);
-            d.emit(EventKind::Completed { application: *application, released });
+            d.emit(EventKind::Completed {
+                application: *application,
+                released,
+            });
             d.offer_waitlist();
         }
-        Action::Clawback { application, amount, reason } => {
+        Action::Clawback {
+            application,
+            amount,
+            reason,
+        } => {
             text("reason", reason, 1, 500)?;
             let app = d.app(application)?;
             let kind = app.stage.kind();
-            if !matches!(kind, StageKind::Completed | StageKind::Failed | StageKind::Withdrawn) {
-                return Err(Rejection::new(Code::NotCompleted, format!("application {application} is {kind}: a clawback follows completion, failure or withdrawal"), kind.as_str()));
+            if !matches!(
+                kind,
+                StageKind::Completed | StageKind::Failed | StageKind::Withdrawn
+            ) {
+                return Err(Rejection::new(
+                    Code::NotCompleted,
+                    format!(
+                        "application {application} is {kind}: a clawback follows completion, failure or withdrawal"
+                    ),
+                    kind.as_str(),
+                ));
             }
             nonzero(*amount, "amount")?;
             let net = app.account.net_paid();
             if *amount > net {
-                return Err(Rejection::new(Code::ClawbackExceedsPaid, format!("{amount} is more than the {net} paid (net of earlier clawbacks) on application {application}"), "amount"));
+                return Err(Rejection::new(
+                    Code::ClawbackExceedsPaid,
+                    format!(
+                        "{amount} is more than the {net} paid (net of earlier clawbacks) on application {application}"
+                    ),
+                    "amount",
+                ));
             }
-            d.emit(EventKind::ClawedBack { application: *application, amount: *amount, reason: reason.clone() });
+            d.emit(EventKind::ClawedBack {
+                application: *application,
+                amount: *amount,
+                reason: reason.clone(),
+            });
             d.available = d.available.checked_add(*amount).unwrap_or(Money::MAX);
             d.adjust_sector(app.sector, *amount, false);
             d.offer_waitlist();
@@ -198,57 +347,119 @@ fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Resul
     let now = d.now;
     let id = app.id;
     let trig = match (m, app.stage) {
-        (Milestone::AssessmentFailed, Stage::SelfAssessmentSubmitted { attempt, .. }) if attempt >= 2 => Trigger::SecondFail,
+        (Milestone::AssessmentFailed, Stage::SelfAssessmentSubmitted { attempt, .. })
+            if attempt >= 2 =>
+        {
+            Trigger::SecondFail
+        }
         (Milestone::AssessmentFailed, _) => Trigger::FirstFail,
-        (Milestone::PlusAuditFailed, Stage::PlusAuditBooked { attempt, .. }) if attempt >= 2 => Trigger::PlusSecondFail,
+        (Milestone::PlusAuditFailed, Stage::PlusAuditBooked { attempt, .. }) if attempt >= 2 => {
+            Trigger::PlusSecondFail
+        }
         (Milestone::PlusAuditFailed, _) => Trigger::PlusFirstFail,
         (m, _) => Trigger::Milestone(m),
     };
     match (m, app.stage) {
-        (Milestone::ConsultancyEngaged, Stage::Awarded { .. }) => d.emit(EventKind::ConsultancyEngaged { application: id }),
+        (Milestone::ConsultancyEngaged, Stage::Awarded { .. }) => {
+            d.emit(EventKind::ConsultancyEngaged { application: id })
+        }
         (Milestone::SelfAssessmentSubmitted, Stage::ConsultancyEngaged { .. }) => {
-            d.emit(EventKind::SelfAssessmentSubmitted { application: id, attempt: 1 });
+            d.emit(EventKind::SelfAssessmentSubmitted {
+                application: id,
+                attempt: 1,
+            });
         }
         (Milestone::SelfAssessmentSubmitted, Stage::FeedbackDue { respond_by, .. }) => {
             if now > respond_by {
-                return Err(Rejection::new(Code::IllegalTransition, format!("the feedback window closed at {respond_by}: the application fails at the next tick"), "feedback_due"));
+                return Err(Rejection::new(
+                    Code::IllegalTransition,
+                    format!(
+                        "the feedback window closed at {respond_by}: the application fails at the next tick"
+                    ),
+                    "feedback_due",
+                ));
             }
-            d.emit(EventKind::SelfAssessmentSubmitted { application: id, attempt: 2 });
+            d.emit(EventKind::SelfAssessmentSubmitted {
+                application: id,
+                attempt: 2,
+            });
         }
         (Milestone::AssessmentPassed, Stage::SelfAssessmentSubmitted { .. }) => {
             let expires = add_months(now, p.windows.validity_months.value);
-            let plus = app.coverage.is_some_and(|c| !c.item(Item::PlusAudit).is_zero());
+            let plus = app
+                .coverage
+                .is_some_and(|c| !c.item(Item::PlusAudit).is_zero());
             let plus_by = plus.then(|| add_months(now, p.windows.plus_months.value));
-            d.emit(EventKind::Certified { application: id, expires, plus_by });
+            d.emit(EventKind::Certified {
+                application: id,
+                expires,
+                plus_by,
+            });
         }
         (Milestone::AssessmentFailed, Stage::SelfAssessmentSubmitted { attempt, .. }) => {
             if attempt >= 2 {
                 let released = d.release(app);
-                d.emit(EventKind::CertificationFailed { application: id, reason: FailureReason::SecondFail, released });
+                d.emit(EventKind::CertificationFailed {
+                    application: id,
+                    reason: FailureReason::SecondFail,
+                    released,
+                });
                 d.offer_waitlist();
             } else {
                 let today = now.date_naive();
-                let days = (add_working_days(today, p.windows.feedback_working_days.value) - today).num_days();
-                d.emit(EventKind::AssessmentFailed { application: id, respond_by: now + Duration::days(days) });
+                let days = (add_working_days(today, p.windows.feedback_working_days.value) - today)
+                    .num_days();
+                d.emit(EventKind::AssessmentFailed {
+                    application: id,
+                    respond_by: now + Duration::days(days),
+                });
             }
         }
-        (Milestone::PlusAuditBooked | Milestone::PlusAuditPassed | Milestone::PlusAuditFailed, Stage::Certified { plus_by: None }) => {
-            return Err(Rejection::new(Code::PlusNotFunded, format!("application {id} has no funded Cyber Essentials Plus audit"), "plus_funded"));
+        (
+            Milestone::PlusAuditBooked | Milestone::PlusAuditPassed | Milestone::PlusAuditFailed,
+            Stage::Certified { plus_by: None },
+        ) => {
+            return Err(Rejection::new(
+                Code::PlusNotFunded,
+                format!("application {id} has no funded Cyber Essentials Plus audit"),
+                "plus_funded",
+            ));
         }
-        (Milestone::PlusAuditBooked, Stage::Certified { plus_by: Some(_) }) => d.emit(EventKind::PlusAuditBooked { application: id, attempt: 1 }),
+        (Milestone::PlusAuditBooked, Stage::Certified { plus_by: Some(_) }) => {
+            d.emit(EventKind::PlusAuditBooked {
+                application: id,
+                attempt: 1,
+            })
+        }
         (Milestone::PlusAuditBooked, Stage::PlusRetest { retest_by, .. }) => {
             if now > retest_by {
-                return Err(Rejection::new(Code::IllegalTransition, format!("the re-test window closed at {retest_by}"), "plus_retest"));
+                return Err(Rejection::new(
+                    Code::IllegalTransition,
+                    format!("the re-test window closed at {retest_by}"),
+                    "plus_retest",
+                ));
             }
-            d.emit(EventKind::PlusAuditBooked { application: id, attempt: 2 });
+            d.emit(EventKind::PlusAuditBooked {
+                application: id,
+                attempt: 2,
+            });
         }
-        (Milestone::PlusAuditPassed, Stage::PlusAuditBooked { .. }) => d.emit(EventKind::PlusCertified { application: id }),
+        (Milestone::PlusAuditPassed, Stage::PlusAuditBooked { .. }) => {
+            d.emit(EventKind::PlusCertified { application: id })
+        }
         (Milestone::PlusAuditFailed, Stage::PlusAuditBooked { attempt, plus_by }) => {
             if attempt >= 2 {
-                d.emit(EventKind::PlusNotAchieved { application: id, reason: PlusEnd::SecondFail });
+                d.emit(EventKind::PlusNotAchieved {
+                    application: id,
+                    reason: PlusEnd::SecondFail,
+                });
             } else {
-                let retest_by = (now + Duration::days(i64::from(p.windows.plus_retest_days.value))).min(plus_by);
-                d.emit(EventKind::PlusAuditFailed { application: id, retest_by });
+                let retest_by = (now + Duration::days(i64::from(p.windows.plus_retest_days.value)))
+                    .min(plus_by);
+                d.emit(EventKind::PlusAuditFailed {
+                    application: id,
+                    retest_by,
+                });
             }
         }
         _ => return Err(illegal(app, trig)),
@@ -259,9 +470,16 @@ fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Resul
 fn tick(d: &mut Draft<'_>) {
     let state = d.state;
     let now = d.now;
-    let due: Vec<_> = state.deadlines.iter().take_while(|dl| dl.at <= now).copied().collect();
+    let due: Vec<_> = state
+        .deadlines
+        .iter()
+        .take_while(|dl| dl.at <= now)
+        .copied()
+        .collect();
     for dl in due {
-        let Some(app) = state.applications.get(&dl.application) else { continue };
+        let Some(app) = state.applications.get(&dl.application) else {
+            continue;
+        };
         let cert_reminder = matches!(dl.kind, DeadlineKind::CertificateReminder(_));
         if d.touched.contains(&app.id) && !cert_reminder {
             // Its stage changed earlier in this tick: the deadline belonged to the old stage.
@@ -270,34 +488,67 @@ fn tick(d: &mut Draft<'_>) {
         let id = app.id;
         match (dl.kind, app.stage) {
             (DeadlineKind::OfferReminder, Stage::Offered { expires }) if expires > now => {
-                d.emit(EventKind::ReminderDue { application: id, reminder: Reminder::OfferExpiring { expires } });
+                d.emit(EventKind::ReminderDue {
+                    application: id,
+                    reminder: Reminder::OfferExpiring { expires },
+                });
             }
             (DeadlineKind::OfferExpiry, Stage::Offered { .. }) => {
                 let released = d.release(app);
-                d.emit(EventKind::Lapsed { application: id, released });
+                d.emit(EventKind::Lapsed {
+                    application: id,
+                    released,
+                });
                 d.offer_waitlist();
             }
-            (DeadlineKind::FeedbackReminder, Stage::FeedbackDue { respond_by, .. }) if respond_by > now => {
-                d.emit(EventKind::ReminderDue { application: id, reminder: Reminder::FeedbackClosing { closes: respond_by } });
+            (DeadlineKind::FeedbackReminder, Stage::FeedbackDue { respond_by, .. })
+                if respond_by > now =>
+            {
+                d.emit(EventKind::ReminderDue {
+                    application: id,
+                    reminder: Reminder::FeedbackClosing { closes: respond_by },
+                });
             }
             (DeadlineKind::FeedbackClose | DeadlineKind::PassWindow, _) => {
-                let reason = if dl.kind == DeadlineKind::PassWindow { FailureReason::PassWindowEnded } else { FailureReason::FeedbackWindowEnded };
+                let reason = if dl.kind == DeadlineKind::PassWindow {
+                    FailureReason::PassWindowEnded
+                } else {
+                    FailureReason::FeedbackWindowEnded
+                };
                 let released = d.release(app);
-                d.emit(EventKind::CertificationFailed { application: id, reason, released });
+                d.emit(EventKind::CertificationFailed {
+                    application: id,
+                    reason,
+                    released,
+                });
                 d.offer_waitlist();
             }
-            (DeadlineKind::PlusReminder, Stage::Certified { plus_by: Some(plus_by) } | Stage::PlusAuditBooked { plus_by, .. } | Stage::PlusRetest { plus_by, .. })
-                if plus_by > now =>
-            {
-                d.emit(EventKind::ReminderDue { application: id, reminder: Reminder::PlusWindowClosing { closes: plus_by } });
+            (
+                DeadlineKind::PlusReminder,
+                Stage::Certified {
+                    plus_by: Some(plus_by),
+                }
+                | Stage::PlusAuditBooked { plus_by, .. }
+                | Stage::PlusRetest { plus_by, .. },
+            ) if plus_by > now => {
+                d.emit(EventKind::ReminderDue {
+                    application: id,
+                    reminder: Reminder::PlusWindowClosing { closes: plus_by },
+                });
             }
             (DeadlineKind::PlusWindow | DeadlineKind::PlusRetest, _) => {
                 d.touched.insert(id);
-                d.emit(EventKind::PlusNotAchieved { application: id, reason: PlusEnd::WindowEnded });
+                d.emit(EventKind::PlusNotAchieved {
+                    application: id,
+                    reason: PlusEnd::WindowEnded,
+                });
             }
             (DeadlineKind::CertificateReminder(days), _) => {
                 if let Some(expires) = app.certificate_expires {
-                    d.emit(EventKind::ReminderDue { application: id, reminder: Reminder::CertificateExpiring { expires, days } });
+                    d.emit(EventKind::ReminderDue {
+                        application: id,
+                        reminder: Reminder::CertificateExpiring { expires, days },
+                    });
                 }
             }
             // A reminder whose target time has passed: the target's own deadline fires in this tick.
@@ -308,7 +559,8 @@ fn tick(d: &mut Draft<'_>) {
 
 /// Adds calendar months to an instant, keeping the time of day.
 pub fn add_months(t: DateTime<Utc>, months: u32) -> DateTime<Utc> {
-    t.checked_add_months(Months::new(months)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    t.checked_add_months(Months::new(months))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A command's working view: the state plus what this command changed so far.
@@ -329,7 +581,8 @@ struct Draft<'a> {
 
 impl<'a> Draft<'a> {
     fn new(state: &'a State, p: &'a Programme, command: CommandId, now: DateTime<Utc>) -> Self {
-        let sector_committed = (!p.allocation.ring_fences.is_empty()).then(|| state.sectors.iter().map(|s| s.committed()).collect());
+        let sector_committed = (!p.allocation.ring_fences.is_empty())
+            .then(|| state.sectors.iter().map(|s| s.committed()).collect());
         Draft {
             state,
             p,
@@ -348,16 +601,26 @@ impl<'a> Draft<'a> {
     }
 
     fn app(&self, id: &ApplicationId) -> Result<&'a Application, Rejection> {
-        self.state
-            .applications
-            .get(id)
-            .ok_or_else(|| Rejection::new(Code::UnknownApplication, format!("no application has id {id}: check the id, or submit the application first"), "application"))
+        self.state.applications.get(id).ok_or_else(|| {
+            Rejection::new(
+                Code::UnknownApplication,
+                format!(
+                    "no application has id {id}: check the id, or submit the application first"
+                ),
+                "application",
+            )
+        })
     }
 
     fn ring_fence_cap(&self, sector: Option<u16>) -> Option<Money> {
         let s = usize::from(sector?);
         let id = &self.p.sectors.get(s)?.id;
-        self.p.allocation.ring_fences.iter().find(|rf| &rf.sector == id).map(|rf| rf.cap)
+        self.p
+            .allocation
+            .ring_fences
+            .iter()
+            .find(|rf| &rf.sector == id)
+            .map(|rf| rf.cap)
     }
 
     fn fits(&self, sector: Option<u16>, amount: Money) -> bool {
@@ -367,7 +630,10 @@ impl<'a> Draft<'a> {
             return false;
         }
         match (self.ring_fence_cap(sector), &self.sector_committed, sector) {
-            (Some(cap), Some(used), Some(s)) => used.get(usize::from(s)).and_then(|u| u.checked_add(amount).ok()).is_some_and(|t| t <= cap),
+            (Some(cap), Some(used), Some(s)) => used
+                .get(usize::from(s))
+                .and_then(|u| u.checked_add(amount).ok())
+                .is_some_and(|t| t <= cap),
             _ => true,
         }
     }
@@ -375,14 +641,22 @@ impl<'a> Draft<'a> {
     fn adjust_sector(&mut self, sector: Option<u16>, amount: Money, up: bool) {
         if let (Some(used), Some(s)) = (&mut self.sector_committed, sector) {
             if let Some(u) = used.get_mut(usize::from(s)) {
-                *u = if up { u.checked_add(amount).unwrap_or(Money::MAX) } else { u.saturating_sub(amount) };
+                *u = if up {
+                    u.checked_add(amount).unwrap_or(Money::MAX)
+                } else {
+                    u.saturating_sub(amount)
+                };
             }
         }
     }
 
     fn offer(&mut self, id: ApplicationId, sector: Option<u16>, amount: Money) {
         let expires = self.now + Duration::days(i64::from(self.p.windows.offer_days.value));
-        self.emit(EventKind::Offered { application: id, amount, expires });
+        self.emit(EventKind::Offered {
+            application: id,
+            amount,
+            expires,
+        });
         self.available = self.available.saturating_sub(amount);
         self.adjust_sector(sector, amount, true);
         self.touched.insert(id);
@@ -391,7 +665,11 @@ impl<'a> Draft<'a> {
 
     /// Releases the application's outstanding reservation in the draft; returns the amount.
     fn release(&mut self, app: &Application) -> Money {
-        let amount = if app.account.resolved { Money::ZERO } else { app.account.outstanding };
+        let amount = if app.account.resolved {
+            Money::ZERO
+        } else {
+            app.account.outstanding
+        };
         self.available = self.available.checked_add(amount).unwrap_or(Money::MAX);
         self.adjust_sector(app.sector, amount, false);
         self.touched.insert(app.id);
@@ -406,7 +684,9 @@ impl<'a> Draft<'a> {
             if self.left_waitlist.contains(id) {
                 continue;
             }
-            let Some(app) = state.applications.get(id) else { continue };
+            let Some(app) = state.applications.get(id) else {
+                continue;
+            };
             let amount = app.award();
             if self.fits(app.sector, amount) {
                 self.offer(*id, app.sector, amount);
@@ -421,23 +701,48 @@ impl<'a> Draft<'a> {
 
 fn illegal(app: &Application, trigger: Trigger) -> Rejection {
     let kind = app.stage.kind();
-    let allowed: Vec<&str> = TRANSITIONS.iter().filter(|(_, t, _)| *t == trigger).filter_map(|(f, _, _)| f.map(|k| k.as_str())).collect();
+    let allowed: Vec<&str> = TRANSITIONS
+        .iter()
+        .filter(|(_, t, _)| *t == trigger)
+        .filter_map(|(f, _, _)| f.map(|k| k.as_str()))
+        .collect();
     let what = match trigger {
-        Trigger::Milestone(m) => format!("milestone {}", serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+        Trigger::Milestone(m) => format!(
+            "milestone {}",
+            serde_json::to_value(m)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
         Trigger::FirstFail | Trigger::SecondFail => "milestone assessment_failed".to_string(),
-        Trigger::PlusFirstFail | Trigger::PlusSecondFail => "milestone plus_audit_failed".to_string(),
-        other => serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        Trigger::PlusFirstFail | Trigger::PlusSecondFail => {
+            "milestone plus_audit_failed".to_string()
+        }
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
     };
     Rejection::new(
         Code::IllegalTransition,
-        format!("application {} is {kind}: {what} is allowed only when it is {}", app.id, if allowed.is_empty() { "never".to_string() } else { allowed.join(" or ") }),
+        format!(
+            "application {} is {kind}: {what} is allowed only when it is {}",
+            app.id,
+            if allowed.is_empty() {
+                "never".to_string()
+            } else {
+                allowed.join(" or ")
+            }
+        ),
         kind.as_str(),
     )
 }
 
 fn milestone_reached(item: Item, kind: StageKind) -> bool {
     match item {
-        Item::Consultancy => !matches!(kind, StageKind::Awarded | StageKind::ConsultancyEngaged) && kind.is_funded(),
+        Item::Consultancy => {
+            !matches!(kind, StageKind::Awarded | StageKind::ConsultancyEngaged) && kind.is_funded()
+        }
         Item::CertificationFee => kind.is_certified(),
         Item::PlusAudit => kind == StageKind::PlusCertified,
     }
@@ -453,7 +758,11 @@ fn claim_milestone(item: Item) -> &'static str {
 
 fn nonzero(amount: Money, field: &str) -> Result<(), Rejection> {
     if amount.is_zero() {
-        return Err(Rejection::new(Code::ZeroAmount, format!("`{field}` is zero: give an amount of at least 0.01"), field.to_string()));
+        return Err(Rejection::new(
+            Code::ZeroAmount,
+            format!("`{field}` is zero: give an amount of at least 0.01"),
+            field.to_string(),
+        ));
     }
     Ok(())
 }
@@ -471,5 +780,9 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejectio
 }
 
 fn field_rejection(p: FieldProblem) -> Rejection {
-    Rejection::new(Code::InvalidApplication, format!("{}: {}", p.field, p.problem), p.field)
+    Rejection::new(
+        Code::InvalidApplication,
+        format!("{}: {}", p.field, p.problem),
+        p.field,
+    )
 }

@@ -60,9 +60,15 @@ pub fn explain(p: &Programme, a: &Applicant, on: NaiveDate) -> Eligibility {
         id: "open".into(),
         passed: open,
         sentence: if open {
-            format!("applications are open on {on} ({} to {})", p.opens.value, p.closes.value)
+            format!(
+                "applications are open on {on} ({} to {})",
+                p.opens.value, p.closes.value
+            )
         } else {
-            format!("applications are taken from {} to {}, not on {on}", p.opens.value, p.closes.value)
+            format!(
+                "applications are taken from {} to {}, not on {on}",
+                p.opens.value, p.closes.value
+            )
         },
         reference: p.closes.provenance(),
     });
@@ -71,7 +77,10 @@ pub fn explain(p: &Programme, a: &Applicant, on: NaiveDate) -> Eligibility {
             id: "sector".into(),
             passed: s.eligible,
             sentence: format!("{}: {}", s.name, s.reason),
-            reference: s.reference.clone().or_else(|| s.assumed.as_ref().map(|n| format!("assumed: {n}"))),
+            reference: s
+                .reference
+                .clone()
+                .or_else(|| s.assumed.as_ref().map(|n| format!("assumed: {n}"))),
         }),
         None => criteria.push(Criterion {
             id: "sector".into(),
@@ -79,7 +88,11 @@ pub fn explain(p: &Programme, a: &Applicant, on: NaiveDate) -> Eligibility {
             sentence: format!(
                 "`{}` is not a sector of this programme; declared sectors: {}",
                 a.sector,
-                p.sectors.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                p.sectors
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             reference: None,
         }),

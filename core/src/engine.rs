@@ -24,7 +24,10 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// Applied now: these events were recorded (none for a tick with nothing due).
-    Applied { events: Vec<Recorded>, notices: usize },
+    Applied {
+        events: Vec<Recorded>,
+        notices: usize,
+    },
     /// The command id was applied before; these are the events it recorded then.
     Duplicate { events: Vec<Recorded> },
 }
@@ -51,10 +54,14 @@ pub enum EngineError {
     #[error("the stored stream does not replay: {0}")]
     Replay(#[from] ReplayError),
     /// A group commit larger than [`EngineConfig::max_batch`].
-    #[error("a batch of {given} commands is larger than the limit of {max}: split it (see `execute_many`)")]
+    #[error(
+        "a batch of {given} commands is larger than the limit of {max}: split it (see `execute_many`)"
+    )]
     BatchTooLarge { given: usize, max: usize },
     /// Other writers kept winning the race.
-    #[error("gave up after {attempts} version conflicts: too many concurrent writers on this programme")]
+    #[error(
+        "gave up after {attempts} version conflicts: too many concurrent writers on this programme"
+    )]
     Contention { attempts: u32 },
 }
 
@@ -73,7 +80,12 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { snapshot_every: 10_000, max_conflict_retries: 16, load_page: 10_000, max_batch: 10_000 }
+        EngineConfig {
+            snapshot_every: 10_000,
+            max_conflict_retries: 16,
+            load_page: 10_000,
+            max_batch: 10_000,
+        }
     }
 }
 
@@ -93,8 +105,17 @@ impl<S: EventStore> Engine<S> {
     }
 
     /// Opens with explicit settings.
-    pub fn with_config(store: S, programme: ProgrammeId, config: EngineConfig) -> Result<Self, EngineError> {
-        let mut engine = Engine { store, programme, state: State::default(), config };
+    pub fn with_config(
+        store: S,
+        programme: ProgrammeId,
+        config: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let mut engine = Engine {
+            store,
+            programme,
+            state: State::default(),
+            config,
+        };
         engine.reload()?;
         Ok(engine)
     }
@@ -122,10 +143,12 @@ impl<S: EventStore> Engine<S> {
     /// Rebuilds the state from the newest snapshot and the tail of the stream.
     pub fn reload(&mut self) -> Result<(), EngineError> {
         self.state = match self.store.load_snapshot(&self.programme)? {
-            Some(s) if s.format == SNAPSHOT_FORMAT => match serde_json::from_str::<State>(&s.data) {
-                Ok(state) if state.version == s.version => state,
-                _ => State::default(),
-            },
+            Some(s) if s.format == SNAPSHOT_FORMAT => {
+                match serde_json::from_str::<State>(&s.data) {
+                    Ok(state) if state.version == s.version => state,
+                    _ => State::default(),
+                }
+            }
             _ => State::default(),
         };
         self.catch_up()
@@ -140,11 +163,18 @@ impl<S: EventStore> Engine<S> {
     /// Applies events other writers appended since the last load.
     pub fn catch_up(&mut self) -> Result<(), EngineError> {
         loop {
-            let page = self.store.load(&self.programme, self.state.version, self.config.load_page)?;
+            let page =
+                self.store
+                    .load(&self.programme, self.state.version, self.config.load_page)?;
             let n = page.len();
             for r in &page {
                 if r.version != self.state.version + 1 {
-                    return Err(StoreError::Corrupt { programme: self.programme.clone(), version: r.version, detail: format!("expected version {}", self.state.version + 1) }.into());
+                    return Err(StoreError::Corrupt {
+                        programme: self.programme.clone(),
+                        version: r.version,
+                        detail: format!("expected version {}", self.state.version + 1),
+                    }
+                    .into());
                 }
                 evolve(&mut self.state, &r.event)?;
             }
@@ -156,14 +186,22 @@ impl<S: EventStore> Engine<S> {
 
     /// Saves a snapshot of the current state now.
     pub fn snapshot(&mut self) -> Result<(), EngineError> {
-        let data = serde_json::to_string(&self.state).map_err(|e| StoreError::Backend { detail: format!("cannot encode snapshot: {e}") })?;
-        let snap = Snapshot { version: self.state.version, format: SNAPSHOT_FORMAT, data };
+        let data = serde_json::to_string(&self.state).map_err(|e| StoreError::Backend {
+            detail: format!("cannot encode snapshot: {e}"),
+        })?;
+        let snap = Snapshot {
+            version: self.state.version,
+            format: SNAPSHOT_FORMAT,
+            data,
+        };
         self.store.save_snapshot(&self.programme, &snap)?;
         Ok(())
     }
 
     fn recorded_events(&mut self, first: u64, count: u32) -> Result<Vec<Recorded>, EngineError> {
-        Ok(self.store.load(&self.programme, first - 1, count as usize)?)
+        Ok(self
+            .store
+            .load(&self.programme, first - 1, count as usize)?)
     }
 
     fn maybe_snapshot(&mut self, before: u64) -> Result<(), EngineError> {
@@ -176,15 +214,24 @@ impl<S: EventStore> Engine<S> {
 
     /// Decides and records one command at `now`. A command id seen before
     /// returns [`Outcome::Duplicate`] with the events it recorded then.
-    pub fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Outcome, EngineError> {
+    pub fn execute(
+        &mut self,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, EngineError> {
         let mut conflicts = 0;
         loop {
             if let Some(rec) = self.state.commands.get(&command.id).copied() {
-                return Ok(Outcome::Duplicate { events: self.recorded_events(rec.first_version, rec.events)? });
+                return Ok(Outcome::Duplicate {
+                    events: self.recorded_events(rec.first_version, rec.events)?,
+                });
             }
             let events = decide(&self.state, command, now).map_err(EngineError::Rejected)?;
             if events.is_empty() {
-                return Ok(Outcome::Applied { events: Vec::new(), notices: 0 });
+                return Ok(Outcome::Applied {
+                    events: Vec::new(),
+                    notices: 0,
+                });
             }
             let notes = notices(&self.state, &events);
             let before = self.state.version;
@@ -192,13 +239,22 @@ impl<S: EventStore> Engine<S> {
                 Ok(_) => {
                     let recorded = self.apply_all(events)?;
                     self.maybe_snapshot(before)?;
-                    return Ok(Outcome::Applied { events: recorded, notices: notes.len() });
+                    return Ok(Outcome::Applied {
+                        events: recorded,
+                        notices: notes.len(),
+                    });
                 }
-                Err(StoreError::Conflict { .. }) if conflicts < self.config.max_conflict_retries => {
+                Err(StoreError::Conflict { .. })
+                    if conflicts < self.config.max_conflict_retries =>
+                {
                     conflicts += 1;
                     self.catch_up()?;
                 }
-                Err(StoreError::Conflict { .. }) => return Err(EngineError::Contention { attempts: conflicts + 1 }),
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(EngineError::Contention {
+                        attempts: conflicts + 1,
+                    });
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -208,7 +264,10 @@ impl<S: EventStore> Engine<S> {
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             evolve(&mut self.state, &event)?;
-            out.push(Recorded { version: self.state.version, event });
+            out.push(Recorded {
+                version: self.state.version,
+                event,
+            });
         }
         Ok(out)
     }
@@ -217,16 +276,23 @@ impl<S: EventStore> Engine<S> {
     /// the ones before it and appends all their events in one transaction.
     /// A rejected command is reported in its slot and writes nothing. At most
     /// [`EngineConfig::max_batch`] commands ([`Engine::execute_many`] splits larger runs).
-    pub fn execute_batch(&mut self, commands: &[(Command, DateTime<Utc>)]) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
+    pub fn execute_batch(
+        &mut self,
+        commands: &[(Command, DateTime<Utc>)],
+    ) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
         if commands.len() > self.config.max_batch {
-            return Err(EngineError::BatchTooLarge { given: commands.len(), max: self.config.max_batch });
+            return Err(EngineError::BatchTooLarge {
+                given: commands.len(),
+                max: self.config.max_batch,
+            });
         }
         let mut conflicts = 0;
         loop {
             let before = self.state.version;
             let mut all_events = Vec::new();
             let mut all_notices = Vec::new();
-            let mut slots: Vec<Result<(usize, usize), Result<Outcome, Rejection>>> = Vec::with_capacity(commands.len());
+            let mut slots: Vec<Result<(usize, usize), Result<Outcome, Rejection>>> =
+                Vec::with_capacity(commands.len());
             let mut failed = None;
             for (command, now) in commands {
                 if let Some(rec) = self.state.commands.get(&command.id).copied() {
@@ -243,7 +309,10 @@ impl<S: EventStore> Engine<S> {
                         let events = all_events[start..start + rec.events as usize]
                             .iter()
                             .enumerate()
-                            .map(|(i, e): (usize, &Event)| Recorded { version: rec.first_version + i as u64, event: e.clone() })
+                            .map(|(i, e): (usize, &Event)| Recorded {
+                                version: rec.first_version + i as u64,
+                                event: e.clone(),
+                            })
                             .collect();
                         slots.push(Err(Ok(Outcome::Duplicate { events })));
                     }
@@ -272,7 +341,12 @@ impl<S: EventStore> Engine<S> {
                 self.reload()?;
                 return Err(e);
             }
-            let result = if all_events.is_empty() { Ok(before) } else { self.store.append(&self.programme, before, &all_events, &all_notices) };
+            let result = if all_events.is_empty() {
+                Ok(before)
+            } else {
+                self.store
+                    .append(&self.programme, before, &all_events, &all_notices)
+            };
             match result {
                 Ok(_) => {
                     self.maybe_snapshot(before)?;
@@ -283,7 +357,10 @@ impl<S: EventStore> Engine<S> {
                                 events: all_events[start..end]
                                     .iter()
                                     .enumerate()
-                                    .map(|(i, e)| Recorded { version: before + (start + i) as u64 + 1, event: e.clone() })
+                                    .map(|(i, e)| Recorded {
+                                        version: before + (start + i) as u64 + 1,
+                                        event: e.clone(),
+                                    })
                                     .collect(),
                                 notices: 0,
                             }),
@@ -291,13 +368,17 @@ impl<S: EventStore> Engine<S> {
                         })
                         .collect());
                 }
-                Err(StoreError::Conflict { .. }) if conflicts < self.config.max_conflict_retries => {
+                Err(StoreError::Conflict { .. })
+                    if conflicts < self.config.max_conflict_retries =>
+                {
                     conflicts += 1;
                     self.reload()?;
                 }
                 Err(StoreError::Conflict { .. }) => {
                     self.reload()?;
-                    return Err(EngineError::Contention { attempts: conflicts + 1 });
+                    return Err(EngineError::Contention {
+                        attempts: conflicts + 1,
+                    });
                 }
                 Err(e) => {
                     self.reload()?;
@@ -308,7 +389,10 @@ impl<S: EventStore> Engine<S> {
     }
 
     /// Runs any number of commands as group commits of at most `max_batch` each.
-    pub fn execute_many(&mut self, commands: &[(Command, DateTime<Utc>)]) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
+    pub fn execute_many(
+        &mut self,
+        commands: &[(Command, DateTime<Utc>)],
+    ) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
         let mut out = Vec::with_capacity(commands.len());
         for chunk in commands.chunks(self.config.max_batch.max(1)) {
             out.extend(self.execute_batch(chunk)?);

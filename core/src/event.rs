@@ -75,47 +75,110 @@ pub enum EventKind {
     /// Money was added to the pot.
     PotToppedUp { amount: Money, note: String },
     /// An application arrived; its coverage was computed with the rules in force (absent when ineligible).
-    Submitted { application: ApplicationId, applicant: Box<Applicant>, request: CostRequest, coverage: Option<Coverage> },
+    Submitted {
+        application: ApplicationId,
+        applicant: Box<Applicant>,
+        request: CostRequest,
+        coverage: Option<Coverage>,
+    },
     /// It failed these criteria.
-    FoundIneligible { application: ApplicationId, failed: Vec<Criterion> },
+    FoundIneligible {
+        application: ApplicationId,
+        failed: Vec<Criterion>,
+    },
     /// It joined the waitlist.
     Waitlisted { application: ApplicationId },
     /// Money was reserved and offered until `expires`.
-    Offered { application: ApplicationId, amount: Money, expires: DateTime<Utc> },
+    Offered {
+        application: ApplicationId,
+        amount: Money,
+        expires: DateTime<Utc>,
+    },
     /// The offer was accepted; certification must pass by `pass_by`.
-    Accepted { application: ApplicationId, pass_by: DateTime<Utc> },
+    Accepted {
+        application: ApplicationId,
+        pass_by: DateTime<Utc>,
+    },
     /// The offer was declined; `released` went back to the pot.
-    Declined { application: ApplicationId, released: Money },
+    Declined {
+        application: ApplicationId,
+        released: Money,
+    },
     /// The offer expired; `released` went back to the pot.
-    Lapsed { application: ApplicationId, released: Money },
+    Lapsed {
+        application: ApplicationId,
+        released: Money,
+    },
     /// The applicant withdrew; `released` went back to the pot.
-    Withdrawn { application: ApplicationId, released: Money, reason: String },
+    Withdrawn {
+        application: ApplicationId,
+        released: Money,
+        reason: String,
+    },
     /// Consultancy began.
     ConsultancyEngaged { application: ApplicationId },
     /// A self-assessment was submitted (attempt 1 or 2).
-    SelfAssessmentSubmitted { application: ApplicationId, attempt: u8 },
+    SelfAssessmentSubmitted {
+        application: ApplicationId,
+        attempt: u8,
+    },
     /// The first attempt failed; feedback may be answered until `respond_by`.
-    AssessmentFailed { application: ApplicationId, respond_by: DateTime<Utc> },
+    AssessmentFailed {
+        application: ApplicationId,
+        respond_by: DateTime<Utc>,
+    },
     /// Certification ended without a certificate; `released` went back to the pot.
-    CertificationFailed { application: ApplicationId, reason: FailureReason, released: Money },
+    CertificationFailed {
+        application: ApplicationId,
+        reason: FailureReason,
+        released: Money,
+    },
     /// Certified until `expires`; a funded Plus audit must pass by `plus_by`.
-    Certified { application: ApplicationId, expires: DateTime<Utc>, plus_by: Option<DateTime<Utc>> },
+    Certified {
+        application: ApplicationId,
+        expires: DateTime<Utc>,
+        plus_by: Option<DateTime<Utc>>,
+    },
     /// A Plus audit was booked (attempt 1 or 2).
-    PlusAuditBooked { application: ApplicationId, attempt: u8 },
+    PlusAuditBooked {
+        application: ApplicationId,
+        attempt: u8,
+    },
     /// The first Plus audit failed; re-test by `retest_by`.
-    PlusAuditFailed { application: ApplicationId, retest_by: DateTime<Utc> },
+    PlusAuditFailed {
+        application: ApplicationId,
+        retest_by: DateTime<Utc>,
+    },
     /// Certified to Cyber Essentials Plus.
     PlusCertified { application: ApplicationId },
     /// Plus was not achieved.
-    PlusNotAchieved { application: ApplicationId, reason: PlusEnd },
+    PlusNotAchieved {
+        application: ApplicationId,
+        reason: PlusEnd,
+    },
     /// An invoice was paid from the award's reservation.
-    ClaimPaid { application: ApplicationId, item: Item, invoice_ref: String, amount: Money },
+    ClaimPaid {
+        application: ApplicationId,
+        item: Item,
+        invoice_ref: String,
+        amount: Money,
+    },
     /// The award closed; `released` went back to the pot.
-    Completed { application: ApplicationId, released: Money },
+    Completed {
+        application: ApplicationId,
+        released: Money,
+    },
     /// A paid amount was recovered into the pot.
-    ClawedBack { application: ApplicationId, amount: Money, reason: String },
+    ClawedBack {
+        application: ApplicationId,
+        amount: Money,
+        reason: String,
+    },
     /// A time-based reminder is due.
-    ReminderDue { application: ApplicationId, reminder: Reminder },
+    ReminderDue {
+        application: ApplicationId,
+        reminder: Reminder,
+    },
 }
 
 impl EventKind {
@@ -184,14 +247,21 @@ pub enum DecodeError {
     #[error("event JSON is malformed: {0}")]
     Malformed(String),
     /// Written by a newer grantflow.
-    #[error("event schema version {found} is newer than this grantflow reads ({supported}): upgrade grantflow")]
+    #[error(
+        "event schema version {found} is newer than this grantflow reads ({supported}): upgrade grantflow"
+    )]
     TooNew { found: u16, supported: u16 },
 }
 
 impl Event {
     /// A new event at the current schema version.
     pub fn new(command: CommandId, at: DateTime<Utc>, kind: EventKind) -> Event {
-        Event { schema_version: EVENT_SCHEMA_VERSION, command, at, kind }
+        Event {
+            schema_version: EVENT_SCHEMA_VERSION,
+            command,
+            at,
+            kind,
+        }
     }
 
     /// Writes the event as JSON.
@@ -202,19 +272,27 @@ impl Event {
     /// Reads an event written by any schema version up to the current one,
     /// upcasting older versions. The result carries the current version.
     pub fn from_json(text: &str) -> Result<Event, DecodeError> {
-        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         let version = value
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| DecodeError::Malformed("no schema_version".into()))?;
-        let version = u16::try_from(version).map_err(|_| DecodeError::TooNew { found: u16::MAX, supported: EVENT_SCHEMA_VERSION })?;
+        let version = u16::try_from(version).map_err(|_| DecodeError::TooNew {
+            found: u16::MAX,
+            supported: EVENT_SCHEMA_VERSION,
+        })?;
         if version > EVENT_SCHEMA_VERSION {
-            return Err(DecodeError::TooNew { found: version, supported: EVENT_SCHEMA_VERSION });
+            return Err(DecodeError::TooNew {
+                found: version,
+                supported: EVENT_SCHEMA_VERSION,
+            });
         }
         if version == 1 {
             upcast_v1(&mut value);
         }
-        let mut event: Event = serde_json::from_value(value).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let mut event: Event =
+            serde_json::from_value(value).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         event.schema_version = EVENT_SCHEMA_VERSION;
         Ok(event)
     }
@@ -223,13 +301,18 @@ impl Event {
 /// Version 1 named a claim's supplier reference `invoice` and wrote reminders
 /// for certificates without the expiry date.
 fn upcast_v1(value: &mut serde_json::Value) {
-    let Some(obj) = value.as_object_mut() else { return };
+    let Some(obj) = value.as_object_mut() else {
+        return;
+    };
     if obj.get("type").and_then(|t| t.as_str()) == Some("claim_paid") {
         if let Some(invoice) = obj.remove("invoice") {
             obj.insert("invoice_ref".into(), invoice);
         }
     }
-    obj.insert("schema_version".into(), serde_json::Value::from(EVENT_SCHEMA_VERSION));
+    obj.insert(
+        "schema_version".into(),
+        serde_json::Value::from(EVENT_SCHEMA_VERSION),
+    );
 }
 
 #[cfg(test)]
@@ -241,9 +324,20 @@ mod tests {
         let v1 = r#"{"schema_version":1,"command":"00000000-0000-0000-0000-000000000001","at":"2020-10-01T09:00:00Z","type":"claim_paid","application":"00000000-0000-0000-0000-000000000002","item":"certification_fee","invoice":"INV-1","amount":"360.00"}"#;
         let e = Event::from_json(v1).unwrap();
         assert_eq!(e.schema_version, EVENT_SCHEMA_VERSION);
-        assert!(matches!(&e.kind, EventKind::ClaimPaid { invoice_ref, .. } if invoice_ref == "INV-1"));
+        assert!(
+            matches!(&e.kind, EventKind::ClaimPaid { invoice_ref, .. } if invoice_ref == "INV-1")
+        );
         let too_new = v1.replace("\"schema_version\":1", "\"schema_version\":99");
-        assert_eq!(Event::from_json(&too_new), Err(DecodeError::TooNew { found: 99, supported: EVENT_SCHEMA_VERSION }));
-        assert!(matches!(Event::from_json("{"), Err(DecodeError::Malformed(_))));
+        assert_eq!(
+            Event::from_json(&too_new),
+            Err(DecodeError::TooNew {
+                found: 99,
+                supported: EVENT_SCHEMA_VERSION
+            })
+        );
+        assert!(matches!(
+            Event::from_json("{"),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 }

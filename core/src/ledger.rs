@@ -88,7 +88,11 @@ fn sub(a: Money, b: Money) -> Result<Money, LedgerError> {
 impl Pot {
     /// A pot holding `amount`.
     pub fn opened_with(amount: Money) -> Pot {
-        Pot { credits: amount, available: amount, ..Pot::default() }
+        Pot {
+            credits: amount,
+            available: amount,
+            ..Pot::default()
+        }
     }
 
     /// Adds money to the pot.
@@ -105,7 +109,9 @@ impl Pot {
 
     /// Whether `amount` can be reserved while keeping `keep` untouched in `available`.
     pub fn can_reserve(&self, amount: Money, keep: Money) -> bool {
-        self.available.checked_sub(keep).is_ok_and(|free| free >= amount)
+        self.available
+            .checked_sub(keep)
+            .is_ok_and(|free| free >= amount)
     }
 
     /// Commits `amount` to an award.
@@ -116,7 +122,13 @@ impl Pot {
         if account.resolved || !account.reserved_at_award.is_zero() {
             return Err(LedgerError::AlreadyReserved);
         }
-        let available = self.available.checked_sub(amount).map_err(|_| LedgerError::Insufficient { available: self.available, amount })?;
+        let available =
+            self.available
+                .checked_sub(amount)
+                .map_err(|_| LedgerError::Insufficient {
+                    available: self.available,
+                    amount,
+                })?;
         let reserved = add(self.reserved, amount)?;
         self.available = available;
         self.reserved = reserved;
@@ -133,7 +145,14 @@ impl Pot {
         if account.resolved {
             return Err(LedgerError::AlreadyResolved);
         }
-        let outstanding = account.outstanding.checked_sub(amount).map_err(|_| LedgerError::OverPost { outstanding: account.outstanding, amount })?;
+        let outstanding =
+            account
+                .outstanding
+                .checked_sub(amount)
+                .map_err(|_| LedgerError::OverPost {
+                    outstanding: account.outstanding,
+                    amount,
+                })?;
         let reserved = sub(self.reserved, amount)?;
         let paid = add(self.paid, amount)?;
         let acct_paid = add(account.paid, amount)?;
@@ -184,7 +203,10 @@ impl Pot {
 
     /// Checks the conservation law: `credits = available + reserved + paid`.
     pub fn check(&self) -> Result<(), InvariantViolation> {
-        let sum = self.available.checked_add(self.reserved).and_then(|s| s.checked_add(self.paid));
+        let sum = self
+            .available
+            .checked_add(self.reserved)
+            .and_then(|s| s.checked_add(self.paid));
         match sum {
             Ok(s) if s == self.credits => Ok(()),
             _ => Err(InvariantViolation(format!(
@@ -198,7 +220,10 @@ impl Pot {
 impl Account {
     /// Checks one award's invariants.
     pub fn check(&self) -> Result<(), InvariantViolation> {
-        let accounted = self.outstanding.checked_add(self.paid).and_then(|s| s.checked_add(self.released));
+        let accounted = self
+            .outstanding
+            .checked_add(self.paid)
+            .and_then(|s| s.checked_add(self.released));
         if accounted != Ok(self.reserved_at_award) {
             return Err(InvariantViolation(format!(
                 "award reserved {} != outstanding {} + paid {} + released {}",
@@ -206,13 +231,21 @@ impl Account {
             )));
         }
         if self.paid > self.reserved_at_award {
-            return Err(InvariantViolation(format!("award paid {} above reserved {}", self.paid, self.reserved_at_award)));
+            return Err(InvariantViolation(format!(
+                "award paid {} above reserved {}",
+                self.paid, self.reserved_at_award
+            )));
         }
         if self.recovered > self.paid {
-            return Err(InvariantViolation(format!("award recovered {} above paid {}", self.recovered, self.paid)));
+            return Err(InvariantViolation(format!(
+                "award recovered {} above paid {}",
+                self.recovered, self.paid
+            )));
         }
         if self.resolved && !self.outstanding.is_zero() {
-            return Err(InvariantViolation("resolved award still holds a reservation".into()));
+            return Err(InvariantViolation(
+                "resolved award still holds a reservation".into(),
+            ));
         }
         Ok(())
     }
@@ -235,7 +268,10 @@ mod tests {
         assert_eq!(pot.release(&mut a), Err(LedgerError::AlreadyResolved));
         pot.recover(&mut a, Money::pounds(100)).unwrap();
         assert_eq!(pot.credits, Money::pounds(1100));
-        assert!(matches!(pot.recover(&mut a, Money::pounds(151)), Err(LedgerError::OverRecover { .. })));
+        assert!(matches!(
+            pot.recover(&mut a, Money::pounds(151)),
+            Err(LedgerError::OverRecover { .. })
+        ));
         pot.check().unwrap();
     }
 
@@ -244,12 +280,21 @@ mod tests {
         let mut pot = Pot::opened_with(Money::pounds(100));
         let mut a = Account::default();
         let (p0, a0) = (pot, a);
-        assert!(matches!(pot.reserve(&mut a, Money::pounds(101)), Err(LedgerError::Insufficient { .. })));
+        assert!(matches!(
+            pot.reserve(&mut a, Money::pounds(101)),
+            Err(LedgerError::Insufficient { .. })
+        ));
         assert_eq!((pot, a), (p0, a0));
         pot.reserve(&mut a, Money::pounds(50)).unwrap();
         let (p1, a1) = (pot, a);
-        assert!(matches!(pot.post(&mut a, Money::pounds(51)), Err(LedgerError::OverPost { .. })));
-        assert_eq!(pot.reserve(&mut a, Money::pounds(1)), Err(LedgerError::AlreadyReserved));
+        assert!(matches!(
+            pot.post(&mut a, Money::pounds(51)),
+            Err(LedgerError::OverPost { .. })
+        ));
+        assert_eq!(
+            pot.reserve(&mut a, Money::pounds(1)),
+            Err(LedgerError::AlreadyReserved)
+        );
         assert_eq!((pot, a), (p1, a1));
         assert!(pot.can_reserve(Money::pounds(40), Money::pounds(10)));
         assert!(!pot.can_reserve(Money::pounds(41), Money::pounds(10)));

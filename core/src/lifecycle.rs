@@ -28,7 +28,10 @@ pub enum Stage {
     /// The self-assessment is with the assessor.
     SelfAssessmentSubmitted { pass_by: DateTime<Utc>, attempt: u8 },
     /// The first attempt failed; the applicant may answer feedback until `respond_by`.
-    FeedbackDue { pass_by: DateTime<Utc>, respond_by: DateTime<Utc> },
+    FeedbackDue {
+        pass_by: DateTime<Utc>,
+        respond_by: DateTime<Utc>,
+    },
     /// Certification failed: second fail or a window ended (final).
     Failed,
     /// Certified to Cyber Essentials; a funded Plus audit must pass by `plus_by`.
@@ -36,7 +39,10 @@ pub enum Stage {
     /// The Plus audit is booked.
     PlusAuditBooked { plus_by: DateTime<Utc>, attempt: u8 },
     /// The first Plus audit failed; re-test by `retest_by`.
-    PlusRetest { plus_by: DateTime<Utc>, retest_by: DateTime<Utc> },
+    PlusRetest {
+        plus_by: DateTime<Utc>,
+        retest_by: DateTime<Utc>,
+    },
     /// Certified to Cyber Essentials Plus.
     PlusCertified,
     /// Plus was not achieved; the basic certificate stands.
@@ -127,7 +133,12 @@ impl StageKind {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            StageKind::Ineligible | StageKind::Declined | StageKind::Lapsed | StageKind::Failed | StageKind::Completed | StageKind::Withdrawn
+            StageKind::Ineligible
+                | StageKind::Declined
+                | StageKind::Lapsed
+                | StageKind::Failed
+                | StageKind::Completed
+                | StageKind::Withdrawn
         )
     }
 
@@ -152,7 +163,11 @@ impl StageKind {
     pub fn is_certified(self) -> bool {
         matches!(
             self,
-            StageKind::Certified | StageKind::PlusAuditBooked | StageKind::PlusRetest | StageKind::PlusCertified | StageKind::PlusNotAchieved
+            StageKind::Certified
+                | StageKind::PlusAuditBooked
+                | StageKind::PlusRetest
+                | StageKind::PlusCertified
+                | StageKind::PlusNotAchieved
         )
     }
 }
@@ -285,31 +300,75 @@ pub const TRANSITIONS: &[(Option<StageKind>, Trigger, StageKind)] = &[
     (Some(S::Offered), T::Decline, S::Declined),
     (Some(S::Offered), T::OfferExpired, S::Lapsed),
     (Some(S::Offered), T::Withdraw, S::Withdrawn),
-    (Some(S::Awarded), T::Milestone(Milestone::ConsultancyEngaged), S::ConsultancyEngaged),
+    (
+        Some(S::Awarded),
+        T::Milestone(Milestone::ConsultancyEngaged),
+        S::ConsultancyEngaged,
+    ),
     (Some(S::Awarded), T::Withdraw, S::Withdrawn),
     (Some(S::Awarded), T::PassWindowEnded, S::Failed),
-    (Some(S::ConsultancyEngaged), T::Milestone(Milestone::SelfAssessmentSubmitted), S::SelfAssessmentSubmitted),
+    (
+        Some(S::ConsultancyEngaged),
+        T::Milestone(Milestone::SelfAssessmentSubmitted),
+        S::SelfAssessmentSubmitted,
+    ),
     (Some(S::ConsultancyEngaged), T::Withdraw, S::Withdrawn),
     (Some(S::ConsultancyEngaged), T::PassWindowEnded, S::Failed),
-    (Some(S::SelfAssessmentSubmitted), T::Milestone(Milestone::AssessmentPassed), S::Certified),
-    (Some(S::SelfAssessmentSubmitted), T::FirstFail, S::FeedbackDue),
+    (
+        Some(S::SelfAssessmentSubmitted),
+        T::Milestone(Milestone::AssessmentPassed),
+        S::Certified,
+    ),
+    (
+        Some(S::SelfAssessmentSubmitted),
+        T::FirstFail,
+        S::FeedbackDue,
+    ),
     (Some(S::SelfAssessmentSubmitted), T::SecondFail, S::Failed),
     (Some(S::SelfAssessmentSubmitted), T::Withdraw, S::Withdrawn),
-    (Some(S::SelfAssessmentSubmitted), T::PassWindowEnded, S::Failed),
-    (Some(S::FeedbackDue), T::Milestone(Milestone::SelfAssessmentSubmitted), S::SelfAssessmentSubmitted),
+    (
+        Some(S::SelfAssessmentSubmitted),
+        T::PassWindowEnded,
+        S::Failed,
+    ),
+    (
+        Some(S::FeedbackDue),
+        T::Milestone(Milestone::SelfAssessmentSubmitted),
+        S::SelfAssessmentSubmitted,
+    ),
     (Some(S::FeedbackDue), T::FeedbackWindowEnded, S::Failed),
     (Some(S::FeedbackDue), T::PassWindowEnded, S::Failed),
     (Some(S::FeedbackDue), T::Withdraw, S::Withdrawn),
-    (Some(S::Certified), T::Milestone(Milestone::PlusAuditBooked), S::PlusAuditBooked),
+    (
+        Some(S::Certified),
+        T::Milestone(Milestone::PlusAuditBooked),
+        S::PlusAuditBooked,
+    ),
     (Some(S::Certified), T::PlusWindowEnded, S::PlusNotAchieved),
     (Some(S::Certified), T::Complete, S::Completed),
     (Some(S::Certified), T::Withdraw, S::Withdrawn),
-    (Some(S::PlusAuditBooked), T::Milestone(Milestone::PlusAuditPassed), S::PlusCertified),
+    (
+        Some(S::PlusAuditBooked),
+        T::Milestone(Milestone::PlusAuditPassed),
+        S::PlusCertified,
+    ),
     (Some(S::PlusAuditBooked), T::PlusFirstFail, S::PlusRetest),
-    (Some(S::PlusAuditBooked), T::PlusSecondFail, S::PlusNotAchieved),
-    (Some(S::PlusAuditBooked), T::PlusWindowEnded, S::PlusNotAchieved),
+    (
+        Some(S::PlusAuditBooked),
+        T::PlusSecondFail,
+        S::PlusNotAchieved,
+    ),
+    (
+        Some(S::PlusAuditBooked),
+        T::PlusWindowEnded,
+        S::PlusNotAchieved,
+    ),
     (Some(S::PlusAuditBooked), T::Withdraw, S::Withdrawn),
-    (Some(S::PlusRetest), T::Milestone(Milestone::PlusAuditBooked), S::PlusAuditBooked),
+    (
+        Some(S::PlusRetest),
+        T::Milestone(Milestone::PlusAuditBooked),
+        S::PlusAuditBooked,
+    ),
     (Some(S::PlusRetest), T::PlusWindowEnded, S::PlusNotAchieved),
     (Some(S::PlusRetest), T::Withdraw, S::Withdrawn),
     (Some(S::PlusCertified), T::Complete, S::Completed),
@@ -320,7 +379,10 @@ pub const TRANSITIONS: &[(Option<StageKind>, Trigger, StageKind)] = &[
 
 /// Whether the table allows `trigger` from `from`, and to which stage.
 pub fn transition(from: Option<StageKind>, trigger: Trigger) -> Option<StageKind> {
-    TRANSITIONS.iter().find(|(f, t, _)| *f == from && *t == trigger).map(|(_, _, to)| *to)
+    TRANSITIONS
+        .iter()
+        .find(|(f, t, _)| *f == from && *t == trigger)
+        .map(|(_, _, to)| *to)
 }
 
 #[cfg(test)]
@@ -330,7 +392,10 @@ mod tests {
     #[test]
     fn table_is_a_function_and_final_stages_have_no_exit() {
         for (i, (f, t, _)) in TRANSITIONS.iter().enumerate() {
-            assert!(!TRANSITIONS[..i].iter().any(|(g, u, _)| g == f && u == t), "duplicate row {f:?} {t:?}");
+            assert!(
+                !TRANSITIONS[..i].iter().any(|(g, u, _)| g == f && u == t),
+                "duplicate row {f:?} {t:?}"
+            );
             if let Some(f) = f {
                 assert!(!f.is_final(), "{f} is final but has a transition");
             }
@@ -338,7 +403,10 @@ mod tests {
         for k in StageKind::ALL {
             assert_eq!(StageKind::parse(k.as_str()), Some(k));
             if !k.is_final() {
-                assert!(TRANSITIONS.iter().any(|(f, _, _)| *f == Some(k)), "{k} has no exit");
+                assert!(
+                    TRANSITIONS.iter().any(|(f, _, _)| *f == Some(k)),
+                    "{k} has no exit"
+                );
             }
         }
     }

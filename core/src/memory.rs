@@ -32,37 +32,75 @@ impl InMemoryStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
-        self.inner.lock().map_err(|_| StoreError::Unavailable { detail: "a thread panicked while holding the in-memory store".into() })
+        self.inner.lock().map_err(|_| StoreError::Unavailable {
+            detail: "a thread panicked while holding the in-memory store".into(),
+        })
     }
 
     /// Every outbox entry, in insertion order (for inspection and tests).
     pub fn outbox_entries(&self) -> Vec<OutboxEntry> {
-        self.lock().map(|g| g.outbox.iter().map(|(e, _)| e.clone()).collect()).unwrap_or_default()
+        self.lock()
+            .map(|g| g.outbox.iter().map(|(e, _)| e.clone()).collect())
+            .unwrap_or_default()
     }
 }
 
 impl EventStore for InMemoryStore {
-    fn load(&mut self, programme: &ProgrammeId, after: u64, limit: usize) -> Result<Vec<Recorded>, StoreError> {
+    fn load(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
         let g = self.lock()?;
-        let Some(events) = g.streams.get(programme) else { return Ok(Vec::new()) };
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(events.len());
-        Ok(events[start..].iter().take(limit).enumerate().map(|(i, e)| Recorded { version: after + i as u64 + 1, event: e.clone() }).collect())
+        let Some(events) = g.streams.get(programme) else {
+            return Ok(Vec::new());
+        };
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(events.len());
+        Ok(events[start..]
+            .iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, e)| Recorded {
+                version: after + i as u64 + 1,
+                event: e.clone(),
+            })
+            .collect())
     }
 
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {
-        Ok(self.lock()?.streams.get(programme).map_or(0, |s| s.len() as u64))
+        Ok(self
+            .lock()?
+            .streams
+            .get(programme)
+            .map_or(0, |s| s.len() as u64))
     }
 
-    fn append(&mut self, programme: &ProgrammeId, expected: u64, events: &[Event], notices: &[Notice]) -> Result<u64, StoreError> {
+    fn append(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        events: &[Event],
+        notices: &[Notice],
+    ) -> Result<u64, StoreError> {
         let mut g = self.lock()?;
         let stream = g.streams.entry(programme.clone()).or_default();
         let actual = stream.len() as u64;
         if actual != expected {
-            return Err(StoreError::Conflict { programme: programme.clone(), expected, actual });
+            return Err(StoreError::Conflict {
+                programme: programme.clone(),
+                expected,
+                actual,
+            });
         }
         stream.extend_from_slice(events);
         let version = stream.len() as u64;
-        let now = events.last().map(|e| e.at).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let now = events
+            .last()
+            .map(|e| e.at)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         for n in notices {
             if g.outbox.iter().any(|(e, _)| e.notice.id == n.id) {
                 continue;
@@ -86,22 +124,41 @@ impl EventStore for InMemoryStore {
         Ok(self.lock()?.snapshots.get(programme).cloned())
     }
 
-    fn save_snapshot(&mut self, programme: &ProgrammeId, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.lock()?.snapshots.insert(programme.clone(), snapshot.clone());
+    fn save_snapshot(
+        &mut self,
+        programme: &ProgrammeId,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
+        self.lock()?
+            .snapshots
+            .insert(programme.clone(), snapshot.clone());
         Ok(())
     }
 }
 
 impl InMemoryStore {
-    fn with_entry<T>(&self, id: NoticeId, f: impl FnOnce(&mut OutboxEntry, &mut Option<DateTime<Utc>>) -> T) -> Result<T, StoreError> {
+    fn with_entry<T>(
+        &self,
+        id: NoticeId,
+        f: impl FnOnce(&mut OutboxEntry, &mut Option<DateTime<Utc>>) -> T,
+    ) -> Result<T, StoreError> {
         let mut g = self.lock()?;
-        let (entry, lease) = g.outbox.iter_mut().find(|(e, _)| e.notice.id == id).ok_or(StoreError::UnknownNotice(id))?;
+        let (entry, lease) = g
+            .outbox
+            .iter_mut()
+            .find(|(e, _)| e.notice.id == id)
+            .ok_or(StoreError::UnknownNotice(id))?;
         Ok(f(entry, lease))
     }
 }
 
 impl Outbox for InMemoryStore {
-    fn claim(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut g = self.lock()?;
         let mut out = Vec::new();
         for (entry, lease) in g.outbox.iter_mut() {
@@ -125,7 +182,12 @@ impl Outbox for InMemoryStore {
         })
     }
 
-    fn retry_later(&mut self, id: NoticeId, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+    fn retry_later(
+        &mut self,
+        id: NoticeId,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
         self.with_entry(id, |e, lease| {
             e.attempts += 1;
             e.next_attempt = next_attempt;
@@ -145,7 +207,12 @@ impl Outbox for InMemoryStore {
 
     fn dead_letters(&mut self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         let g = self.lock()?;
-        Ok(g.outbox.iter().filter(|(e, _)| e.status == OutboxStatus::DeadLetter).take(limit).map(|(e, _)| e.clone()).collect())
+        Ok(g.outbox
+            .iter()
+            .filter(|(e, _)| e.status == OutboxStatus::DeadLetter)
+            .take(limit)
+            .map(|(e, _)| e.clone())
+            .collect())
     }
 
     fn requeue(&mut self, id: NoticeId, now: DateTime<Utc>) -> Result<(), StoreError> {

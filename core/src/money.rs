@@ -22,7 +22,9 @@ pub enum MoneyError {
     #[error("`{input}` carries a currency sign: write the amount as digits only, e.g. 12 or 12.00")]
     CurrencySign { input: String },
     /// The amount is below zero.
-    #[error("amount {input} is negative: amounts are never below zero (to take money back, record a clawback)")]
+    #[error(
+        "amount {input} is negative: amounts are never below zero (to take money back, record a clawback)"
+    )]
     Negative { input: String },
     /// The amount has fractions of a penny.
     #[error("amount {input} has fractions of a penny: use at most 2 decimal places")]
@@ -51,13 +53,19 @@ impl Money {
     /// Accepts `value` if it is a valid amount (non-negative, pence precision, not too large).
     pub fn new(value: Decimal) -> Result<Money, MoneyError> {
         if value.is_sign_negative() && !value.is_zero() {
-            return Err(MoneyError::Negative { input: value.to_string() });
+            return Err(MoneyError::Negative {
+                input: value.to_string(),
+            });
         }
         if value.normalize().scale() > 2 {
-            return Err(MoneyError::SubPenny { input: value.to_string() });
+            return Err(MoneyError::SubPenny {
+                input: value.to_string(),
+            });
         }
         if value > Self::MAX.0 {
-            return Err(MoneyError::TooLarge { input: value.to_string() });
+            return Err(MoneyError::TooLarge {
+                input: value.to_string(),
+            });
         }
         let mut v = value.abs();
         v.rescale(2);
@@ -71,7 +79,9 @@ impl Money {
 
     /// An amount given in pence.
     pub fn from_pence(pence: u64) -> Result<Money, MoneyError> {
-        let p = i64::try_from(pence).map_err(|_| MoneyError::TooLarge { input: format!("{pence} pence") })?;
+        let p = i64::try_from(pence).map_err(|_| MoneyError::TooLarge {
+            input: format!("{pence} pence"),
+        })?;
         Money::new(Decimal::new(p, 2))
     }
 
@@ -101,20 +111,28 @@ impl Money {
         self.0
             .checked_add(other.0)
             .map(Money)
-            .ok_or_else(|| MoneyError::OutOfRange { detail: format!("{self} + {other}") })
+            .ok_or_else(|| MoneyError::OutOfRange {
+                detail: format!("{self} + {other}"),
+            })
     }
 
     /// `self - other`, or an error if the difference would be negative.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         if other.0 > self.0 {
-            return Err(MoneyError::OutOfRange { detail: format!("{self} - {other} is below zero") });
+            return Err(MoneyError::OutOfRange {
+                detail: format!("{self} - {other} is below zero"),
+            });
         }
         Ok(Money(self.0 - other.0))
     }
 
     /// `self - other`, or zero if `other` is larger.
     pub fn saturating_sub(self, other: Money) -> Money {
-        if other.0 > self.0 { Money::ZERO } else { Money(self.0 - other.0) }
+        if other.0 > self.0 {
+            Money::ZERO
+        } else {
+            Money(self.0 - other.0)
+        }
     }
 
     /// The smaller of two amounts.
@@ -155,24 +173,34 @@ impl FromStr for Money {
     fn from_str(s: &str) -> Result<Money, MoneyError> {
         let input = s.trim();
         if input.contains(['£', '$', '€']) || input.to_ascii_uppercase().contains("GBP") {
-            return Err(MoneyError::CurrencySign { input: input.to_string() });
+            return Err(MoneyError::CurrencySign {
+                input: input.to_string(),
+            });
         }
-        let plain = input.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+        let plain = input
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
         let value = if plain {
             Decimal::from_str_exact(input)
         } else if input.contains(['e', 'E']) {
             Decimal::from_scientific(input)
         } else {
-            return Err(MoneyError::Malformed { input: input.to_string() });
+            return Err(MoneyError::Malformed {
+                input: input.to_string(),
+            });
         };
         match value {
             Ok(v) => Money::new(v).map_err(|e| with_input(e, input)),
             Err(rust_decimal::Error::ExceedsMaximumPossibleValue)
-            | Err(rust_decimal::Error::LessThanMinimumPossibleValue) => {
-                Err(MoneyError::TooLarge { input: input.to_string() })
-            }
-            Err(rust_decimal::Error::Underflow) => Err(MoneyError::SubPenny { input: input.to_string() }),
-            Err(_) => Err(MoneyError::Malformed { input: input.to_string() }),
+            | Err(rust_decimal::Error::LessThanMinimumPossibleValue) => Err(MoneyError::TooLarge {
+                input: input.to_string(),
+            }),
+            Err(rust_decimal::Error::Underflow) => Err(MoneyError::SubPenny {
+                input: input.to_string(),
+            }),
+            Err(_) => Err(MoneyError::Malformed {
+                input: input.to_string(),
+            }),
         }
     }
 }
@@ -219,7 +247,9 @@ impl<'de> Deserialize<'de> for Money {
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Money, E> {
                 if !v.is_finite() {
-                    return Err(E::custom(MoneyError::Malformed { input: v.to_string() }));
+                    return Err(E::custom(MoneyError::Malformed {
+                        input: v.to_string(),
+                    }));
                 }
                 // Display of an f64 is its shortest round-trip form: 0.1 stays "0.1".
                 format!("{v}").parse().map_err(E::custom)
@@ -237,13 +267,34 @@ mod tests {
     fn parses_and_rejects_at_the_boundary() {
         assert_eq!("12".parse::<Money>().unwrap().to_string(), "12.00");
         assert_eq!("1400.5".parse::<Money>().unwrap().to_string(), "1400.50");
-        assert!(matches!("-5".parse::<Money>(), Err(MoneyError::Negative { .. })));
-        assert!(matches!("0.001".parse::<Money>(), Err(MoneyError::SubPenny { .. })));
-        assert!(matches!("1e30".parse::<Money>(), Err(MoneyError::TooLarge { .. })));
-        assert!(matches!("£12".parse::<Money>(), Err(MoneyError::CurrencySign { .. })));
-        assert!(matches!("twelve".parse::<Money>(), Err(MoneyError::Malformed { .. })));
-        assert!(matches!("1.2.3".parse::<Money>(), Err(MoneyError::Malformed { .. })));
-        assert!(matches!("".parse::<Money>(), Err(MoneyError::Malformed { .. })));
+        assert!(matches!(
+            "-5".parse::<Money>(),
+            Err(MoneyError::Negative { .. })
+        ));
+        assert!(matches!(
+            "0.001".parse::<Money>(),
+            Err(MoneyError::SubPenny { .. })
+        ));
+        assert!(matches!(
+            "1e30".parse::<Money>(),
+            Err(MoneyError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            "£12".parse::<Money>(),
+            Err(MoneyError::CurrencySign { .. })
+        ));
+        assert!(matches!(
+            "twelve".parse::<Money>(),
+            Err(MoneyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            "1.2.3".parse::<Money>(),
+            Err(MoneyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            "".parse::<Money>(),
+            Err(MoneyError::Malformed { .. })
+        ));
         assert_eq!("1e3".parse::<Money>().unwrap(), Money::pounds(1000));
         assert_eq!(Money::MAX.to_string(), "1000000000000.00");
         assert_eq!("1000000000000".parse::<Money>().unwrap(), Money::MAX);
@@ -254,7 +305,12 @@ mod tests {
     fn rounds_halves_away_from_zero_once() {
         assert_eq!(round_pence(Decimal::new(1005, 3)).to_string(), "1.01");
         assert_eq!(round_pence(Decimal::new(1004, 3)).to_string(), "1.00");
-        assert_eq!(Money::from_computed(Decimal::new(3605, 1) * Decimal::new(12, 1)).unwrap().to_string(), "432.60");
+        assert_eq!(
+            Money::from_computed(Decimal::new(3605, 1) * Decimal::new(12, 1))
+                .unwrap()
+                .to_string(),
+            "432.60"
+        );
     }
 
     #[test]
@@ -272,7 +328,10 @@ mod tests {
     #[test]
     fn arithmetic_is_checked() {
         assert!(Money::pounds(1).checked_sub(Money::pounds(2)).is_err());
-        assert_eq!(Money::pounds(3).checked_sub(Money::pounds(2)).unwrap(), Money::pounds(1));
+        assert_eq!(
+            Money::pounds(3).checked_sub(Money::pounds(2)).unwrap(),
+            Money::pounds(1)
+        );
         assert_eq!(Money::pounds(3).pence(), 300);
     }
 }

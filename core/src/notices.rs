@@ -103,7 +103,11 @@ pub fn notices(state: &State, events: &[Event]) -> Vec<Notice> {
                 id: NoticeId(Uuid::new_v5(&NAMESPACE, key.as_bytes())),
                 template: template.to_string(),
                 recipient,
-                to: if recipient == Role::Applicant { email.clone() } else { None },
+                to: if recipient == Role::Applicant {
+                    email.clone()
+                } else {
+                    None
+                },
                 application: app,
                 data,
             });
@@ -111,46 +115,131 @@ pub fn notices(state: &State, events: &[Event]) -> Vec<Notice> {
         let money = |m: &Money| m.to_string();
         match &event.kind {
             EventKind::FoundIneligible { failed, .. } => {
-                let reasons = failed.iter().map(|c| c.sentence.clone()).collect::<Vec<_>>().join("; ");
-                push("application_ineligible", Role::Applicant, &[("reasons", reasons)]);
+                let reasons = failed
+                    .iter()
+                    .map(|c| c.sentence.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                push(
+                    "application_ineligible",
+                    Role::Applicant,
+                    &[("reasons", reasons)],
+                );
             }
             EventKind::Waitlisted { .. } => push("application_waitlisted", Role::Applicant, &[]),
-            EventKind::Offered { amount, expires, .. } => push("offer_made", Role::Applicant, &[("amount", money(amount)), ("expires", date(*expires))]),
+            EventKind::Offered {
+                amount, expires, ..
+            } => push(
+                "offer_made",
+                Role::Applicant,
+                &[("amount", money(amount)), ("expires", date(*expires))],
+            ),
             EventKind::Accepted { pass_by, .. } => {
-                push("award_accepted", Role::Applicant, &[("pass_by", date(*pass_by))]);
-                push("award_accepted", Role::Finance, &[("pass_by", date(*pass_by))]);
+                push(
+                    "award_accepted",
+                    Role::Applicant,
+                    &[("pass_by", date(*pass_by))],
+                );
+                push(
+                    "award_accepted",
+                    Role::Finance,
+                    &[("pass_by", date(*pass_by))],
+                );
             }
-            EventKind::Lapsed { released, .. } => push("offer_lapsed", Role::Applicant, &[("released", money(released))]),
-            EventKind::Withdrawn { released, .. } => push("application_withdrawn", Role::Finance, &[("released", money(released))]),
-            EventKind::AssessmentFailed { respond_by, .. } => push("assessment_failed", Role::Applicant, &[("respond_by", date(*respond_by))]),
-            EventKind::CertificationFailed { reason, released, .. } => {
+            EventKind::Lapsed { released, .. } => push(
+                "offer_lapsed",
+                Role::Applicant,
+                &[("released", money(released))],
+            ),
+            EventKind::Withdrawn { released, .. } => push(
+                "application_withdrawn",
+                Role::Finance,
+                &[("released", money(released))],
+            ),
+            EventKind::AssessmentFailed { respond_by, .. } => push(
+                "assessment_failed",
+                Role::Applicant,
+                &[("respond_by", date(*respond_by))],
+            ),
+            EventKind::CertificationFailed {
+                reason, released, ..
+            } => {
                 let why = match reason {
                     FailureReason::SecondFail => "the self-assessment failed a second time",
-                    FailureReason::FeedbackWindowEnded => "the feedback window closed without a resubmission",
-                    FailureReason::PassWindowEnded => "the certification window ended without a pass",
+                    FailureReason::FeedbackWindowEnded => {
+                        "the feedback window closed without a resubmission"
+                    }
+                    FailureReason::PassWindowEnded => {
+                        "the certification window ended without a pass"
+                    }
                 };
-                push("certification_failed", Role::Applicant, &[("reason", why.to_string())]);
-                push("certification_failed", Role::Finance, &[("reason", why.to_string()), ("released", money(released))]);
+                push(
+                    "certification_failed",
+                    Role::Applicant,
+                    &[("reason", why.to_string())],
+                );
+                push(
+                    "certification_failed",
+                    Role::Finance,
+                    &[("reason", why.to_string()), ("released", money(released))],
+                );
             }
             EventKind::Certified { expires, .. } => {
                 push("certified", Role::Applicant, &[("expires", date(*expires))]);
                 push("certified", Role::Assessor, &[("expires", date(*expires))]);
             }
             EventKind::PlusCertified { .. } => push("plus_certified", Role::Applicant, &[]),
-            EventKind::ClaimPaid { item, invoice_ref, amount, .. } => {
-                let extra = [("item", item.as_str().to_string()), ("invoice_ref", invoice_ref.clone()), ("amount", money(amount))];
+            EventKind::ClaimPaid {
+                item,
+                invoice_ref,
+                amount,
+                ..
+            } => {
+                let extra = [
+                    ("item", item.as_str().to_string()),
+                    ("invoice_ref", invoice_ref.clone()),
+                    ("amount", money(amount)),
+                ];
                 push("claim_paid", Role::Applicant, &extra);
                 push("claim_paid", Role::Finance, &extra);
             }
-            EventKind::Completed { released, .. } => push("award_completed", Role::Finance, &[("released", money(released))]),
-            EventKind::ClawedBack { amount, reason, .. } => push("clawback_recorded", Role::Finance, &[("amount", money(amount)), ("reason", reason.clone())]),
-            EventKind::PotToppedUp { amount, note } => push("pot_topped_up", Role::Finance, &[("amount", money(amount)), ("note", note.clone())]),
+            EventKind::Completed { released, .. } => push(
+                "award_completed",
+                Role::Finance,
+                &[("released", money(released))],
+            ),
+            EventKind::ClawedBack { amount, reason, .. } => push(
+                "clawback_recorded",
+                Role::Finance,
+                &[("amount", money(amount)), ("reason", reason.clone())],
+            ),
+            EventKind::PotToppedUp { amount, note } => push(
+                "pot_topped_up",
+                Role::Finance,
+                &[("amount", money(amount)), ("note", note.clone())],
+            ),
             EventKind::ReminderDue { reminder, .. } => match reminder {
-                Reminder::OfferExpiring { expires } => push("offer_expiring", Role::Applicant, &[("expires", date(*expires))]),
-                Reminder::FeedbackClosing { closes } => push("feedback_closing", Role::Applicant, &[("closes", date(*closes))]),
-                Reminder::PlusWindowClosing { closes } => push("plus_window_closing", Role::Applicant, &[("closes", date(*closes))]),
+                Reminder::OfferExpiring { expires } => push(
+                    "offer_expiring",
+                    Role::Applicant,
+                    &[("expires", date(*expires))],
+                ),
+                Reminder::FeedbackClosing { closes } => push(
+                    "feedback_closing",
+                    Role::Applicant,
+                    &[("closes", date(*closes))],
+                ),
+                Reminder::PlusWindowClosing { closes } => push(
+                    "plus_window_closing",
+                    Role::Applicant,
+                    &[("closes", date(*closes))],
+                ),
                 Reminder::CertificateExpiring { expires, days } => {
-                    push("certificate_expiring", Role::Applicant, &[("expires", date(*expires)), ("days", days.to_string())]);
+                    push(
+                        "certificate_expiring",
+                        Role::Applicant,
+                        &[("expires", date(*expires)), ("days", days.to_string())],
+                    );
                 }
             },
             _ => {}
@@ -161,14 +250,22 @@ pub fn notices(state: &State, events: &[Event]) -> Vec<Notice> {
 
 fn contact(state: &State, events: &[Event], id: ApplicationId) -> (String, Option<String>) {
     if let Some(app) = state.applications.get(&id) {
-        return (app.applicant.organisation.name.clone(), Some(app.applicant.contact.email.clone()));
+        return (
+            app.applicant.organisation.name.clone(),
+            Some(app.applicant.contact.email.clone()),
+        );
     }
     events
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::Submitted { application, applicant, .. } if *application == id => {
-                Some((applicant.organisation.name.clone(), Some(applicant.contact.email.clone())))
-            }
+            EventKind::Submitted {
+                application,
+                applicant,
+                ..
+            } if *application == id => Some((
+                applicant.organisation.name.clone(),
+                Some(applicant.contact.email.clone()),
+            )),
             _ => None,
         })
         .unwrap_or_default()

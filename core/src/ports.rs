@@ -56,13 +56,25 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// Another writer appended first; reload and decide again.
-    #[error("version conflict on programme `{programme}`: expected version {expected}, the stream is at {actual}; reload and retry")]
-    Conflict { programme: ProgrammeId, expected: u64, actual: u64 },
+    #[error(
+        "version conflict on programme `{programme}`: expected version {expected}, the stream is at {actual}; reload and retry"
+    )]
+    Conflict {
+        programme: ProgrammeId,
+        expected: u64,
+        actual: u64,
+    },
     /// A stored row cannot be read.
     #[error("stored event {version} of programme `{programme}` is unreadable: {detail}")]
-    Corrupt { programme: ProgrammeId, version: u64, detail: String },
+    Corrupt {
+        programme: ProgrammeId,
+        version: u64,
+        detail: String,
+    },
     /// The database was written by a newer grantflow.
-    #[error("the database schema version {found} is newer than this grantflow supports ({supported}): upgrade grantflow")]
+    #[error(
+        "the database schema version {found} is newer than this grantflow supports ({supported}): upgrade grantflow"
+    )]
     SchemaTooNew { found: u32, supported: u32 },
     /// The database cannot be reached or is locked.
     #[error("the store is unavailable: {detail}")]
@@ -80,7 +92,12 @@ pub enum StoreError {
 /// `append` is atomic: the events and notices are all written, or none are.
 pub trait EventStore {
     /// Up to `limit` events after `after` (0 = from the start), in order.
-    fn load(&mut self, programme: &ProgrammeId, after: u64, limit: usize) -> Result<Vec<Recorded>, StoreError>;
+    fn load(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError>;
 
     /// The stream's current version (0 when empty).
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError>;
@@ -88,24 +105,44 @@ pub trait EventStore {
     /// Appends `events` if the stream is at `expected`, with the notices they
     /// call for, atomically. Returns the new version; [`StoreError::Conflict`]
     /// when another writer got there first.
-    fn append(&mut self, programme: &ProgrammeId, expected: u64, events: &[Event], notices: &[Notice]) -> Result<u64, StoreError>;
+    fn append(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        events: &[Event],
+        notices: &[Notice],
+    ) -> Result<u64, StoreError>;
 
     /// The newest snapshot, if any.
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError>;
 
     /// Saves a snapshot (replacing older ones is allowed).
-    fn save_snapshot(&mut self, programme: &ProgrammeId, snapshot: &Snapshot) -> Result<(), StoreError>;
+    fn save_snapshot(
+        &mut self,
+        programme: &ProgrammeId,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError>;
 }
 
 /// The notice outbox of a store.
 pub trait Outbox {
     /// Claims up to `limit` pending notices due at `now`, hiding them from
     /// other claimers until `lease_until`.
-    fn claim(&mut self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
     /// Marks a notice delivered.
     fn acknowledge(&mut self, id: NoticeId) -> Result<(), StoreError>;
     /// Records a failed attempt; the notice is retried at `next_attempt`.
-    fn retry_later(&mut self, id: NoticeId, next_attempt: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+    fn retry_later(
+        &mut self,
+        id: NoticeId,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
     /// Gives up on a notice.
     fn dead_letter(&mut self, id: NoticeId, error: &str) -> Result<(), StoreError>;
     /// Up to `limit` dead-lettered notices.

@@ -28,12 +28,20 @@ pub struct Param<T> {
 impl<T> Param<T> {
     /// A value backed by a public source.
     pub fn sourced(value: T, reference: &str) -> Self {
-        Param { value, reference: Some(reference.to_string()), assumed: None }
+        Param {
+            value,
+            reference: Some(reference.to_string()),
+            assumed: None,
+        }
     }
 
     /// A value that is an assumption.
     pub fn assumed(value: T, note: &str) -> Self {
-        Param { value, reference: None, assumed: Some(note.to_string()) }
+        Param {
+            value,
+            reference: None,
+            assumed: Some(note.to_string()),
+        }
     }
 
     /// The reference, or the assumption note prefixed with "assumed:".
@@ -67,7 +75,9 @@ pub struct Dated<T> {
 
 /// The entry of `entries` in force on `date`, if any.
 pub fn in_force<T>(entries: &[Dated<T>], date: NaiveDate) -> Option<&Dated<T>> {
-    entries.iter().find(|e| e.from <= date && e.until.is_none_or(|u| date <= u))
+    entries
+        .iter()
+        .find(|e| e.from <= date && e.until.is_none_or(|u| date <= u))
 }
 
 /// Organisation size bands by staff count, as used by the Cyber Essentials fee table.
@@ -109,7 +119,12 @@ pub struct FeeTable {
 impl FeeTable {
     /// The same fee for every size.
     pub fn flat(fee: Money) -> FeeTable {
-        FeeTable { micro: fee, small: fee, medium: fee, large: fee }
+        FeeTable {
+            micro: fee,
+            small: fee,
+            medium: fee,
+            large: fee,
+        }
     }
 
     /// The fee for a band.
@@ -315,20 +330,27 @@ pub enum RulesError {
 }
 
 fn invalid(field: impl Into<String>, problem: impl Into<String>) -> RulesError {
-    RulesError::Invalid { field: field.into(), problem: problem.into() }
+    RulesError::Invalid {
+        field: field.into(),
+        problem: problem.into(),
+    }
 }
 
 impl Programme {
     /// Reads and validates rules written in TOML.
     pub fn from_toml(text: &str) -> Result<Programme, RulesError> {
-        let p: Programme = toml::from_str(text).map_err(|e| RulesError::Toml { message: e.to_string().trim().replace('\n', " ") })?;
+        let p: Programme = toml::from_str(text).map_err(|e| RulesError::Toml {
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
         p.validate()?;
         Ok(p)
     }
 
     /// Reads and validates rules written in JSON.
     pub fn from_json(text: &str) -> Result<Programme, RulesError> {
-        let p: Programme = serde_json::from_str(text).map_err(|e| RulesError::Json { message: e.to_string() })?;
+        let p: Programme = serde_json::from_str(text).map_err(|e| RulesError::Json {
+            message: e.to_string(),
+        })?;
         p.validate()?;
         Ok(p)
     }
@@ -346,19 +368,40 @@ impl Programme {
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), RulesError> {
         let text = |field: &str, v: &str| {
-            if v.trim().is_empty() { Err(invalid(field, "must not be empty")) } else { Ok(()) }
+            if v.trim().is_empty() {
+                Err(invalid(field, "must not be empty"))
+            } else {
+                Ok(())
+            }
         };
         text("id", &self.id)?;
-        if !self.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') || self.id.len() > 64 {
-            return Err(invalid("id", "use at most 64 letters, digits, '-', '_' or '.'"));
+        if !self
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            || self.id.len() > 64
+        {
+            return Err(invalid(
+                "id",
+                "use at most 64 letters, digits, '-', '_' or '.'",
+            ));
         }
         text("name", &self.name)?;
         text("grant_id_prefix", &self.grant_id_prefix)?;
         if !self.grant_id_prefix.starts_with("360G-") {
-            return Err(invalid("grant_id_prefix", "a 360Giving prefix starts with `360G-`"));
+            return Err(invalid(
+                "grant_id_prefix",
+                "a 360Giving prefix starts with `360G-`",
+            ));
         }
         if self.currency != "GBP" {
-            return Err(invalid("currency", format!("`{}` is not supported: grantflow handles GBP", self.currency)));
+            return Err(invalid(
+                "currency",
+                format!(
+                    "`{}` is not supported: grantflow handles GBP",
+                    self.currency
+                ),
+            ));
         }
         text("funder.id", &self.funder.id)?;
         text("funder.name", &self.funder.name)?;
@@ -366,7 +409,13 @@ impl Programme {
             return Err(invalid("pot", "the pot must be more than zero"));
         }
         if self.closes.value < self.opens.value {
-            return Err(invalid("closes", format!("closes {} before it opens {}", self.closes.value, self.opens.value)));
+            return Err(invalid(
+                "closes",
+                format!(
+                    "closes {} before it opens {}",
+                    self.closes.value, self.opens.value
+                ),
+            ));
         }
         if self.sectors.is_empty() {
             return Err(invalid("sectors", "declare at least one sector"));
@@ -374,20 +423,32 @@ impl Programme {
         for (i, s) in self.sectors.iter().enumerate() {
             text(&format!("sectors[{i}].id"), &s.id)?;
             if self.sectors[..i].iter().any(|o| o.id == s.id) {
-                return Err(invalid(format!("sectors[{i}].id"), format!("sector `{}` is declared twice", s.id)));
+                return Err(invalid(
+                    format!("sectors[{i}].id"),
+                    format!("sector `{}` is declared twice", s.id),
+                ));
             }
         }
         if self.eligibility.max_employees_exclusive.value == 0 {
-            return Err(invalid("eligibility.max_employees_exclusive", "must be at least 1"));
+            return Err(invalid(
+                "eligibility.max_employees_exclusive",
+                "must be at least 1",
+            ));
         }
         let fees = &self.coverage.certification_fee;
         if fees.is_empty() {
-            return Err(invalid("coverage.certification_fee", "give at least one dated fee table"));
+            return Err(invalid(
+                "coverage.certification_fee",
+                "give at least one dated fee table",
+            ));
         }
         for (i, f) in fees.iter().enumerate() {
             if let Some(u) = f.until {
                 if u < f.from {
-                    return Err(invalid(format!("coverage.certification_fee[{i}].until"), format!("{u} is before `from` {}", f.from)));
+                    return Err(invalid(
+                        format!("coverage.certification_fee[{i}].until"),
+                        format!("{u} is before `from` {}", f.from),
+                    ));
                 }
             }
             for (j, g) in fees.iter().enumerate().skip(i + 1) {
@@ -396,37 +457,66 @@ impl Programme {
                 if f.from <= b_end && g.from <= a_end {
                     return Err(invalid(
                         format!("coverage.certification_fee[{j}]"),
-                        format!("dates overlap entry {i} ({} to {}): each day must have one fee table", f.from, f.until.map_or("open".to_string(), |d| d.to_string())),
+                        format!(
+                            "dates overlap entry {i} ({} to {}): each day must have one fee table",
+                            f.from,
+                            f.until.map_or("open".to_string(), |d| d.to_string())
+                        ),
                     ));
                 }
             }
         }
         let vat = self.coverage.vat_rate.value;
         if vat < Decimal::ZERO || vat > Decimal::ONE {
-            return Err(invalid("coverage.vat_rate", format!("{vat} is not a rate between 0 and 1")));
+            return Err(invalid(
+                "coverage.vat_rate",
+                format!("{vat} is not a rate between 0 and 1"),
+            ));
         }
         let days = self.coverage.consultancy_days_cap.value;
         if days < Decimal::ZERO || days > Decimal::from(365) {
-            return Err(invalid("coverage.consultancy_days_cap", format!("{days} is not between 0 and 365 days")));
+            return Err(invalid(
+                "coverage.consultancy_days_cap",
+                format!("{days} is not between 0 and 365 days"),
+            ));
         }
         if self.coverage.award_cap.value.is_zero() {
-            return Err(invalid("coverage.award_cap", "the award cap must be more than zero"));
+            return Err(invalid(
+                "coverage.award_cap",
+                "the award cap must be more than zero",
+            ));
         }
         if self.allocation.contingency.value >= self.pot.value {
-            return Err(invalid("allocation.contingency", "the contingency must be less than the pot"));
+            return Err(invalid(
+                "allocation.contingency",
+                "the contingency must be less than the pot",
+            ));
         }
         for (i, rf) in self.allocation.ring_fences.iter().enumerate() {
             if self.sector(&rf.sector).is_none() {
-                return Err(invalid(format!("allocation.ring_fences[{i}].sector"), format!("`{}` is not a declared sector", rf.sector)));
+                return Err(invalid(
+                    format!("allocation.ring_fences[{i}].sector"),
+                    format!("`{}` is not a declared sector", rf.sector),
+                ));
             }
-            if self.allocation.ring_fences[..i].iter().any(|o| o.sector == rf.sector) {
-                return Err(invalid(format!("allocation.ring_fences[{i}].sector"), format!("`{}` has two ring-fences", rf.sector)));
+            if self.allocation.ring_fences[..i]
+                .iter()
+                .any(|o| o.sector == rf.sector)
+            {
+                return Err(invalid(
+                    format!("allocation.ring_fences[{i}].sector"),
+                    format!("`{}` has two ring-fences", rf.sector),
+                ));
             }
         }
         let w = &self.windows;
         for (field, v, max) in [
             ("windows.offer_days", w.offer_days.value, 366),
-            ("windows.feedback_working_days", w.feedback_working_days.value, 60),
+            (
+                "windows.feedback_working_days",
+                w.feedback_working_days.value,
+                60,
+            ),
             ("windows.pass_months", w.pass_months.value, 60),
             ("windows.validity_months", w.validity_months.value, 60),
             ("windows.plus_months", w.plus_months.value, 60),
@@ -437,14 +527,23 @@ impl Programme {
             }
         }
         if w.offer_reminder_days.value >= w.offer_days.value {
-            return Err(invalid("windows.offer_reminder_days", "the reminder must come before the offer expires (less than offer_days)"));
+            return Err(invalid(
+                "windows.offer_reminder_days",
+                "the reminder must come before the offer expires (less than offer_days)",
+            ));
         }
         if w.plus_reminder_days.value >= w.plus_months.value.saturating_mul(28) {
-            return Err(invalid("windows.plus_reminder_days", "the reminder must come before the Plus window closes"));
+            return Err(invalid(
+                "windows.plus_reminder_days",
+                "the reminder must come before the Plus window closes",
+            ));
         }
         for d in &w.expiry_reminder_days.value {
             if *d == 0 || *d > 366 {
-                return Err(invalid("windows.expiry_reminder_days", format!("{d} is not between 1 and 366")));
+                return Err(invalid(
+                    "windows.expiry_reminder_days",
+                    format!("{d} is not between 1 and 366"),
+                ));
             }
         }
         Ok(())
@@ -549,7 +648,8 @@ impl Programme {
 
 /// Adds calendar months, clamping to the last day of a shorter month.
 pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_add_months(chrono::Months::new(months)).unwrap_or(NaiveDate::MAX)
+    date.checked_add_months(chrono::Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// Adds working days (Monday to Friday; bank holidays are not modelled).
@@ -586,8 +686,16 @@ mod tests {
     #[test]
     fn dated_fees_follow_the_date() {
         let p = Programme::healthcare_cyber_essentials_2020();
-        let before = in_force(&p.coverage.certification_fee, NaiveDate::from_ymd_opt(2022, 1, 23).unwrap()).unwrap();
-        let after = in_force(&p.coverage.certification_fee, NaiveDate::from_ymd_opt(2022, 1, 24).unwrap()).unwrap();
+        let before = in_force(
+            &p.coverage.certification_fee,
+            NaiveDate::from_ymd_opt(2022, 1, 23).unwrap(),
+        )
+        .unwrap();
+        let after = in_force(
+            &p.coverage.certification_fee,
+            NaiveDate::from_ymd_opt(2022, 1, 24).unwrap(),
+        )
+        .unwrap();
         assert_eq!(before.value.fee(SizeBand::Medium), Money::pounds(300));
         assert_eq!(after.value.fee(SizeBand::Medium), Money::pounds(450));
         assert_eq!(SizeBand::of(9), SizeBand::Micro);
@@ -600,18 +708,40 @@ mod tests {
         let mut p = Programme::healthcare_cyber_essentials_2020();
         p.coverage.certification_fee[1].from = NaiveDate::from_ymd_opt(2021, 6, 1).unwrap();
         let err = p.validate().unwrap_err();
-        assert!(matches!(&err, RulesError::Invalid { field, .. } if field == "coverage.certification_fee[1]"), "{err}");
-        let text = Programme::healthcare_cyber_essentials_2020().to_toml().replacen("value = \"500000.00\"", "value = \"-500000\"", 1);
+        assert!(
+            matches!(&err, RulesError::Invalid { field, .. } if field == "coverage.certification_fee[1]"),
+            "{err}"
+        );
+        let text = Programme::healthcare_cyber_essentials_2020()
+            .to_toml()
+            .replacen("value = \"500000.00\"", "value = \"-500000\"", 1);
         let err = Programme::from_toml(&text).unwrap_err();
         assert!(err.to_string().contains("negative"), "{err}");
-        let text = Programme::healthcare_cyber_essentials_2020().to_toml().replacen("currency = \"GBP\"", "currency = \"GBP\"\ncolour = \"red\"", 1);
-        assert!(Programme::from_toml(&text).unwrap_err().to_string().contains("colour"));
+        let text = Programme::healthcare_cyber_essentials_2020()
+            .to_toml()
+            .replacen(
+                "currency = \"GBP\"",
+                "currency = \"GBP\"\ncolour = \"red\"",
+                1,
+            );
+        assert!(
+            Programme::from_toml(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("colour")
+        );
     }
 
     #[test]
     fn calendar_arithmetic() {
         let fri = NaiveDate::from_ymd_opt(2020, 10, 2).unwrap();
-        assert_eq!(add_working_days(fri, 2), NaiveDate::from_ymd_opt(2020, 10, 6).unwrap());
-        assert_eq!(add_months(NaiveDate::from_ymd_opt(2020, 8, 31).unwrap(), 6), NaiveDate::from_ymd_opt(2021, 2, 28).unwrap());
+        assert_eq!(
+            add_working_days(fri, 2),
+            NaiveDate::from_ymd_opt(2020, 10, 6).unwrap()
+        );
+        assert_eq!(
+            add_months(NaiveDate::from_ymd_opt(2020, 8, 31).unwrap(), 6),
+            NaiveDate::from_ymd_opt(2021, 2, 28).unwrap()
+        );
     }
 }

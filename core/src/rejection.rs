@@ -117,7 +117,15 @@ pub struct Rejection {
 
 impl Rejection {
     /// A rejection with a message and the rule or state involved.
-    pub fn new(code: RejectionCode, message: impl Into<String>, subject: impl Into<String>) -> Rejection {
-        Rejection { code, message: message.into(), subject: Some(subject.into()) }
+    pub fn new(
+        code: RejectionCode,
+        message: impl Into<String>,
+        subject: impl Into<String>,
+    ) -> Rejection {
+        Rejection {
+            code,
+            message: message.into(),
+            subject: Some(subject.into()),
+        }
     }
 }

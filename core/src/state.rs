@@ -48,7 +48,9 @@ impl Application {
     /// paid for it, and never more than the award's outstanding reservation.
     pub fn payable(&self, item: Item) -> Money {
         let covered = self.coverage.map_or(Money::ZERO, |c| c.item(item));
-        covered.saturating_sub(self.item_paid[item.index()]).min(self.account.outstanding)
+        covered
+            .saturating_sub(self.item_paid[item.index()])
+            .min(self.account.outstanding)
     }
 }
 
@@ -64,7 +66,10 @@ pub struct SectorTotals {
 impl SectorTotals {
     /// What counts against a ring-fence: reserved plus paid, less recovered.
     pub fn committed(&self) -> Money {
-        self.reserved.checked_add(self.paid).unwrap_or(Money::MAX).saturating_sub(self.recovered)
+        self.reserved
+            .checked_add(self.paid)
+            .unwrap_or(Money::MAX)
+            .saturating_sub(self.recovered)
     }
 }
 
@@ -129,41 +134,82 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
     #[error("event {version} ({event}) is about unknown application {application}")]
-    UnknownApplication { version: u64, event: &'static str, application: ApplicationId },
+    UnknownApplication {
+        version: u64,
+        event: &'static str,
+        application: ApplicationId,
+    },
     #[error("event {version} ({event}) comes before the programme was opened")]
     NotOpened { version: u64, event: &'static str },
     #[error("event {version} ({event}) does not balance the ledger: {error}")]
-    Ledger { version: u64, event: &'static str, error: LedgerError },
+    Ledger {
+        version: u64,
+        event: &'static str,
+        error: LedgerError,
+    },
     #[error("event {version} ({event}) repeats application {application}")]
-    Duplicate { version: u64, event: &'static str, application: ApplicationId },
+    Duplicate {
+        version: u64,
+        event: &'static str,
+        application: ApplicationId,
+    },
     #[error("event {version} ({event}) opens a programme that is already open")]
     Reopened { version: u64, event: &'static str },
 }
 
 /// The deadlines that belong to a stage.
-pub fn stage_deadlines(p: &Programme, app: &Application, stage: &Stage) -> impl Iterator<Item = Deadline> {
-    let mk = |at: DateTime<Utc>, kind| Deadline { at, arrival: app.arrival, kind, application: app.id };
+pub fn stage_deadlines(
+    p: &Programme,
+    app: &Application,
+    stage: &Stage,
+) -> impl Iterator<Item = Deadline> {
+    let mk = |at: DateTime<Utc>, kind| Deadline {
+        at,
+        arrival: app.arrival,
+        kind,
+        application: app.id,
+    };
     let w = &p.windows;
     let mut out: [Option<Deadline>; 3] = [None; 3];
     match *stage {
         Stage::Offered { expires } => {
-            out[0] = Some(mk(expires - Duration::days(i64::from(w.offer_reminder_days.value)), DeadlineKind::OfferReminder));
+            out[0] = Some(mk(
+                expires - Duration::days(i64::from(w.offer_reminder_days.value)),
+                DeadlineKind::OfferReminder,
+            ));
             out[1] = Some(mk(expires, DeadlineKind::OfferExpiry));
         }
-        Stage::Awarded { pass_by } | Stage::ConsultancyEngaged { pass_by } | Stage::SelfAssessmentSubmitted { pass_by, .. } => {
+        Stage::Awarded { pass_by }
+        | Stage::ConsultancyEngaged { pass_by }
+        | Stage::SelfAssessmentSubmitted { pass_by, .. } => {
             out[0] = Some(mk(pass_by, DeadlineKind::PassWindow));
         }
-        Stage::FeedbackDue { pass_by, respond_by } => {
+        Stage::FeedbackDue {
+            pass_by,
+            respond_by,
+        } => {
             out[0] = Some(mk(pass_by, DeadlineKind::PassWindow));
-            out[1] = Some(mk(respond_by - Duration::days(1), DeadlineKind::FeedbackReminder));
+            out[1] = Some(mk(
+                respond_by - Duration::days(1),
+                DeadlineKind::FeedbackReminder,
+            ));
             out[2] = Some(mk(respond_by, DeadlineKind::FeedbackClose));
         }
-        Stage::Certified { plus_by: Some(plus_by) } | Stage::PlusAuditBooked { plus_by, .. } => {
-            out[0] = Some(mk(plus_by - Duration::days(i64::from(w.plus_reminder_days.value)), DeadlineKind::PlusReminder));
+        Stage::Certified {
+            plus_by: Some(plus_by),
+        }
+        | Stage::PlusAuditBooked { plus_by, .. } => {
+            out[0] = Some(mk(
+                plus_by - Duration::days(i64::from(w.plus_reminder_days.value)),
+                DeadlineKind::PlusReminder,
+            ));
             out[1] = Some(mk(plus_by, DeadlineKind::PlusWindow));
         }
         Stage::PlusRetest { plus_by, retest_by } => {
-            out[0] = Some(mk(plus_by - Duration::days(i64::from(w.plus_reminder_days.value)), DeadlineKind::PlusReminder));
+            out[0] = Some(mk(
+                plus_by - Duration::days(i64::from(w.plus_reminder_days.value)),
+                DeadlineKind::PlusReminder,
+            ));
             out[1] = Some(mk(plus_by, DeadlineKind::PlusWindow));
             out[2] = Some(mk(retest_by, DeadlineKind::PlusRetest));
         }
@@ -176,9 +222,18 @@ pub fn stage_deadlines(p: &Programme, app: &Application, stage: &Stage) -> impl 
 pub fn certificate_deadlines(p: &Programme, app: &Application) -> impl Iterator<Item = Deadline> {
     let expires = app.certificate_expires;
     let (arrival, id) = (app.arrival, app.id);
-    p.windows.expiry_reminder_days.value.iter().filter_map(move |d| {
-        expires.map(|e| Deadline { at: e - Duration::days(i64::from(*d)), arrival, kind: DeadlineKind::CertificateReminder(*d), application: id })
-    })
+    p.windows
+        .expiry_reminder_days
+        .value
+        .iter()
+        .filter_map(move |d| {
+            expires.map(|e| Deadline {
+                at: e - Duration::days(i64::from(*d)),
+                arrival,
+                kind: DeadlineKind::CertificateReminder(*d),
+                application: id,
+            })
+        })
 }
 
 impl State {
@@ -200,7 +255,10 @@ impl State {
         let mut recovered = Money::ZERO;
         let mut released = Money::ZERO;
         let mut sectors = vec![SectorTotals::default(); self.sectors.len()];
-        let add = |a: Money, b: Money| a.checked_add(b).map_err(|e| InvariantViolation(e.to_string()));
+        let add = |a: Money, b: Money| {
+            a.checked_add(b)
+                .map_err(|e| InvariantViolation(e.to_string()))
+        };
         for app in self.applications.values() {
             app.account.check()?;
             reserved = add(reserved, app.account.outstanding)?;
@@ -208,7 +266,12 @@ impl State {
             recovered = add(recovered, app.account.recovered)?;
             released = add(released, app.account.released)?;
             if app.account.paid > app.award() {
-                return Err(InvariantViolation(format!("application {} paid {} above its award {}", app.id, app.account.paid, app.award())));
+                return Err(InvariantViolation(format!(
+                    "application {} paid {} above its award {}",
+                    app.id,
+                    app.account.paid,
+                    app.award()
+                )));
             }
             if let Some(s) = app.sector.and_then(|s| sectors.get_mut(usize::from(s))) {
                 s.reserved = add(s.reserved, app.account.outstanding)?;
@@ -216,34 +279,57 @@ impl State {
                 s.recovered = add(s.recovered, app.account.recovered)?;
                 s.released = add(s.released, app.account.released)?;
             }
-            let item_sum = app.item_paid.iter().try_fold(Money::ZERO, |s, m| add(s, *m))?;
+            let item_sum = app
+                .item_paid
+                .iter()
+                .try_fold(Money::ZERO, |s, m| add(s, *m))?;
             if item_sum != app.account.paid {
-                return Err(InvariantViolation(format!("application {} item payments {} != paid {}", app.id, item_sum, app.account.paid)));
+                return Err(InvariantViolation(format!(
+                    "application {} item payments {} != paid {}",
+                    app.id, item_sum, app.account.paid
+                )));
             }
             let waiting = self.waitlist.get(&app.arrival) == Some(&app.id);
             if waiting != matches!(app.stage, Stage::Waitlisted) {
-                return Err(InvariantViolation(format!("application {} waitlist entry disagrees with its stage", app.id)));
+                return Err(InvariantViolation(format!(
+                    "application {} waitlist entry disagrees with its stage",
+                    app.id
+                )));
             }
         }
-        if reserved != self.pot.reserved || paid != self.pot.paid || recovered != self.pot.recovered || released != self.pot.released {
+        if reserved != self.pot.reserved
+            || paid != self.pot.paid
+            || recovered != self.pot.recovered
+            || released != self.pot.released
+        {
             return Err(InvariantViolation(format!(
                 "awards sum to reserved {reserved} paid {paid} recovered {recovered} released {released}, the pot says {:?}",
                 self.pot
             )));
         }
         if sectors != self.sectors {
-            return Err(InvariantViolation("sector totals do not match the awards".into()));
+            return Err(InvariantViolation(
+                "sector totals do not match the awards".into(),
+            ));
         }
         if let Some(p) = self.programme() {
             for (i, rf) in p.allocation.ring_fences.iter().enumerate() {
-                let used = p.sector(&rf.sector).and_then(|(s, _)| self.sectors.get(s)).map_or(Money::ZERO, |s| s.committed());
+                let used = p
+                    .sector(&rf.sector)
+                    .and_then(|(s, _)| self.sectors.get(s))
+                    .map_or(Money::ZERO, |s| s.committed());
                 if used > rf.cap {
-                    return Err(InvariantViolation(format!("ring-fence {i} ({}) holds {used}, above its cap {}", rf.sector, rf.cap)));
+                    return Err(InvariantViolation(format!(
+                        "ring-fence {i} ({}) holds {used}, above its cap {}",
+                        rf.sector, rf.cap
+                    )));
                 }
             }
         }
         if self.waitlist.len() > self.applications.len() {
-            return Err(InvariantViolation("waitlist longer than the applications".into()));
+            return Err(InvariantViolation(
+                "waitlist longer than the applications".into(),
+            ));
         }
         Ok(())
     }
@@ -256,36 +342,78 @@ pub fn evolve(state: &mut State, event: &Event) -> Result<(), ReplayError> {
     apply(state, event, version, name)?;
     state.version = version;
     state.last_at = Some(state.last_at.map_or(event.at, |t| t.max(event.at)));
-    let rec = state.commands.entry(event.command).or_insert(CommandRecord { first_version: version, events: 0 });
+    let rec = state
+        .commands
+        .entry(event.command)
+        .or_insert(CommandRecord {
+            first_version: version,
+            events: 0,
+        });
     rec.events += 1;
     Ok(())
 }
 
-fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> Result<(), ReplayError> {
-    let ledger = |error| ReplayError::Ledger { version, event: name, error };
+fn apply(
+    state: &mut State,
+    event: &Event,
+    version: u64,
+    name: &'static str,
+) -> Result<(), ReplayError> {
+    let ledger = |error| ReplayError::Ledger {
+        version,
+        event: name,
+        error,
+    };
     if let EventKind::ProgrammeOpened { programme } = &event.kind {
         if state.programme.is_some() {
-            return Err(ReplayError::Reopened { version, event: name });
+            return Err(ReplayError::Reopened {
+                version,
+                event: name,
+            });
         }
         state.pot = Pot::opened_with(programme.pot.value);
         state.sectors = vec![SectorTotals::default(); programme.sectors.len()];
         state.programme = Some(programme.clone());
         return Ok(());
     }
-    let State { programme, pot, sectors, applications, waitlist, deadlines, invoices, .. } = state;
-    let p: &Programme = programme.as_deref().ok_or(ReplayError::NotOpened { version, event: name })?;
+    let State {
+        programme,
+        pot,
+        sectors,
+        applications,
+        waitlist,
+        deadlines,
+        invoices,
+        ..
+    } = state;
+    let p: &Programme = programme.as_deref().ok_or(ReplayError::NotOpened {
+        version,
+        event: name,
+    })?;
     if let EventKind::PotToppedUp { amount, .. } = &event.kind {
         return pot.top_up(*amount).map_err(ledger);
     }
-    if let EventKind::Submitted { application, applicant, request, coverage } = &event.kind {
+    if let EventKind::Submitted {
+        application,
+        applicant,
+        request,
+        coverage,
+    } = &event.kind
+    {
         if applications.contains_key(application) {
-            return Err(ReplayError::Duplicate { version, event: name, application: *application });
+            return Err(ReplayError::Duplicate {
+                version,
+                event: name,
+                application: *application,
+            });
         }
         let arrival = applications.len() as u64;
         let app = Application {
             id: *application,
             arrival,
-            sector: p.sector(&applicant.sector).and_then(|(i, _)| u16::try_from(i).ok()),
+            sector: p
+                .sector(&applicant.sector)
+                .and_then(|(i, _)| u16::try_from(i).ok()),
             applicant: applicant.clone(),
             request: request.clone(),
             coverage: *coverage,
@@ -298,8 +426,17 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
         applications.insert(*application, app);
         return Ok(());
     }
-    let id = event.kind.application().ok_or(ReplayError::NotOpened { version, event: name })?;
-    let app = applications.get_mut(&id).ok_or(ReplayError::UnknownApplication { version, event: name, application: id })?;
+    let id = event.kind.application().ok_or(ReplayError::NotOpened {
+        version,
+        event: name,
+    })?;
+    let app = applications
+        .get_mut(&id)
+        .ok_or(ReplayError::UnknownApplication {
+            version,
+            event: name,
+            application: id,
+        })?;
     let sector = app.sector.and_then(|s| sectors.get_mut(usize::from(s)));
     let mut scratch = SectorTotals::default();
     let sector = sector.unwrap_or(&mut scratch);
@@ -312,21 +449,33 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
             waitlist.insert(app.arrival, id);
             Some(Stage::Waitlisted)
         }
-        EventKind::Offered { amount, expires, .. } => {
+        EventKind::Offered {
+            amount, expires, ..
+        } => {
             pot.reserve(&mut app.account, *amount).map_err(ledger)?;
-            sector.reserved = sector.reserved.checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            sector.reserved = sector
+                .reserved
+                .checked_add(*amount)
+                .map_err(|_| ledger(LedgerError::Overflow))?;
             waitlist.remove(&app.arrival);
             Some(Stage::Offered { expires: *expires })
         }
         EventKind::Accepted { pass_by, .. } => Some(Stage::Awarded { pass_by: *pass_by }),
-        EventKind::Declined { .. } | EventKind::Lapsed { .. } | EventKind::Withdrawn { .. } | EventKind::CertificationFailed { .. } | EventKind::Completed { .. } => {
+        EventKind::Declined { .. }
+        | EventKind::Lapsed { .. }
+        | EventKind::Withdrawn { .. }
+        | EventKind::CertificationFailed { .. }
+        | EventKind::Completed { .. } => {
             if app.account.reserved_at_award.is_zero() {
                 // Never funded (waitlisted): nothing to release.
                 waitlist.remove(&app.arrival);
             } else if !app.account.resolved {
                 let released = pot.release(&mut app.account).map_err(ledger)?;
                 sector.reserved = sector.reserved.saturating_sub(released);
-                sector.released = sector.released.checked_add(released).map_err(|_| ledger(LedgerError::Overflow))?;
+                sector.released = sector
+                    .released
+                    .checked_add(released)
+                    .map_err(|_| ledger(LedgerError::Overflow))?;
             }
             Some(match &event.kind {
                 EventKind::Declined { .. } => Stage::Declined,
@@ -336,12 +485,27 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
                 _ => Stage::Completed,
             })
         }
-        EventKind::ConsultancyEngaged { .. } => app.stage.pass_by().map(|pass_by| Stage::ConsultancyEngaged { pass_by }),
+        EventKind::ConsultancyEngaged { .. } => app
+            .stage
+            .pass_by()
+            .map(|pass_by| Stage::ConsultancyEngaged { pass_by }),
         EventKind::SelfAssessmentSubmitted { attempt, .. } => {
-            app.stage.pass_by().map(|pass_by| Stage::SelfAssessmentSubmitted { pass_by, attempt: *attempt })
+            app.stage
+                .pass_by()
+                .map(|pass_by| Stage::SelfAssessmentSubmitted {
+                    pass_by,
+                    attempt: *attempt,
+                })
         }
-        EventKind::AssessmentFailed { respond_by, .. } => app.stage.pass_by().map(|pass_by| Stage::FeedbackDue { pass_by, respond_by: *respond_by }),
-        EventKind::Certified { expires, plus_by, .. } => {
+        EventKind::AssessmentFailed { respond_by, .. } => {
+            app.stage.pass_by().map(|pass_by| Stage::FeedbackDue {
+                pass_by,
+                respond_by: *respond_by,
+            })
+        }
+        EventKind::Certified {
+            expires, plus_by, ..
+        } => {
             app.certificate_expires = Some(*expires);
             for d in certificate_deadlines(p, app) {
                 deadlines.insert(d);
@@ -349,26 +513,48 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
             Some(Stage::Certified { plus_by: *plus_by })
         }
         EventKind::PlusAuditBooked { attempt, .. } => match app.stage {
-            Stage::Certified { plus_by: Some(plus_by) } | Stage::PlusRetest { plus_by, .. } => Some(Stage::PlusAuditBooked { plus_by, attempt: *attempt }),
+            Stage::Certified {
+                plus_by: Some(plus_by),
+            }
+            | Stage::PlusRetest { plus_by, .. } => Some(Stage::PlusAuditBooked {
+                plus_by,
+                attempt: *attempt,
+            }),
             _ => None,
         },
         EventKind::PlusAuditFailed { retest_by, .. } => match app.stage {
-            Stage::PlusAuditBooked { plus_by, .. } => Some(Stage::PlusRetest { plus_by, retest_by: *retest_by }),
+            Stage::PlusAuditBooked { plus_by, .. } => Some(Stage::PlusRetest {
+                plus_by,
+                retest_by: *retest_by,
+            }),
             _ => None,
         },
         EventKind::PlusCertified { .. } => Some(Stage::PlusCertified),
         EventKind::PlusNotAchieved { .. } => Some(Stage::PlusNotAchieved),
-        EventKind::ClaimPaid { item, invoice_ref, amount, .. } => {
+        EventKind::ClaimPaid {
+            item,
+            invoice_ref,
+            amount,
+            ..
+        } => {
             pot.post(&mut app.account, *amount).map_err(ledger)?;
             sector.reserved = sector.reserved.saturating_sub(*amount);
-            sector.paid = sector.paid.checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
-            app.item_paid[item.index()] = app.item_paid[item.index()].checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            sector.paid = sector
+                .paid
+                .checked_add(*amount)
+                .map_err(|_| ledger(LedgerError::Overflow))?;
+            app.item_paid[item.index()] = app.item_paid[item.index()]
+                .checked_add(*amount)
+                .map_err(|_| ledger(LedgerError::Overflow))?;
             invoices.insert(invoice_ref.clone(), id);
             None
         }
         EventKind::ClawedBack { amount, .. } => {
             pot.recover(&mut app.account, *amount).map_err(ledger)?;
-            sector.recovered = sector.recovered.checked_add(*amount).map_err(|_| ledger(LedgerError::Overflow))?;
+            sector.recovered = sector
+                .recovered
+                .checked_add(*amount)
+                .map_err(|_| ledger(LedgerError::Overflow))?;
             None
         }
         EventKind::ReminderDue { reminder, .. } => {
@@ -376,7 +562,9 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
             deadlines.remove(&d);
             None
         }
-        EventKind::ProgrammeOpened { .. } | EventKind::PotToppedUp { .. } | EventKind::Submitted { .. } => None,
+        EventKind::ProgrammeOpened { .. }
+        | EventKind::PotToppedUp { .. }
+        | EventKind::Submitted { .. } => None,
     };
     if let Some(stage) = new_stage {
         // A reminder the old stage had already fired (so no longer pending) must
@@ -384,7 +572,12 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
         // booked, failed, re-booked: the Plus reminder is raised once).
         let mut fired = Vec::new();
         for d in stage_deadlines(p, app, &app.stage) {
-            let reminder = matches!(d.kind, DeadlineKind::OfferReminder | DeadlineKind::FeedbackReminder | DeadlineKind::PlusReminder);
+            let reminder = matches!(
+                d.kind,
+                DeadlineKind::OfferReminder
+                    | DeadlineKind::FeedbackReminder
+                    | DeadlineKind::PlusReminder
+            );
             if !deadlines.remove(&d) && reminder {
                 fired.push(d);
             }
@@ -408,10 +601,26 @@ fn apply(state: &mut State, event: &Event, version: u64, name: &'static str) -> 
 pub fn reminder_deadline(p: &Programme, app: &Application, reminder: &Reminder) -> Deadline {
     let w = &p.windows;
     let (at, kind) = match *reminder {
-        Reminder::OfferExpiring { expires } => (expires - Duration::days(i64::from(w.offer_reminder_days.value)), DeadlineKind::OfferReminder),
-        Reminder::FeedbackClosing { closes } => (closes - Duration::days(1), DeadlineKind::FeedbackReminder),
-        Reminder::PlusWindowClosing { closes } => (closes - Duration::days(i64::from(w.plus_reminder_days.value)), DeadlineKind::PlusReminder),
-        Reminder::CertificateExpiring { expires, days } => (expires - Duration::days(i64::from(days)), DeadlineKind::CertificateReminder(days)),
+        Reminder::OfferExpiring { expires } => (
+            expires - Duration::days(i64::from(w.offer_reminder_days.value)),
+            DeadlineKind::OfferReminder,
+        ),
+        Reminder::FeedbackClosing { closes } => {
+            (closes - Duration::days(1), DeadlineKind::FeedbackReminder)
+        }
+        Reminder::PlusWindowClosing { closes } => (
+            closes - Duration::days(i64::from(w.plus_reminder_days.value)),
+            DeadlineKind::PlusReminder,
+        ),
+        Reminder::CertificateExpiring { expires, days } => (
+            expires - Duration::days(i64::from(days)),
+            DeadlineKind::CertificateReminder(days),
+        ),
     };
-    Deadline { at, arrival: app.arrival, kind, application: app.id }
+    Deadline {
+        at,
+        arrival: app.arrival,
+        kind,
+        application: app.id,
+    }
 }
