@@ -66,6 +66,11 @@ impl Session {
 
     /// Opens a programme that must have been initialised.
     pub fn open(db: &str, programme: Option<&str>) -> CliResult<Session> {
+        if db != "memory:" && !store::is_postgres(db) && !std::path::Path::new(db).exists() {
+            return Err(CliError::usage(format!(
+                "database `{db}` does not exist: run `grantflow init --preset healthcare-ce-2020` to create it, or pass --db with an existing file"
+            )));
+        }
         let s = Session::open_any(db, programme)?;
         if s.engine.state().programme.is_none() {
             return Err(CliError::usage(format!(

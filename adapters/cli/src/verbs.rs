@@ -458,10 +458,11 @@ fn explain_file(
         None => Utc::now().date_naive(),
     };
     // The rules: the programme in the database if there is one, else the preset.
-    let rules = match Session::open(db, programme) {
-        Ok(s) => s.state().programme().cloned(),
-        Err(_) if programme.is_none() && !Path::new(db).exists() && !store::is_postgres(db) => None,
-        Err(e) => return Err(e),
+    let no_database = programme.is_none() && !store::is_postgres(db) && !Path::new(db).exists();
+    let rules = if no_database {
+        None
+    } else {
+        Session::open(db, programme)?.state().programme().cloned()
     }
     .unwrap_or_else(Programme::healthcare_cyber_essentials_2020);
     let verdict = explain(&rules, &applicant, on);
@@ -812,6 +813,43 @@ fn outbox(
 ) -> CliResult<()> {
     use grantflow_core::Outbox as _;
     let mut s = Session::open(db, programme)?;
+    if deliver {
+        // The outbox dispatcher delivers every due notice to a log notifier (standard output).
+        let db_name = s.db.clone();
+        let store = s.engine.into_store();
+        let mut dispatcher = grantflow_dispatch::Dispatcher::new(
+            store,
+            grantflow_dispatch::LogNotifier::new(Vec::new()),
+            grantflow_dispatch::DispatchConfig::default(),
+        )
+        .map_err(|e| CliError::usage(format!("cannot start the notice dispatcher: {e}")))?;
+        let report = dispatcher.drain().map_err(|e| {
+            CliError::usage(format!(
+                "database `{}`: delivering notices failed: {e}",
+                redact(&db_name)
+            ))
+        })?;
+        let (_, log, _) = dispatcher.into_parts();
+        let log = String::from_utf8_lossy(&log.into_inner()).to_string();
+        if json {
+            let lines: Vec<&str> = log.lines().collect();
+            outln!(
+                "{}",
+                pretty(
+                    &json!({"delivered": report.delivered, "retried": report.retried, "dead_lettered": report.dead_lettered, "log": lines})
+                )
+            );
+        } else {
+            out!("{log}");
+            outln!(
+                "{} notice(s) delivered, {} to retry, {} dead-lettered",
+                report.delivered,
+                report.retried,
+                report.dead_lettered
+            );
+        }
+        return Ok(());
+    }
     let now = Utc::now();
     let db_name = s.db.clone();
     let store = s.engine.store_mut();

@@ -460,9 +460,16 @@ fn lifecycle(dir: &Path, db: &str, programme: &str) {
     );
     let delivered = run_ok(with(&["outbox", "--deliver", "--json"])).json();
     assert!(
-        delivered["delivered"]
+        delivered["delivered"].as_u64().is_some_and(|n| n > 0),
+        "{delivered}"
+    );
+    assert!(
+        delivered["log"]
             .as_array()
-            .is_some_and(|a| !a.is_empty())
+            .is_some_and(|l| l.iter().any(|x| x
+                .as_str()
+                .is_some_and(|t| t.contains("template=offer_made")))),
+        "{delivered}"
     );
     let after = run_ok(with(&["outbox", "--json"])).json();
     assert_eq!(after["pending"].as_array().map(Vec::len), Some(0));
@@ -733,7 +740,11 @@ fn bad_rules_files_are_refused_and_nothing_is_created() {
         2,
         "no such file",
     );
-    fails(d, "rules.db", &["status"], 2, "holds no programme");
+    fails(d, "rules.db", &["status"], 2, "does not exist");
+    assert!(
+        !d.join("rules.db").exists(),
+        "a refused init or a query must not create the database"
+    );
 }
 
 #[test]
