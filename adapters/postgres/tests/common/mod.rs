@@ -2,6 +2,7 @@
 //! throw-away schemas so that every test starts from an empty store.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use grantflow_postgres::{PgOptions, PostgresStore};
@@ -24,8 +25,10 @@ pub fn server(test: &str) -> Option<String> {
                     "{test}: PostgreSQL at GRANTFLOW_PG_URL is unreachable ({e}); CI must provide it"
                 );
             }
-            eprintln!(
-                "SKIPPED {test}: PostgreSQL is unreachable ({e}). Start it or set GRANTFLOW_PG_URL to run the PostgreSQL tests."
+            // Written to the process's stderr directly, so the test harness does not hide it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: PostgreSQL is unreachable ({e}). Start it or set GRANTFLOW_PG_URL to run the PostgreSQL tests (under CI this fails)."
             );
             None
         }
