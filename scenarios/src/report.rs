@@ -183,7 +183,11 @@ pub fn table(sim: &Simulation) -> String {
     let mut header = vec!["output".to_string()];
     let many = sim.variants.len() > 1;
     for (i, v) in sim.variants.iter().enumerate() {
-        header.push(if many { format!("[{}] p5", i + 1) } else { format!("{} p5", v.label) });
+        header.push(if many {
+            format!("[{}] p5", i + 1)
+        } else {
+            format!("{} p5", v.label)
+        });
         header.push("p50".into());
         header.push("p95".into());
     }
