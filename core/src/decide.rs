@@ -680,7 +680,15 @@ impl<'a> Draft<'a> {
     fn offer_waitlist(&mut self) {
         let strict = self.p.allocation.policy.value == WaitlistPolicy::Strict;
         let state = self.state;
+        let keep = self.p.allocation.contingency.value;
+        // Nothing on the waitlist asks for less than this: below it, no scan can offer anything.
+        let Some(smallest) = state.waitlist_awards.keys().next().copied() else {
+            return;
+        };
         for id in state.waitlist.values() {
+            if self.available.saturating_sub(keep) < smallest || self.available < keep {
+                break;
+            }
             if self.left_waitlist.contains(id) {
                 continue;
             }
@@ -691,8 +699,6 @@ impl<'a> Draft<'a> {
             if self.fits(app.sector, amount) {
                 self.offer(*id, app.sector, amount);
             } else if strict {
-                break;
-            } else if self.available <= self.p.allocation.contingency.value {
                 break;
             }
         }

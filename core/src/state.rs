@@ -121,6 +121,9 @@ pub struct State {
     pub applications: FxHashMap<ApplicationId, Application>,
     /// Waitlisted applications by arrival.
     pub waitlist: BTreeMap<u64, ApplicationId>,
+    /// How many waitlisted applications ask for each award amount (the
+    /// smallest tells the allocator when nothing on the waitlist can fit).
+    pub waitlist_awards: BTreeMap<Money, u32>,
     /// Pending deadlines; every entry belongs to its application's current stage.
     pub deadlines: BTreeSet<Deadline>,
     /// Commands seen, for idempotency.
@@ -162,7 +165,12 @@ pub fn stage_deadlines(
     p: &Programme,
     app: &Application,
     stage: &Stage,
-) -> impl Iterator<Item = Deadline> {
+) -> impl Iterator<Item = Deadline> + use<> {
+    stage_deadline_slots(p, app, stage).into_iter().flatten()
+}
+
+/// The (at most three) deadlines of a stage, without allocating.
+fn stage_deadline_slots(p: &Programme, app: &Application, stage: &Stage) -> [Option<Deadline>; 3] {
     let mk = |at: DateTime<Utc>, kind| Deadline {
         at,
         arrival: app.arrival,
@@ -215,7 +223,7 @@ pub fn stage_deadlines(
         }
         _ => {}
     }
-    out.into_iter().flatten()
+    out
 }
 
 /// The certificate-expiry reminders of a certified application.
@@ -326,6 +334,17 @@ impl State {
                 }
             }
         }
+        let mut awards: BTreeMap<Money, u32> = BTreeMap::new();
+        for id in self.waitlist.values() {
+            if let Some(app) = self.applications.get(id) {
+                *awards.entry(app.award()).or_default() += 1;
+            }
+        }
+        if awards != self.waitlist_awards {
+            return Err(InvariantViolation(
+                "waitlist award counts do not match the waitlist".into(),
+            ));
+        }
         if self.waitlist.len() > self.applications.len() {
             return Err(InvariantViolation(
                 "waitlist longer than the applications".into(),
@@ -382,6 +401,7 @@ fn apply(
         sectors,
         applications,
         waitlist,
+        waitlist_awards,
         deadlines,
         invoices,
         ..
@@ -447,6 +467,7 @@ fn apply(
         }
         EventKind::Waitlisted { .. } => {
             waitlist.insert(app.arrival, id);
+            *waitlist_awards.entry(app.award()).or_default() += 1;
             Some(Stage::Waitlisted)
         }
         EventKind::Offered {
@@ -457,7 +478,9 @@ fn apply(
                 .reserved
                 .checked_add(*amount)
                 .map_err(|_| ledger(LedgerError::Overflow))?;
-            waitlist.remove(&app.arrival);
+            if waitlist.remove(&app.arrival).is_some() {
+                leave_waitlist(waitlist_awards, app.award());
+            }
             Some(Stage::Offered { expires: *expires })
         }
         EventKind::Accepted { pass_by, .. } => Some(Stage::Awarded { pass_by: *pass_by }),
@@ -468,7 +491,9 @@ fn apply(
         | EventKind::Completed { .. } => {
             if app.account.reserved_at_award.is_zero() {
                 // Never funded (waitlisted): nothing to release.
-                waitlist.remove(&app.arrival);
+                if waitlist.remove(&app.arrival).is_some() {
+                    leave_waitlist(waitlist_awards, app.award());
+                }
             } else if !app.account.resolved {
                 let released = pot.release(&mut app.account).map_err(ledger)?;
                 sector.reserved = sector.reserved.saturating_sub(released);
@@ -567,19 +592,15 @@ fn apply(
         | EventKind::Submitted { .. } => None,
     };
     if let Some(stage) = new_stage {
-        // A reminder the old stage had already fired (so no longer pending) must
-        // not come back when the new stage carries the same one (Plus audit
-        // booked, failed, re-booked: the Plus reminder is raised once).
-        let mut fired = Vec::new();
-        for d in stage_deadlines(p, app, &app.stage) {
-            let reminder = matches!(
-                d.kind,
-                DeadlineKind::OfferReminder
-                    | DeadlineKind::FeedbackReminder
-                    | DeadlineKind::PlusReminder
-            );
-            if !deadlines.remove(&d) && reminder {
-                fired.push(d);
+        // Only the difference between the two stages' deadlines touches the
+        // index. A deadline both stages carry stays as it is: in particular a
+        // reminder the old stage already fired (so no longer pending) does not
+        // come back (Plus audit booked, failed, re-booked: one Plus reminder).
+        let old = stage_deadline_slots(p, app, &app.stage);
+        let new = stage_deadline_slots(p, app, &stage);
+        for d in old.iter().flatten() {
+            if !new.contains(&Some(*d)) {
+                deadlines.remove(d);
             }
         }
         if stage == Stage::Withdrawn {
@@ -587,14 +608,23 @@ fn apply(
                 deadlines.remove(&d);
             }
         }
-        app.stage = stage;
-        for d in stage_deadlines(p, app, &app.stage) {
-            if !fired.contains(&d) {
-                deadlines.insert(d);
+        for d in new.iter().flatten() {
+            if !old.contains(&Some(*d)) {
+                deadlines.insert(*d);
             }
         }
+        app.stage = stage;
     }
     Ok(())
+}
+
+fn leave_waitlist(awards: &mut BTreeMap<Money, u32>, award: Money) {
+    if let Some(n) = awards.get_mut(&award) {
+        *n -= 1;
+        if *n == 0 {
+            awards.remove(&award);
+        }
+    }
 }
 
 /// The deadline a reminder answers.
