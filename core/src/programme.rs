@@ -553,7 +553,7 @@ impl Programme {
     /// healthcare SMEs (medical suppliers, primary care other than GP
     /// practices), consultancy and certification costs covered.
     pub fn healthcare_cyber_essentials_2020() -> Programme {
-        const NEWS: &str = "UK government announcement, September 2020: £500,000 to certify hundreds of healthcare firms to Cyber Essentials, consultancy and certification costs covered";
+        const NEWS: &str = "Government announces £500,000 to bolster healthcare cyber security (news report, 15 September 2020): medical suppliers and primary care providers; all consultancy and certification costs covered for hundreds of firms";
         const IASME_FEES: &str = "IASME Cyber Essentials pricing: £300 + VAT flat to 23 Jan 2022";
         const IASME_FEES_2022: &str = "IASME Cyber Essentials pricing from 24 Jan 2022: micro £300, small £400, medium £450, large £500 (+ VAT)";
         const IASME_PROCESS: &str = "IASME Cyber Essentials assessment process";
@@ -564,9 +564,12 @@ impl Programme {
             description: "Funded Cyber Essentials certification for healthcare SMEs critical to the COVID-19 response: consultancy and certification costs covered.".into(),
             currency: "GBP".into(),
             grant_id_prefix: "360G-grantflow-hce2020".into(),
-            funder: Funder { id: "GB-GOV-DCMS".into(), name: "UK Government".into() },
+            funder: Funder {
+                id: "GB-GOV-DCMS".into(),
+                name: "Department for Digital, Culture, Media and Sport".into(),
+            },
             pot: Param::sourced(Money::pounds(500_000), NEWS),
-            opens: Param::assumed(d(2020, 9, 1), "announced September 2020; exact opening date not published"),
+            opens: Param::assumed(d(2020, 9, 1), "announced 15 September 2020; no opening date was published, so the whole of September counts"),
             closes: Param::assumed(d(2021, 3, 31), "end of the 2020/21 financial year"),
             sectors: vec![
                 SectorRule {
