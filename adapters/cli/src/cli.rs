@@ -19,7 +19,8 @@ command succeeds.
 Command ids: every verb that changes the programme takes --command-id (a UUID or any text).
 Without it, the id is derived from the programme, the verb, its arguments and the effective
 --now, so running the same line again with the same --now is a no-op that prints the first
-outcome (for `apply`, from the application reference alone). Without --now the system clock
+outcome (for `apply`, from the reference and the answers: applying the same application
+again is a no-op, other answers under a used reference are refused). Without --now the clock
 is used, so each run is a new command.
 
 Application ids: give any reference text (e.g. ACME-001) or a UUID. A reference is mapped to a
