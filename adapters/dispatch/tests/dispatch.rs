@@ -387,3 +387,90 @@ fn a_failing_log_writer_is_retryable() {
     let err = n.deliver(&ProgrammeId::new("p"), &notice("z")).unwrap_err();
     assert!(matches!(err, DeliveryError::Retryable(m) if m.contains("disk full")));
 }
+
+/// An outbox whose `claim` fails a given number of times first.
+struct Unreliable {
+    inner: InMemoryStore,
+    failures_left: u32,
+}
+
+impl Outbox for Unreliable {
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<grantflow_core::ports::OutboxEntry>, grantflow_core::StoreError> {
+        if self.failures_left > 0 {
+            self.failures_left -= 1;
+            return Err(grantflow_core::StoreError::Unavailable {
+                detail: "database is locked".into(),
+            });
+        }
+        self.inner.claim(now, lease_until, limit)
+    }
+    fn acknowledge(&mut self, id: NoticeId) -> Result<(), grantflow_core::StoreError> {
+        self.inner.acknowledge(id)
+    }
+    fn retry_later(
+        &mut self,
+        id: NoticeId,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), grantflow_core::StoreError> {
+        self.inner.retry_later(id, next, error)
+    }
+    fn dead_letter(&mut self, id: NoticeId, error: &str) -> Result<(), grantflow_core::StoreError> {
+        self.inner.dead_letter(id, error)
+    }
+    fn dead_letters(
+        &mut self,
+        limit: usize,
+    ) -> Result<Vec<grantflow_core::ports::OutboxEntry>, grantflow_core::StoreError> {
+        self.inner.dead_letters(limit)
+    }
+    fn requeue(
+        &mut self,
+        id: NoticeId,
+        now: DateTime<Utc>,
+    ) -> Result<(), grantflow_core::StoreError> {
+        self.inner.requeue(id, now)
+    }
+}
+
+#[test]
+fn run_rides_out_a_few_store_failures_and_stops_on_a_persistent_one() {
+    let store = store_with(&["a"]);
+    let notifier = Scripted::default();
+    let shutdown = Shutdown::new();
+    let outbox = Unreliable {
+        inner: store.clone(),
+        failures_left: 2,
+    };
+    let mut d = Dispatcher::new(outbox, notifier.clone(), config()).unwrap();
+    let stop = shutdown.clone();
+    let handle = std::thread::spawn(move || d.run(&stop));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while notifier.delivered().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    shutdown.trigger();
+    assert_eq!(handle.join().unwrap().unwrap().delivered, 1);
+
+    // Failing for good: the loop gives up after max_store_errors (3) in a row.
+    let outbox = Unreliable {
+        inner: store_with(&["b"]),
+        failures_left: u32::MAX,
+    };
+    let mut d = Dispatcher::new(outbox, Scripted::default(), config()).unwrap();
+    let err = d.run(&Shutdown::new()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DispatchError::Store(grantflow_core::StoreError::Unavailable { .. })
+        ),
+        "{err:?}"
+    );
+    // A one-shot drain reports the failure at once.
+    assert!(matches!(d.drain(), Err(DispatchError::Store(_))));
+}
