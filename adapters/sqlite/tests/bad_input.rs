@@ -200,7 +200,7 @@ fn a_locked_database_is_unavailable_then_works_again() {
         .expect("reading works while another connection writes")[0]
         .event
         .clone();
-    match store.append(&programme, 7, &[event.clone()], &[]) {
+    match store.append(&programme, 7, std::slice::from_ref(&event), &[]) {
         Err(StoreError::Unavailable { detail }) => {
             assert!(detail.contains("locked"), "message: {detail}")
         }

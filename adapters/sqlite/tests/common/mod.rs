@@ -138,11 +138,14 @@ pub fn check_stream(
         let group: Vec<_> = events[i..j].iter().map(|r| r.event.clone()).collect();
         if let EventKind::Submitted { coverage, .. } = &group[0].kind {
             let decided = group.get(1).map(|e| &e.kind);
-            let complete = match (coverage, decided) {
-                (None, Some(EventKind::FoundIneligible { .. })) => true,
-                (Some(_), Some(EventKind::Offered { .. } | EventKind::Waitlisted { .. })) => true,
-                _ => false,
-            };
+            let complete = matches!(
+                (coverage, decided),
+                (None, Some(EventKind::FoundIneligible { .. }))
+                    | (
+                        Some(_),
+                        Some(EventKind::Offered { .. } | EventKind::Waitlisted { .. })
+                    )
+            );
             if !complete {
                 return Err(format!(
                     "the submission at version {} is not followed by its decision: half applied",
