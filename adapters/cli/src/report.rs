@@ -25,6 +25,10 @@ pub fn table(header: &[&str]) -> Table {
     t.load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
+    if t.width().is_none() {
+        // Not a terminal (a pipe or a file): wrap long cells at a readable width.
+        t.set_width(140);
+    }
     t
 }
 
