@@ -345,7 +345,7 @@ present; --db overrides) and a 360Giving file beside it.
 
 Examples:
   grantflow demo
-  grantflow demo --applicants 200 --seed 7 --db /tmp/demo.db"
+  grantflow demo --applicants 200 --seed 7 --db small-demo.db"
     )]
     Demo {
         /// How many applicants.
