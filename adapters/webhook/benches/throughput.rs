@@ -7,7 +7,8 @@
 //! (`-- --notices N --reps R` to change the size; default 2000 notices, 5 repetitions).
 //!
 //! Rows:
-//! - `raw POST`: a bare HTTP client POSTs a fixed JSON body: the receiver's rate.
+//! - `raw POST`: the same HTTP client and settings POST a fixed, pre-signed
+//!   body with the same headers, with no per-request work: the receiver's rate.
 //! - `WebhookNotifier::deliver`: JSON encoding and signing added, no outbox.
 //! - `drain, in-memory outbox`: the dispatcher claims, delivers and acknowledges.
 //! - `drain, SQLite outbox`: the same from a SQLite file (`synchronous=FULL`:
@@ -126,6 +127,12 @@ fn main() {
         1_600_000_000,
     ))
     .unwrap_or_default();
+    let sample_signature = grantflow_webhook::sign(
+        &secret(),
+        "00000000-0000-0000-0000-000000000000",
+        1_600_000_000,
+        &sample_body,
+    );
     let dir = std::env::temp_dir().join(format!("grantflow-webhook-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
 
