@@ -18,7 +18,7 @@
 //! - [`Clock`] is the wall clock ([`SystemClock`]) or one a test moves by
 //!   hand ([`ManualClock`]).
 //! - [`LogNotifier`] writes one line per notice to stdout or any
-//!   [`Write`](std::io::Write), for local runs.
+//!   [`Write`], for local runs.
 //!
 //! Every notice carries its stable [`NoticeId`]: a notice may be delivered
 //! twice (a crash between delivery and acknowledgement, a lease that ran
