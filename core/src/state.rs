@@ -250,6 +250,35 @@ impl State {
         self.programme.as_deref()
     }
 
+    /// Empties the state, keeping the capacity of its maps: for running many
+    /// trials one after another without reallocating.
+    pub fn clear(&mut self) {
+        let State {
+            programme,
+            version,
+            last_at,
+            pot,
+            sectors,
+            applications,
+            waitlist,
+            waitlist_awards,
+            deadlines,
+            commands,
+            invoices,
+        } = self;
+        *programme = None;
+        *version = 0;
+        *last_at = None;
+        *pot = Pot::default();
+        sectors.clear();
+        applications.clear();
+        waitlist.clear();
+        waitlist_awards.clear();
+        deadlines.clear();
+        commands.clear();
+        invoices.clear();
+    }
+
     /// One application.
     pub fn application(&self, id: &ApplicationId) -> Option<&Application> {
         self.applications.get(id)

@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
 use grantflow_core::{
     Action, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event, EventStore,
-    Item, Milestone, Money, Pot, Programme, Rejection, StageKind, State, decide, evolve,
+    Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -57,28 +57,7 @@ impl Direct {
 
     /// Empties the state for the next trial, keeping the allocations of its maps.
     pub fn reset(&mut self) {
-        let State {
-            programme,
-            version,
-            last_at,
-            pot,
-            sectors,
-            applications,
-            waitlist,
-            deadlines,
-            commands,
-            invoices,
-        } = &mut self.state;
-        *programme = None;
-        *version = 0;
-        *last_at = None;
-        *pot = Pot::default();
-        sectors.clear();
-        applications.clear();
-        waitlist.clear();
-        deadlines.clear();
-        commands.clear();
-        invoices.clear();
+        self.state.clear();
     }
 }
 
