@@ -13,10 +13,21 @@ use grantflow::*;
 use rust_decimal::Decimal;
 
 fn main() {
-    let n: usize = std::env::var("GRANTFLOW_BENCH_APPLICANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("GRANTFLOW_BENCH_APPLICANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let mut programme = Programme::healthcare_cyber_essentials_2020();
-    programme.pot.value = Money::pounds(u32::try_from(n).unwrap_or(u32::MAX / 2_500).saturating_mul(2_500).max(10_000));
-    let start = Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("date");
+    programme.pot.value = Money::pounds(
+        u32::try_from(n)
+            .unwrap_or(u32::MAX / 2_500)
+            .saturating_mul(2_500)
+            .max(10_000),
+    );
+    let start = Utc
+        .with_ymd_and_hms(2020, 9, 1, 9, 0, 0)
+        .single()
+        .expect("date");
 
     // Commands are built before the clock starts.
     let mut commands = Vec::with_capacity(n * 8 + 1);
@@ -25,29 +36,76 @@ fn main() {
         next += 1;
         Command::new(CommandId::new(uuid::Uuid::from_u128(next)), action)
     };
-    commands.push(cmd(Action::Open { programme: Box::new(programme) }));
-    let request = CostRequest { level: Level::Basic, consultancy_days: Decimal::from(2), day_rate: Money::pounds(450), plus_audit_quote: None };
+    commands.push(cmd(Action::Open {
+        programme: Box::new(programme),
+    }));
+    let request = CostRequest {
+        level: Level::Basic,
+        consultancy_days: Decimal::from(2),
+        day_rate: Money::pounds(450),
+        plus_audit_quote: None,
+    };
     for block in (0..n).collect::<Vec<_>>().chunks(1_000) {
-        let ids: Vec<ApplicationId> = block.iter().map(|i| ApplicationId::new(uuid::Uuid::from_u128(u128::MAX - *i as u128))).collect();
+        let ids: Vec<ApplicationId> = block
+            .iter()
+            .map(|i| ApplicationId::new(uuid::Uuid::from_u128(u128::MAX - *i as u128)))
+            .collect();
         for (i, id) in block.iter().zip(&ids) {
             let applicant = Applicant {
-                organisation: Organisation { name: format!("Firm {i}"), company_number: Some(format!("{i:08}")), charity_number: None, ods_code: None, region: None },
-                contact: Contact { name: "Manager".into(), email: format!("m{i}@firm.example") },
-                sector: if i % 2 == 0 { "medical-supplier" } else { "primary-care" }.into(),
+                organisation: Organisation {
+                    name: format!("Firm {i}"),
+                    company_number: Some(format!("{i:08}")),
+                    charity_number: None,
+                    ods_code: None,
+                    region: None,
+                },
+                contact: Contact {
+                    name: "Manager".into(),
+                    email: format!("m{i}@firm.example"),
+                },
+                sector: if i % 2 == 0 {
+                    "medical-supplier"
+                } else {
+                    "primary-care"
+                }
+                .into(),
                 employees: (*i % 200) as u32,
                 uk_based: true,
                 already_certified: false,
                 vat_registered: i % 3 != 0,
             };
-            commands.push(cmd(Action::Submit { application: *id, applicant: Box::new(applicant), request: request.clone() }));
+            commands.push(cmd(Action::Submit {
+                application: *id,
+                applicant: Box::new(applicant),
+                request: request.clone(),
+            }));
         }
         let steps: [&dyn Fn(ApplicationId, usize) -> Action; 7] = [
             &|id, _| Action::Accept { application: id },
-            &|id, _| Action::Milestone { application: id, milestone: Milestone::ConsultancyEngaged },
-            &|id, _| Action::Milestone { application: id, milestone: Milestone::SelfAssessmentSubmitted },
-            &|id, i| Action::Claim { application: id, item: Item::Consultancy, invoice_ref: format!("C{i}"), amount: Money::pounds(900) },
-            &|id, _| Action::Milestone { application: id, milestone: Milestone::AssessmentPassed },
-            &|id, i| Action::Claim { application: id, item: Item::CertificationFee, invoice_ref: format!("F{i}"), amount: Money::pounds(300) },
+            &|id, _| Action::Milestone {
+                application: id,
+                milestone: Milestone::ConsultancyEngaged,
+            },
+            &|id, _| Action::Milestone {
+                application: id,
+                milestone: Milestone::SelfAssessmentSubmitted,
+            },
+            &|id, i| Action::Claim {
+                application: id,
+                item: Item::Consultancy,
+                invoice_ref: format!("C{i}"),
+                amount: Money::pounds(900),
+            },
+            &|id, _| Action::Milestone {
+                application: id,
+                milestone: Milestone::AssessmentPassed,
+            },
+            &|id, i| Action::Claim {
+                application: id,
+                item: Item::CertificationFee,
+                invoice_ref: format!("F{i}"),
+                amount: Money::pounds(300),
+            },
             &|id, _| Action::Complete { application: id },
         ];
         for step in steps {
@@ -91,9 +149,24 @@ fn main() {
 
     let cmds = commands.len() as f64;
     let events = log.len() as f64;
-    println!("applicants: {n}, commands: {}, events: {}", commands.len(), log.len());
-    println!("decide + evolve: {:.0} commands/s ({:.2} s)", cmds / decide_secs, decide_secs);
-    println!("baseline, evolve only (replay): {:.0} events/s ({:.2} s)", events / replay_secs, replay_secs);
-    println!("ratio decide+evolve time / replay time: {:.2}", decide_secs / replay_secs);
+    println!(
+        "applicants: {n}, commands: {}, events: {}",
+        commands.len(),
+        log.len()
+    );
+    println!(
+        "decide + evolve: {:.0} commands/s ({:.2} s)",
+        cmds / decide_secs,
+        decide_secs
+    );
+    println!(
+        "baseline, evolve only (replay): {:.0} events/s ({:.2} s)",
+        events / replay_secs,
+        replay_secs
+    );
+    println!(
+        "ratio decide+evolve time / replay time: {:.2}",
+        decide_secs / replay_secs
+    );
     println!("paid: {}", state.pot.paid.display_pounds());
 }

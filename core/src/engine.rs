@@ -89,6 +89,18 @@ impl Default for EngineConfig {
     }
 }
 
+/// One command's place in a group commit.
+enum Slot {
+    /// Decided: its events are `all_events[start..end]`, with `notices` notices.
+    Decided {
+        start: usize,
+        end: usize,
+        notices: usize,
+    },
+    /// Settled without writing: a duplicate or a rejection.
+    Done(Result<Outcome, Rejection>),
+}
+
 /// Runs commands against one programme's stream.
 #[derive(Debug)]
 pub struct Engine<S> {
@@ -291,14 +303,13 @@ impl<S: EventStore> Engine<S> {
             let before = self.state.version;
             let mut all_events = Vec::new();
             let mut all_notices = Vec::new();
-            let mut slots: Vec<Result<(usize, usize), Result<Outcome, Rejection>>> =
-                Vec::with_capacity(commands.len());
+            let mut slots: Vec<Slot> = Vec::with_capacity(commands.len());
             let mut failed = None;
             for (command, now) in commands {
                 if let Some(rec) = self.state.commands.get(&command.id).copied() {
                     if rec.first_version <= before {
                         match self.recorded_events(rec.first_version, rec.events) {
-                            Ok(events) => slots.push(Err(Ok(Outcome::Duplicate { events }))),
+                            Ok(events) => slots.push(Slot::Done(Ok(Outcome::Duplicate { events }))),
                             Err(e) => {
                                 failed = Some(e);
                                 break;
@@ -314,14 +325,16 @@ impl<S: EventStore> Engine<S> {
                                 event: e.clone(),
                             })
                             .collect();
-                        slots.push(Err(Ok(Outcome::Duplicate { events })));
+                        slots.push(Slot::Done(Ok(Outcome::Duplicate { events })));
                     }
                     continue;
                 }
                 match decide(&self.state, command, *now) {
-                    Err(r) => slots.push(Err(Err(r))),
+                    Err(r) => slots.push(Slot::Done(Err(r))),
                     Ok(events) => {
-                        all_notices.extend(notices(&self.state, &events));
+                        let queued = notices(&self.state, &events);
+                        let notice_count = queued.len();
+                        all_notices.extend(queued);
                         let start = all_events.len();
                         for e in &events {
                             if let Err(err) = evolve(&mut self.state, e) {
@@ -330,7 +343,11 @@ impl<S: EventStore> Engine<S> {
                             }
                         }
                         all_events.extend(events);
-                        slots.push(Ok((start, all_events.len())));
+                        slots.push(Slot::Decided {
+                            start,
+                            end: all_events.len(),
+                            notices: notice_count,
+                        });
                     }
                 }
                 if failed.is_some() {
@@ -353,7 +370,11 @@ impl<S: EventStore> Engine<S> {
                     return Ok(slots
                         .into_iter()
                         .map(|slot| match slot {
-                            Ok((start, end)) => Ok(Outcome::Applied {
+                            Slot::Decided {
+                                start,
+                                end,
+                                notices,
+                            } => Ok(Outcome::Applied {
                                 events: all_events[start..end]
                                     .iter()
                                     .enumerate()
@@ -362,9 +383,9 @@ impl<S: EventStore> Engine<S> {
                                         event: e.clone(),
                                     })
                                     .collect(),
-                                notices: 0,
+                                notices,
                             }),
-                            Err(done) => done,
+                            Slot::Done(done) => done,
                         })
                         .collect());
                 }

@@ -198,10 +198,26 @@ impl FromStr for Money {
             Err(rust_decimal::Error::Underflow) => Err(MoneyError::SubPenny {
                 input: input.to_string(),
             }),
-            Err(_) => Err(MoneyError::Malformed {
-                input: input.to_string(),
-            }),
+            Err(_) => Err(scientific_error(input)),
         }
+    }
+}
+
+/// Why a number in scientific notation that `rust_decimal` cannot hold was
+/// refused: a well-formed one is too large (or, with a negative exponent,
+/// below a penny); anything else is malformed.
+fn scientific_error(input: &str) -> MoneyError {
+    let input_owned = input.to_string();
+    let Some((mantissa, exponent)) = input.split_once(['e', 'E']) else {
+        return MoneyError::Malformed { input: input_owned };
+    };
+    match (Decimal::from_str_exact(mantissa), exponent.parse::<i64>()) {
+        (Ok(m), Ok(_)) if m.is_sign_negative() && !m.is_zero() => {
+            MoneyError::Negative { input: input_owned }
+        }
+        (Ok(_), Ok(e)) if e > 0 => MoneyError::TooLarge { input: input_owned },
+        (Ok(_), Ok(_)) => MoneyError::SubPenny { input: input_owned },
+        _ => MoneyError::Malformed { input: input_owned },
     }
 }
 
@@ -274,6 +290,18 @@ mod tests {
         assert!(matches!(
             "0.001".parse::<Money>(),
             Err(MoneyError::SubPenny { .. })
+        ));
+        assert!(matches!(
+            "-1e30".parse::<Money>(),
+            Err(MoneyError::Negative { .. })
+        ));
+        assert!(matches!(
+            "1e-30".parse::<Money>(),
+            Err(MoneyError::SubPenny { .. })
+        ));
+        assert!(matches!(
+            "1e".parse::<Money>(),
+            Err(MoneyError::Malformed { .. })
         ));
         assert!(matches!(
             "1e30".parse::<Money>(),

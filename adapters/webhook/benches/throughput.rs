@@ -143,7 +143,7 @@ fn main() {
         ("drain, SQLite outbox (synchronous=FULL)", Vec::new()),
     ];
     for rep in 0..reps {
-        // Raw: the same client library, a fixed body, no signing.
+        // Raw: the same client library and headers, a fixed pre-signed body.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -153,6 +153,9 @@ fn main() {
             if let Ok(r) = agent
                 .post(&url)
                 .header("content-type", "application/json")
+                .header("webhook-id", "00000000-0000-0000-0000-000000000000")
+                .header("webhook-timestamp", "1600000000")
+                .header("webhook-signature", &sample_signature)
                 .send(&sample_body[..])
             {
                 let _ = r.into_body().read_to_vec();
