@@ -9,10 +9,12 @@
 //! arrival order (`skip_ahead` passes over what does not fit, `strict`
 //! stops there).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Months, Utc};
 use rustc_hash::FxHashSet;
 
-use crate::applicant::FieldProblem;
+use crate::applicant::{Applicant, FieldProblem};
 use crate::command::{Action, Command};
 use crate::coverage::{self, Item};
 use crate::eligibility;
@@ -135,7 +137,7 @@ pub fn decide(
             };
             d.emit(EventKind::Submitted {
                 application: *application,
-                applicant: applicant.clone(),
+                applicant: Arc::new(Applicant::clone(applicant)),
                 request: request.clone(),
                 coverage,
             });

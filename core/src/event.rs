@@ -3,6 +3,8 @@
 //! never edited, and older schema versions keep loading through
 //! [`Event::from_json`].
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +79,7 @@ pub enum EventKind {
     /// An application arrived; its coverage was computed with the rules in force (absent when ineligible).
     Submitted {
         application: ApplicationId,
-        applicant: Box<Applicant>,
+        applicant: Arc<Applicant>,
         request: CostRequest,
         coverage: Option<Coverage>,
     },

@@ -3,6 +3,7 @@
 //! [`evolve`] applies one event; it never decides anything.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rustc_hash::FxHashMap;
@@ -25,7 +26,8 @@ pub struct Application {
     pub arrival: u64,
     /// Index of the declared sector in the programme's rules, if known.
     pub sector: Option<u16>,
-    pub applicant: Box<Applicant>,
+    /// Shared with the `submitted` event it came from.
+    pub applicant: Arc<Applicant>,
     pub request: CostRequest,
     /// Covered amounts; absent for an ineligible application.
     pub coverage: Option<Coverage>,

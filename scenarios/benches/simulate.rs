@@ -5,6 +5,11 @@ use std::time::Instant;
 
 use grantflow_scenarios::{Scenario, simulate, variants};
 
+// The `grantflow` binary uses the same allocator: trials allocate and free
+// many small objects, which the system allocator handles poorly.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)

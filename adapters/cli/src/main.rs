@@ -18,6 +18,11 @@
 //! Run `grantflow --help` for the verbs and examples.
 #![forbid(unsafe_code)]
 
+// Simulations and the demo allocate and free many small objects; mimalloc
+// handles that markedly better than the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `println!` that ignores a closed standard output (e.g. `grantflow status | head`).
 macro_rules! outln {
     ($($t:tt)*) => {{

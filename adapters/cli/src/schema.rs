@@ -314,7 +314,7 @@ fn example_events() -> Vec<Event> {
         },
         EventKind::Submitted {
             application: app,
-            applicant: Box::new(applicant),
+            applicant: std::sync::Arc::new(applicant),
             request,
             coverage: Some(coverage),
         },
