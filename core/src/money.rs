@@ -172,14 +172,20 @@ impl FromStr for Money {
 
     fn from_str(s: &str) -> Result<Money, MoneyError> {
         let input = s.trim();
-        if input.contains(['£', '$', '€']) || input.to_ascii_uppercase().contains("GBP") {
+        let plain = input
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+        let currency_code = || {
+            input
+                .as_bytes()
+                .windows(3)
+                .any(|w| w.eq_ignore_ascii_case(b"GBP"))
+        };
+        if !plain && (input.contains(['£', '$', '€']) || currency_code()) {
             return Err(MoneyError::CurrencySign {
                 input: input.to_string(),
             });
         }
-        let plain = input
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
         let value = if plain {
             Decimal::from_str_exact(input)
         } else if input.contains(['e', 'E']) {
