@@ -215,3 +215,29 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// No input text makes the boundary panic: amounts, events, commands, rules.
+    #[test]
+    fn no_text_input_panics(text in "\\PC{0,64}", digits in "[-+0-9.eE£]{0,40}") {
+        let _ = text.parse::<Money>();
+        let _ = digits.parse::<Money>();
+        let _ = Event::from_json(&text);
+        let _ = serde_json::from_str::<Command>(&text);
+        let _ = Programme::from_toml(&text);
+        let _ = Programme::from_json(&text);
+    }
+
+    /// Amounts that parse are valid money: never negative, pence precision, bounded.
+    #[test]
+    fn parsed_amounts_are_valid(digits in "[-+]?[0-9]{0,14}(\\.[0-9]{0,4})?(e[-+]?[0-9]{1,3})?") {
+        if let Ok(m) = digits.parse::<Money>() {
+            prop_assert!(m <= Money::MAX);
+            prop_assert_eq!(m.as_decimal().scale(), 2);
+            prop_assert!(!m.as_decimal().is_sign_negative() || m.is_zero());
+            prop_assert_eq!(m.to_string().parse::<Money>(), Ok(m));
+        }
+    }
+}
