@@ -6,7 +6,7 @@
 //! - [`Programme`] — the rules as data (pot, eligibility, coverage, allocation
 //!   policy, windows), every parameter with its source or assumption, dated
 //!   where it changes over time.
-//! - [`decide`] and [`evolve`] — the Decider: `decide(&State, &Command, now)`
+//! - [`decide()`] and [`evolve`] — the Decider: `decide(&State, &Command, now)`
 //!   returns the [`Event`]s a [`Command`] causes or a [`Rejection`];
 //!   `evolve(&mut State, &Event)` folds them into the [`State`] (the pot's
 //!   [`Pot`] ledger, every [`Application`] and its lifecycle [`Stage`]).

@@ -1,4 +1,4 @@
-//! Summaries of a [`Simulation`]: percentiles per output ([`Summary`]), a
+//! Summaries of a [`Simulation`]: percentiles per output ([`Spread`]), a
 //! side-by-side text table, and the raw per-trial results as JSON or CSV.
 //! Floats appear only here, for statistics; money stays exact in the results.
 

@@ -7,7 +7,7 @@
 //! Key types:
 //! - [`cli::Cli`] and [`cli::Verb`] — the verbs and their flags (clap).
 //! - [`session::Session`] — one programme's engine over a [`store::Backend`],
-//!   with the CLI's [`store::Meta`] tables (programmes, application references).
+//!   with the CLI's own tables (programmes, application references).
 //! - [`error::CliError`] — a one-line message and the exit code: 0 success,
 //!   1 a command the programme refused, 2 bad usage, input or database.
 //! - [`input`] — times, amounts, application JSON/CSV and JSONL command files.

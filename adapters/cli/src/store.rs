@@ -1,6 +1,6 @@
 //! The composition root's storage: [`Backend`] picks the event store from
 //! `--db` (a SQLite file by default, PostgreSQL for a `postgres://` URL,
-//! `memory:` for a throw-away store), and [`Meta`] keeps what only the CLI
+//! `memory:` for a throw-away store), and its meta tables keep what only the CLI
 //! needs beside the events: which programmes were initialised through it and
 //! the reference text callers gave their applications.
 //!
