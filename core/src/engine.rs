@@ -238,7 +238,20 @@ impl<S: EventStore> Engine<S> {
                     events: self.recorded_events(rec.first_version, rec.events)?,
                 });
             }
-            let events = decide(&self.state, command, now).map_err(EngineError::Rejected)?;
+            let events = match decide(&self.state, command, now) {
+                Ok(events) => events,
+                Err(rejection) => {
+                    // The cached state may be behind the stream (another
+                    // instance appended): refuse only what the newest state refuses.
+                    let seen = self.state.version;
+                    self.catch_up()?;
+                    if self.state.version == seen || conflicts >= self.config.max_conflict_retries {
+                        return Err(EngineError::Rejected(rejection));
+                    }
+                    conflicts += 1;
+                    continue;
+                }
+            };
             if events.is_empty() {
                 return Ok(Outcome::Applied {
                     events: Vec::new(),
@@ -299,6 +312,8 @@ impl<S: EventStore> Engine<S> {
             });
         }
         let mut conflicts = 0;
+        // Decide the batch on the newest state: one read, not one per command.
+        self.catch_up()?;
         loop {
             let before = self.state.version;
             let mut all_events = Vec::new();
