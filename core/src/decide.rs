@@ -590,7 +590,7 @@ impl<'a> Draft<'a> {
             p,
             command,
             now,
-            events: Vec::with_capacity(2),
+            events: Vec::new(),
             available: state.pot.available,
             sector_committed,
             touched: FxHashSet::default(),

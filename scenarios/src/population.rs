@@ -17,6 +17,7 @@ use grantflow_core::{Applicant, Contact, CostRequest, Level, Money, Organisation
 use rand::Rng;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 
 /// A share of applicants with some property: a probability from 0 to 1.
 pub type Probability = f64;
@@ -746,13 +747,18 @@ impl Sampler {
         let region = any(REGIONS, rng);
         let company: u32 = rng.random_range(1_000_000..14_000_000);
         let name = format!("{place} {trade} {suffix}");
-        let email = format!(
-            "{}.{}@{}-{}.example.co.uk",
-            given.to_ascii_lowercase(),
-            family.to_ascii_lowercase(),
-            place.to_ascii_lowercase(),
-            index + 1
-        );
+        let mut email = String::with_capacity(given.len() + family.len() + place.len() + 32);
+        for (i, part) in [given, family, place].into_iter().enumerate() {
+            email.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+            email.push(if i == 0 {
+                '.'
+            } else if i == 1 {
+                '@'
+            } else {
+                '-'
+            });
+        }
+        let _ = write!(email, "{}.example.co.uk", index + 1);
 
         let week = pick(&self.weeks, rng) as u32;
         let minute_in_week: u32 = rng.random_range(0..7 * 24 * 60);
