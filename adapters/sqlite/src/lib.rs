@@ -380,6 +380,50 @@ impl SqliteStore {
         expected: u64,
         rows: &[String],
     ) -> Result<u64, StoreError> {
+        let parsed: Vec<(String, i64, String)> = rows
+            .iter()
+            .map(|row| {
+                let value: serde_json::Value =
+                    serde_json::from_str(row).unwrap_or(serde_json::Value::Null);
+                let field = |k: &str| {
+                    value
+                        .get(k)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let schema = value
+                    .get("schema_version")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(0);
+                (field("type"), schema, field("command"))
+            })
+            .collect();
+        let event_rows = parsed
+            .iter()
+            .zip(rows)
+            .map(|((kind, schema, command), payload)| EventRow {
+                event_type: kind,
+                schema: *schema,
+                payload,
+                command: command.clone(),
+            });
+        self.write_events(programme, expected, event_rows, |_, _| Ok(()))
+    }
+
+    /// Writes event rows at `expected + 1 ..` in one immediate transaction,
+    /// after checking the stream is at `expected`; `more` adds rows of its own
+    /// (the outbox) before the commit. A lost race is [`StoreError::Conflict`].
+    fn write_events<'a>(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        rows: impl Iterator<Item = EventRow<'a>>,
+        more: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+            &dyn Fn(rusqlite::Error) -> StoreError,
+        ) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let (path, options) = (self.path.clone(), self.options);
         let err = |e| error_of(&path, options, e);
         let tx = self
@@ -395,39 +439,38 @@ impl SqliteStore {
             });
         }
         let now = wall_clock_micros();
+        let mut version = expected;
         {
             let mut insert = tx
                 .prepare_cached("INSERT INTO events (programme_id, version, event_type, schema_version, payload, command_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(err)?;
-            for (i, row) in rows.iter().enumerate() {
-                let value: serde_json::Value =
-                    serde_json::from_str(row).unwrap_or(serde_json::Value::Null);
-                let field = |k: &str| {
-                    value
-                        .get(k)
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let schema = value
-                    .get("schema_version")
-                    .and_then(serde_json::Value::as_i64)
-                    .unwrap_or(0);
-                insert
-                    .execute(params![
-                        programme.as_str(),
-                        to_i64(expected + i as u64 + 1),
-                        field("type"),
-                        schema,
-                        row,
-                        field("command"),
-                        now
-                    ])
-                    .map_err(err)?;
+            for row in rows {
+                version += 1;
+                let result = insert.execute(params![
+                    programme.as_str(),
+                    to_i64(version),
+                    row.event_type,
+                    row.schema,
+                    row.payload,
+                    row.command,
+                    now
+                ]);
+                match result {
+                    Ok(_) => {}
+                    Err(x) if code(&x) == Some(ErrorCode::ConstraintViolation) => {
+                        return Err(StoreError::Conflict {
+                            programme: programme.clone(),
+                            expected,
+                            actual: version,
+                        });
+                    }
+                    Err(x) => return Err(err(x)),
+                }
             }
         }
+        more(&tx, &err)?;
         tx.commit().map_err(err)?;
-        Ok(expected + rows.len() as u64)
+        Ok(version)
     }
 
     fn decode(
@@ -454,6 +497,14 @@ impl SqliteStore {
 }
 
 /// Maps a SQLite error to the store's typed error, naming the file.
+/// One event row as written.
+struct EventRow<'a> {
+    event_type: &'a str,
+    schema: i64,
+    payload: &'a str,
+    command: String,
+}
+
 fn error_of(path: &Path, options: SqliteOptions, e: rusqlite::Error) -> StoreError {
     let path = path.display();
     match code(&e) {
@@ -587,48 +638,13 @@ impl EventStore for SqliteStore {
         }
         let next_attempt = micros(events.last().map_or(DateTime::<Utc>::MIN_UTC, |e| e.at));
         let new_version = expected + events.len() as u64;
-        let (path, options) = (self.path.clone(), self.options);
-        let err = |e| error_of(&path, options, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let actual = Self::current_version(&tx, programme).map_err(err)?;
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                programme: programme.clone(),
-                expected,
-                actual,
-            });
-        }
-        let now = wall_clock_micros();
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO events (programme_id, version, event_type, schema_version, payload, command_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(err)?;
-            for (i, (e, json)) in events.iter().zip(&encoded).enumerate() {
-                let version = to_i64(expected + i as u64 + 1);
-                let result = insert.execute(params![
-                    programme.as_str(),
-                    version,
-                    e.kind.name(),
-                    e.schema_version,
-                    json,
-                    e.command.to_string(),
-                    now
-                ]);
-                match result {
-                    Ok(_) => {}
-                    Err(x) if code(&x) == Some(ErrorCode::ConstraintViolation) => {
-                        return Err(StoreError::Conflict {
-                            programme: programme.clone(),
-                            expected,
-                            actual: expected + i as u64 + 1,
-                        });
-                    }
-                    Err(x) => return Err(err(x)),
-                }
-            }
+        let rows = events.iter().zip(&encoded).map(|(e, json)| EventRow {
+            event_type: e.kind.name(),
+            schema: i64::from(e.schema_version),
+            payload: json,
+            command: e.command.to_string(),
+        });
+        self.write_events(programme, expected, rows, |tx, err| {
             let mut outbox = tx
                 .prepare_cached(
                     "INSERT INTO outbox (notice_id, programme_id, notice, next_attempt, version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice_id) DO NOTHING",
@@ -645,9 +661,8 @@ impl EventStore for SqliteStore {
                     ])
                     .map_err(err)?;
             }
-        }
-        tx.commit().map_err(err)?;
-        Ok(new_version)
+            Ok(())
+        })
     }
 
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {
