@@ -133,10 +133,16 @@ fn main() {
         format!("gf_bench_group_raw_{pid}"),
     );
     let tag = "bench-group";
+    // The raw side writes events and outbox rows only, so the engine does too:
+    // no snapshot (a whole-state write every `snapshot_every` events) inside
+    // the timed appends.
     let mut engine = Engine::with_config(
         fresh(&url, &ours_s),
         ProgrammeId::new(tag),
-        EngineConfig::default(),
+        EngineConfig {
+            snapshot_every: 0,
+            ..EngineConfig::default()
+        },
     )
     .expect("engine");
     engine
