@@ -241,3 +241,19 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// No instant, however far out, makes `decide` panic.
+    #[test]
+    fn no_instant_panics(secs in proptest::num::i64::ANY, steps in steps(&Programme::healthcare_cyber_essentials_2020(), 2, 8)) {
+        let Some(now) = chrono::DateTime::<chrono::Utc>::from_timestamp(secs / 1_000, 0) else { return Ok(()) };
+        let mut run = Run::open(Programme::healthcare_cyber_essentials_2020());
+        run.now = now;
+        for step in &steps {
+            let _ = run.apply(step);
+            assert_invariants(&run.state);
+        }
+    }
+}

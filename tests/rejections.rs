@@ -161,6 +161,14 @@ fn case(code: RejectionCode) -> RejectionCode {
                 reason: "line\u{0}break".into(),
             })
         }
+        RejectionCode::TimeOutOfRange => {
+            g.now = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+            g.rejected(Action::Submit {
+                application: app(1),
+                applicant: Box::new(applicant(1, "medical-supplier")),
+                request: basic_request(),
+            })
+        }
         RejectionCode::AmountOutOfRange => {
             let headroom = Money::MAX
                 .checked_sub(g.state.pot.credits)

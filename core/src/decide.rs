@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Months, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, Utc};
 use rustc_hash::FxHashSet;
 
 use crate::applicant::{Applicant, FieldProblem};
@@ -37,6 +37,15 @@ pub fn decide(
 ) -> Result<Vec<Event>, Rejection> {
     if state.commands.contains_key(&command.id) {
         return Ok(Vec::new());
+    }
+    if !(1900..=9999).contains(&now.year()) {
+        return Err(Rejection::new(
+            Code::TimeOutOfRange,
+            format!(
+                "`now` {now} is outside the years 1900 to 9999: give the real time of the command"
+            ),
+            "now",
+        ));
     }
     if let Some(last) = state.last_at {
         if now < last {

@@ -46,11 +46,13 @@ pub enum RejectionCode {
     InvalidText,
     /// The pot would leave the range of money.
     AmountOutOfRange,
+    /// `now` is outside the years 1900 to 9999.
+    TimeOutOfRange,
 }
 
 impl RejectionCode {
     /// Every code.
-    pub const ALL: [RejectionCode; 18] = [
+    pub const ALL: [RejectionCode; 19] = [
         RejectionCode::NotOpened,
         RejectionCode::AlreadyOpened,
         RejectionCode::InvalidRules,
@@ -69,6 +71,7 @@ impl RejectionCode {
         RejectionCode::ClockWentBackwards,
         RejectionCode::InvalidText,
         RejectionCode::AmountOutOfRange,
+        RejectionCode::TimeOutOfRange,
     ];
 
     /// The code as written on the wire, e.g. `illegal_transition`.
@@ -92,6 +95,7 @@ impl RejectionCode {
             RejectionCode::ClockWentBackwards => "clock_went_backwards",
             RejectionCode::InvalidText => "invalid_text",
             RejectionCode::AmountOutOfRange => "amount_out_of_range",
+            RejectionCode::TimeOutOfRange => "time_out_of_range",
         }
     }
 }

@@ -343,7 +343,10 @@ impl Run {
                 note: "top-up".into(),
             },
             Step::Tick { hours } => {
-                self.now += Duration::hours(i64::from(*hours));
+                self.now = self
+                    .now
+                    .checked_add_signed(Duration::hours(i64::from(*hours)))
+                    .unwrap_or(self.now);
                 Action::Tick
             }
             Step::Repeat => return self.last_command.clone(),
