@@ -10,6 +10,10 @@
 //! Run: `cargo bench -p grantflow-sqlite --bench storage`
 //! (`GRANTFLOW_BENCH_REPLAY_EVENTS` changes the replay size.)
 
+// The allocator of the `grantflow` binary, which replays through this store.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
