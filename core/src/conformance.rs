@@ -326,6 +326,26 @@ fn borrowed<'a, S: EventStore>(
     engine(check, Borrowed(store), p, config)
 }
 
+/// A fresh programme stream, checked empty, opened through a new engine
+/// with the default settings: its id, its tag for fixtures, and the engine.
+fn opened<'a, S: EventStore>(
+    check: &'static str,
+    store: &'a mut S,
+    name: &str,
+) -> Result<(ProgrammeId, String, Engine<Borrowed<'a, S>>), Failure> {
+    let p = programme_id(name);
+    ensure_empty(check, store, &p)?;
+    let tag = p.to_string();
+    let mut eng = borrowed(check, store, &p, EngineConfig::default())?;
+    exec(
+        check,
+        &mut eng,
+        &fixtures::open(&tag, programme(10_000)),
+        day(0),
+    )?;
+    Ok((p, tag, eng))
+}
+
 fn exec<S: EventStore>(
     check: &'static str,
     engine: &mut Engine<S>,
@@ -589,16 +609,7 @@ pub fn check_conflicts<S: EventStore + Outbox>(store: &mut S) -> Check {
 /// a new engine over the same store.
 pub fn check_idempotency<S: EventStore>(store: &mut S) -> Check {
     const C: &str = "idempotency";
-    let p = programme_id("idem");
-    ensure_empty(C, store, &p)?;
-    let tag = p.to_string();
-    let mut eng = borrowed(C, store, &p, EngineConfig::default())?;
-    exec(
-        C,
-        &mut eng,
-        &fixtures::open(&tag, programme(10_000)),
-        day(0),
-    )?;
+    let (p, tag, mut eng) = opened(C, store, "idem")?;
     let submit = fixtures::submit(&tag, 1);
     let first = exec(C, &mut eng, &submit, day(1))?;
     ensure!(
@@ -953,16 +964,7 @@ pub fn check_outbox<S: EventStore + Outbox>(store: &mut S) -> Check {
 /// The engine's notices reach the outbox in the same append as their events.
 pub fn check_engine_notices<S: EventStore + Outbox>(store: &mut S) -> Check {
     const C: &str = "engine_notices";
-    let p = programme_id("notices");
-    ensure_empty(C, store, &p)?;
-    let tag = p.to_string();
-    let mut eng = borrowed(C, store, &p, EngineConfig::default())?;
-    exec(
-        C,
-        &mut eng,
-        &fixtures::open(&tag, programme(10_000)),
-        day(0),
-    )?;
+    let (p, tag, mut eng) = opened(C, store, "notices")?;
     let out = exec(C, &mut eng, &fixtures::submit(&tag, 1), day(1))?;
     let Outcome::Applied { notices, .. } = out else {
         return Err(fail(C, "the submission was not applied"));
@@ -1042,16 +1044,7 @@ pub fn check_upcasting<S: EventStore>(store: &mut S, raw: &mut impl RawRows<S>) 
 /// others in one append, reports the rejection in its slot and writes nothing for it.
 pub fn check_group_commit<S: EventStore>(store: &mut S) -> Check {
     const C: &str = "group_commit";
-    let p = programme_id("batch");
-    ensure_empty(C, store, &p)?;
-    let tag = p.to_string();
-    let mut eng = borrowed(C, store, &p, EngineConfig::default())?;
-    exec(
-        C,
-        &mut eng,
-        &fixtures::open(&tag, programme(10_000)),
-        day(0),
-    )?;
+    let (p, tag, mut eng) = opened(C, store, "batch")?;
     let ghost = fixtures::command(
         &format!("{tag}/accept-ghost"),
         Action::Accept {
