@@ -162,16 +162,7 @@ pub enum ReplayError {
     Reopened { version: u64, event: &'static str },
 }
 
-/// The deadlines that belong to a stage.
-pub fn stage_deadlines(
-    p: &Programme,
-    app: &Application,
-    stage: &Stage,
-) -> impl Iterator<Item = Deadline> + use<> {
-    stage_deadline_slots(p, app, stage).into_iter().flatten()
-}
-
-/// The (at most three) deadlines of a stage, without allocating.
+/// The (at most three) deadlines that belong to a stage, without allocating.
 fn stage_deadline_slots(p: &Programme, app: &Application, stage: &Stage) -> [Option<Deadline>; 3] {
     let mk = |at: DateTime<Utc>, kind| Deadline {
         at,
