@@ -6,6 +6,7 @@
 //! `GRANTFLOW_BENCH_APPLICANTS` for another size).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
@@ -80,7 +81,7 @@ fn main() {
             };
             commands.push(cmd(Action::Submit {
                 application: *id,
-                applicant: Box::new(applicant),
+                applicant: Arc::new(applicant),
                 request: request.clone(),
             }));
         }

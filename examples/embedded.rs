@@ -10,6 +10,7 @@ use grantflow::{
     InMemoryStore, Item, Level, Milestone, Money, Organisation, Programme, ProgrammeId, explain,
 };
 use rust_decimal::Decimal;
+use std::sync::Arc;
 
 fn applicant(name: &str, company: &str, sector: &str, employees: u32) -> Applicant {
     Applicant {
@@ -85,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut engine,
             Action::Submit {
                 application: id,
-                applicant: Box::new(applicant(name, company, sector, staff)),
+                applicant: Arc::new(applicant(name, company, sector, staff)),
                 request: request.clone(),
             },
             day(1),

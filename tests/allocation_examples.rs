@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use grantflow::*;
+use std::sync::Arc;
 
 /// Awards are whatever the request asks: no assessment fee, no caps in the way.
 fn programme(policy: WaitlistPolicy) -> Programme {
@@ -156,7 +157,7 @@ fn ring_fences_cap_a_sector() {
     let mut g = Given::programme(p);
     let pc = |n| Action::Submit {
         application: app(n),
-        applicant: Box::new(applicant(n, "primary-care")),
+        applicant: Arc::new(applicant(n, "primary-care")),
         request: request(300),
     };
     assert_eq!(Given::names(&g.ok(pc(1))), ["submitted", "offered"]);

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use grantflow::*;
+use std::sync::Arc;
 
 fn open_two() -> (Engine<InMemoryStore>, Engine<InMemoryStore>) {
     let store = InMemoryStore::new();
@@ -30,7 +31,7 @@ fn submit(n: u32) -> Command {
         CommandId::from_name(&format!("submit-{n}")),
         Action::Submit {
             application: app(n),
-            applicant: Box::new(applicant(n, "medical-supplier")),
+            applicant: Arc::new(applicant(n, "medical-supplier")),
             request: basic_request(),
         },
     )

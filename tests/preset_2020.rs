@@ -4,6 +4,7 @@
 //! exact to the penny, hundreds of firms funded, and no GP practice funded.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use grantflow::*;
@@ -151,7 +152,7 @@ fn six_hundred_applicants_through_the_2020_programme() {
                 &mut engine,
                 Action::Submit {
                     application: ids[n],
-                    applicant: Box::new(a.clone()),
+                    applicant: Arc::new(a.clone()),
                     request: r.clone(),
                 },
                 now,

@@ -6,6 +6,7 @@ mod common;
 use chrono::Duration;
 use common::*;
 use grantflow::*;
+use std::sync::Arc;
 
 fn certified(g: &mut Given, n: u32) {
     g.submit(n, basic_request());
@@ -47,7 +48,7 @@ fn case(code: RejectionCode) -> RejectionCode {
             g.submit(1, basic_request());
             g.rejected(Action::Submit {
                 application: app(1),
-                applicant: Box::new(applicant(1, "medical-supplier")),
+                applicant: Arc::new(applicant(1, "medical-supplier")),
                 request: basic_request(),
             })
         }
@@ -56,7 +57,7 @@ fn case(code: RejectionCode) -> RejectionCode {
             a.contact.email = "not-an-address".into();
             g.rejected(Action::Submit {
                 application: app(1),
-                applicant: Box::new(a),
+                applicant: Arc::new(a),
                 request: basic_request(),
             })
         }
@@ -67,7 +68,7 @@ fn case(code: RejectionCode) -> RejectionCode {
             let mut g = Given::programme(p);
             g.rejected(Action::Submit {
                 application: app(1),
-                applicant: Box::new(applicant(1, "medical-supplier")),
+                applicant: Arc::new(applicant(1, "medical-supplier")),
                 request: basic_request(),
             })
         }
@@ -165,7 +166,7 @@ fn case(code: RejectionCode) -> RejectionCode {
             g.now = chrono::DateTime::<chrono::Utc>::MAX_UTC;
             g.rejected(Action::Submit {
                 application: app(1),
-                applicant: Box::new(applicant(1, "medical-supplier")),
+                applicant: Arc::new(applicant(1, "medical-supplier")),
                 request: basic_request(),
             })
         }
@@ -233,7 +234,7 @@ fn repeating_a_command_id_is_a_no_op() {
         CommandId::from_name("once"),
         Action::Submit {
             application: app(1),
-            applicant: Box::new(applicant(1, "primary-care")),
+            applicant: Arc::new(applicant(1, "primary-care")),
             request: basic_request(),
         },
     );

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use grantflow::lifecycle::{TRANSITIONS, Trigger};
 use grantflow::*;
+use std::sync::Arc;
 
 /// Application 1 is the subject; application 9 fills the pot when needed.
 fn reach(stage: Option<StageKind>) -> Given {
@@ -91,7 +92,7 @@ fn fire(g: &mut Given, trigger: Trigger) -> Vec<Event> {
         Trigger::Submit => g.submit(1, basic_request()),
         Trigger::SubmitIneligible => g.ok(Action::Submit {
             application: a,
-            applicant: Box::new(applicant(1, "gp-practice")),
+            applicant: Arc::new(applicant(1, "gp-practice")),
             request: basic_request(),
         }),
         Trigger::SubmitWaitlisted => {

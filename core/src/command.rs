@@ -2,6 +2,7 @@
 //! caller-supplied [`CommandId`]; repeating it does nothing new.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::applicant::{Applicant, CostRequest};
 use crate::coverage::Item;
@@ -39,7 +40,7 @@ pub enum Action {
     /// Submits an application; it is judged and offered, waitlisted or refused at once.
     Submit {
         application: ApplicationId,
-        applicant: Box<Applicant>,
+        applicant: Arc<Applicant>,
         request: CostRequest,
     },
     /// The applicant accepts an offer.

@@ -105,6 +105,8 @@ pub fn programme_id(tag: &str) -> ProgrammeId {
 
 /// Test data: programmes, applicants, commands and times.
 pub mod fixtures {
+    use std::sync::Arc;
+
     use chrono::{DateTime, Duration, TimeZone, Utc};
     use rust_decimal::Decimal;
 
@@ -186,7 +188,7 @@ pub mod fixtures {
             &format!("{tag}/submit/{n}"),
             Action::Submit {
                 application: application(tag, n),
-                applicant: Box::new(applicant(n)),
+                applicant: Arc::new(applicant(n)),
                 request: request(),
             },
         )

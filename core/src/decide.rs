@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, Months, Utc};
 use rustc_hash::FxHashSet;
 
-use crate::applicant::{Applicant, FieldProblem};
+use crate::applicant::FieldProblem;
 use crate::command::{Action, Command};
 use crate::coverage::{self, Item};
 use crate::eligibility;
@@ -146,16 +146,13 @@ pub fn decide(
             };
             d.emit(EventKind::Submitted {
                 application: *application,
-                applicant: Arc::new(Applicant::clone(applicant)),
+                applicant: Arc::clone(applicant),
                 request: request.clone(),
                 coverage,
             });
             match coverage {
                 None => {
-                    let failed = eligibility::explain(p, applicant, on)
-                        .failed()
-                        .cloned()
-                        .collect();
+                    let failed = eligibility::failed(p, applicant, on);
                     d.emit(EventKind::FoundIneligible {
                         application: *application,
                         failed,
@@ -481,14 +478,13 @@ fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Resul
 fn tick(d: &mut Draft<'_>) {
     let state = d.state;
     let now = d.now;
-    let due: Vec<_> = state
-        .deadlines
-        .iter()
-        .take_while(|dl| dl.at <= now)
-        .copied()
-        .collect();
+    let due: Vec<_> = state.deadlines.due(now).collect();
     for dl in due {
-        let Some(app) = state.applications.get(&dl.application) else {
+        let Some(app) = state
+            .applications
+            .by_arrival(dl.arrival)
+            .filter(|a| a.id == dl.application)
+        else {
             continue;
         };
         let cert_reminder = matches!(dl.kind, DeadlineKind::CertificateReminder(_));
@@ -585,9 +581,39 @@ struct Draft<'a> {
     /// Committed money per sector; only kept when the programme has ring-fences.
     sector_committed: Option<Vec<Money>>,
     /// Applications whose stage this command changed.
-    touched: FxHashSet<ApplicationId>,
+    touched: IdSet,
     /// Waitlisted applications that left the waitlist in this command.
-    left_waitlist: FxHashSet<ApplicationId>,
+    left_waitlist: IdSet,
+}
+
+/// A set of application ids that is nearly always tiny (one command touches
+/// one application, a busy tick a few hundred): the first few live inline,
+/// without allocating; the rest go to a hash set.
+#[derive(Default)]
+struct IdSet {
+    inline: [Option<ApplicationId>; IdSet::INLINE],
+    more: FxHashSet<ApplicationId>,
+}
+
+impl IdSet {
+    const INLINE: usize = 4;
+
+    fn contains(&self, id: &ApplicationId) -> bool {
+        self.inline.iter().any(|i| i.as_ref() == Some(id))
+            || (!self.more.is_empty() && self.more.contains(id))
+    }
+
+    fn insert(&mut self, id: ApplicationId) {
+        if self.contains(&id) {
+            return;
+        }
+        match self.inline.iter_mut().find(|i| i.is_none()) {
+            Some(slot) => *slot = Some(id),
+            None => {
+                self.more.insert(id);
+            }
+        }
+    }
 }
 
 impl<'a> Draft<'a> {
@@ -602,8 +628,8 @@ impl<'a> Draft<'a> {
             events: Vec::new(),
             available: state.pot.available,
             sector_committed,
-            touched: FxHashSet::default(),
-            left_waitlist: FxHashSet::default(),
+            touched: IdSet::default(),
+            left_waitlist: IdSet::default(),
         }
     }
 
@@ -696,14 +722,18 @@ impl<'a> Draft<'a> {
         let Some(smallest) = state.waitlist_awards.keys().next().copied() else {
             return;
         };
-        for id in state.waitlist.values() {
+        for (arrival, id) in &state.waitlist {
             if self.available.saturating_sub(keep) < smallest || self.available < keep {
                 break;
             }
             if self.left_waitlist.contains(id) {
                 continue;
             }
-            let Some(app) = state.applications.get(id) else {
+            let Some(app) = state
+                .applications
+                .by_arrival(*arrival)
+                .filter(|a| a.id == *id)
+            else {
                 continue;
             };
             let amount = app.award();
@@ -785,8 +815,21 @@ fn nonzero(amount: Money, field: &str) -> Result<(), Rejection> {
 }
 
 fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    let len = value.trim().chars().count();
-    if len < min || value.chars().count() > max || value.chars().any(char::is_control) {
+    let (len, total, control) = if value.is_ascii() {
+        let b = value.as_bytes();
+        (
+            value.trim().len(),
+            b.len(),
+            b.iter().any(u8::is_ascii_control),
+        )
+    } else {
+        (
+            value.trim().chars().count(),
+            value.chars().count(),
+            value.chars().any(char::is_control),
+        )
+    };
+    if len < min || total > max || control {
         return Err(Rejection::new(
             Code::InvalidText,
             format!("`{field}` must be {min} to {max} characters without control characters"),

@@ -53,84 +53,183 @@ pub fn is_eligible(p: &Programme, a: &Applicant, on: NaiveDate) -> bool {
 
 /// Judges `applicant` on every criterion with the rules in force on `on`.
 pub fn explain(p: &Programme, a: &Applicant, on: NaiveDate) -> Eligibility {
-    let e = &p.eligibility;
     let mut criteria = Vec::with_capacity(5);
+    judge(p, a, on, true, &mut criteria);
+    let eligible = criteria.iter().all(|c| c.passed);
+    Eligibility { eligible, criteria }
+}
+
+/// The criteria `applicant` fails on `on`, in the order of [`explain`],
+/// without writing the sentences of those it passes.
+pub fn failed(p: &Programme, a: &Applicant, on: NaiveDate) -> Vec<Criterion> {
+    let mut criteria = Vec::new();
+    judge(p, a, on, false, &mut criteria);
+    criteria
+}
+
+/// Pushes the verdict on each criterion to `out`; a passed one only when
+/// `with_passed`. Sentences are written only for what is pushed.
+fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &mut Vec<Criterion>) {
+    let mut push = |id: &str,
+                    passed: bool,
+                    sentence: &dyn Fn() -> String,
+                    reference: &dyn Fn() -> Option<String>| {
+        if with_passed || !passed {
+            out.push(Criterion {
+                id: id.into(),
+                passed,
+                sentence: sentence(),
+                reference: reference(),
+            });
+        }
+    };
+    let e = &p.eligibility;
     let open = p.opens.value <= on && on <= p.closes.value;
-    criteria.push(Criterion {
-        id: "open".into(),
-        passed: open,
-        sentence: if open {
-            format!(
-                "applications are open on {on} ({} to {})",
-                p.opens.value, p.closes.value
-            )
-        } else {
-            format!(
-                "applications are taken from {} to {}, not on {on}",
-                p.opens.value, p.closes.value
-            )
+    push(
+        "open",
+        open,
+        &|| {
+            if open {
+                format!(
+                    "applications are open on {on} ({} to {})",
+                    p.opens.value, p.closes.value
+                )
+            } else {
+                format!(
+                    "applications are taken from {} to {}, not on {on}",
+                    p.opens.value, p.closes.value
+                )
+            }
         },
-        reference: p.closes.provenance(),
-    });
+        &|| p.closes.provenance(),
+    );
     match p.sector(&a.sector) {
-        Some((_, s)) => criteria.push(Criterion {
-            id: "sector".into(),
-            passed: s.eligible,
-            sentence: format!("{}: {}", s.name, s.reason),
-            reference: s
-                .reference
-                .clone()
-                .or_else(|| s.assumed.as_ref().map(|n| format!("assumed: {n}"))),
-        }),
-        None => criteria.push(Criterion {
-            id: "sector".into(),
-            passed: false,
-            sentence: format!(
-                "`{}` is not a sector of this programme; declared sectors: {}",
-                a.sector,
-                p.sectors
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            reference: None,
-        }),
+        Some((_, s)) => push(
+            "sector",
+            s.eligible,
+            &|| format!("{}: {}", s.name, s.reason),
+            &|| {
+                s.reference
+                    .clone()
+                    .or_else(|| s.assumed.as_ref().map(|n| format!("assumed: {n}")))
+            },
+        ),
+        None => push(
+            "sector",
+            false,
+            &|| {
+                format!(
+                    "`{}` is not a sector of this programme; declared sectors: {}",
+                    a.sector,
+                    p.sectors
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            &|| None,
+        ),
     }
     let max = e.max_employees_exclusive.value;
     let small = a.employees < max;
-    criteria.push(Criterion {
-        id: "size".into(),
-        passed: small,
-        sentence: if small {
-            format!("{} staff is fewer than {max}: a small or medium-sized business", a.employees)
-        } else {
-            format!("{} staff is not fewer than {max}: only small and medium-sized businesses are funded", a.employees)
+    push(
+        "size",
+        small,
+        &|| {
+            if small {
+                format!(
+                    "{} staff is fewer than {max}: a small or medium-sized business",
+                    a.employees
+                )
+            } else {
+                format!(
+                    "{} staff is not fewer than {max}: only small and medium-sized businesses are funded",
+                    a.employees
+                )
+            }
         },
-        reference: e.max_employees_exclusive.provenance(),
-    });
+        &|| e.max_employees_exclusive.provenance(),
+    );
     let located = !e.uk_only.value || a.uk_based;
-    criteria.push(Criterion {
-        id: "location".into(),
-        passed: located,
-        sentence: match (e.uk_only.value, a.uk_based) {
-            (false, _) => "the programme is open to organisations anywhere".into(),
-            (true, true) => "the organisation is based in the UK".into(),
-            (true, false) => "only organisations based in the UK are funded".into(),
+    push(
+        "location",
+        located,
+        &|| {
+            match (e.uk_only.value, a.uk_based) {
+                (false, _) => "the programme is open to organisations anywhere",
+                (true, true) => "the organisation is based in the UK",
+                (true, false) => "only organisations based in the UK are funded",
+            }
+            .into()
         },
-        reference: e.uk_only.provenance(),
-    });
+        &|| e.uk_only.provenance(),
+    );
     let new = !e.exclude_already_certified.value || !a.already_certified;
-    criteria.push(Criterion {
-        id: "not_certified".into(),
-        passed: new,
-        sentence: match (e.exclude_already_certified.value, a.already_certified) {
-            (true, true) => "the organisation already holds a valid certificate: the programme pays for new certification".into(),
-            (false, true) => "holding a certificate already does not exclude you here".into(),
-            (_, false) => "the organisation holds no valid certificate yet".into(),
+    push(
+        "not_certified",
+        new,
+        &|| {
+            match (e.exclude_already_certified.value, a.already_certified) {
+                (true, true) => "the organisation already holds a valid certificate: the programme pays for new certification",
+                (false, true) => "holding a certificate already does not exclude you here",
+                (_, false) => "the organisation holds no valid certificate yet",
+            }
+            .into()
         },
-        reference: e.exclude_already_certified.provenance(),
-    });
-    let eligible = criteria.iter().all(|c| c.passed);
-    Eligibility { eligible, criteria }
+        &|| e.exclude_already_certified.provenance(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::applicant::{Contact, Organisation};
+
+    #[test]
+    fn failed_lists_what_explain_fails() {
+        let p = Programme::healthcare_cyber_essentials_2020();
+        let on = NaiveDate::from_ymd_opt(2020, 10, 1).expect("date");
+        let base = Applicant {
+            organisation: Organisation {
+                name: "Acme".into(),
+                company_number: None,
+                charity_number: None,
+                ods_code: None,
+                region: None,
+            },
+            contact: Contact {
+                name: "A".into(),
+                email: "a@acme.example".into(),
+            },
+            sector: "medical-supplier".into(),
+            employees: 10,
+            uk_based: true,
+            already_certified: false,
+            vat_registered: true,
+        };
+        let variants = [
+            base.clone(),
+            Applicant {
+                sector: "gp-practice".into(),
+                ..base.clone()
+            },
+            Applicant {
+                sector: "bakery".into(),
+                employees: 400,
+                uk_based: false,
+                already_certified: true,
+                ..base.clone()
+            },
+        ];
+        for a in &variants {
+            let all = explain(&p, a, on);
+            let want: Vec<Criterion> = all.failed().cloned().collect();
+            assert_eq!(failed(&p, a, on), want);
+            assert_eq!(all.eligible, want.is_empty());
+            assert_eq!(is_eligible(&p, a, on), all.eligible);
+        }
+        let late = NaiveDate::from_ymd_opt(2030, 1, 1).expect("date");
+        assert_eq!(failed(&p, &base, late).len(), 1);
+    }
 }

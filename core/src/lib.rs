@@ -32,10 +32,12 @@
 #![warn(missing_debug_implementations)]
 
 pub mod applicant;
+pub mod applications;
 pub mod command;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod coverage;
+pub mod deadlines;
 pub mod decide;
 pub mod eligibility;
 pub mod engine;

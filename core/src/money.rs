@@ -41,14 +41,34 @@ pub enum MoneyError {
 ///
 /// Serialized as a string with exactly two decimals (`"300.00"`) so that no
 /// JSON reader turns it into a float; read from a string or a JSON number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Money(Decimal);
+
+impl Default for Money {
+    fn default() -> Money {
+        Money::ZERO
+    }
+}
+
+/// Every `Money` holds its decimal at scale 2, so the order of the amounts is
+/// the order of their mantissas (whole pence), compared as integers.
+impl Ord for Money {
+    fn cmp(&self, other: &Money) -> std::cmp::Ordering {
+        self.0.mantissa().cmp(&other.0.mantissa())
+    }
+}
+
+impl PartialOrd for Money {
+    fn partial_cmp(&self, other: &Money) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Money {
     /// Zero pounds.
-    pub const ZERO: Money = Money(Decimal::ZERO);
+    pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
     /// The largest amount accepted at the boundary: one trillion pounds.
-    pub const MAX: Money = Money(Decimal::from_parts(3_567_587_328, 232, 0, false, 0));
+    pub const MAX: Money = Money(Decimal::from_parts(276_447_232, 23_283, 0, false, 2));
 
     /// Accepts `value` if it is a valid amount (non-negative, pence precision, not too large).
     pub fn new(value: Decimal) -> Result<Money, MoneyError> {
@@ -97,8 +117,8 @@ impl Money {
 
     /// The amount in pence.
     pub fn pence(self) -> i64 {
-        // Money::MAX in pence fits an i64 comfortably.
-        (self.0 * Decimal::ONE_HUNDRED).trunc().mantissa() as i64
+        // At scale 2 the mantissa is the pence; Money::MAX fits an i64 comfortably.
+        i64::try_from(self.0.mantissa()).unwrap_or(i64::MAX)
     }
 
     /// Whether the amount is zero.
@@ -106,38 +126,44 @@ impl Money {
         self.0.is_zero()
     }
 
-    /// `self + other`, or an error if the sum leaves the decimal range.
-    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Money)
-            .ok_or_else(|| MoneyError::OutOfRange {
-                detail: format!("{self} + {other}"),
-            })
+    /// An amount from whole pence; `None` outside the decimal range.
+    fn from_pence_i128(pence: i128) -> Option<Money> {
+        Decimal::try_from_i128_with_scale(pence, 2).ok().map(Money)
     }
 
-    /// `self - other`, or an error if the difference would be negative.
+    /// `self + other`, or an error if the sum leaves the decimal range.
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        // Both mantissas are below 2^96, so their sum fits an i128.
+        Money::from_pence_i128(self.0.mantissa() + other.0.mantissa()).ok_or_else(|| {
+            MoneyError::OutOfRange {
+                detail: format!("{self} + {other}"),
+            }
+        })
+    }
+
+    /// `self - other`, or an error if the result would be negative.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
-        if other.0 > self.0 {
+        if other > self {
             return Err(MoneyError::OutOfRange {
                 detail: format!("{self} - {other} is below zero"),
             });
         }
-        Ok(Money(self.0 - other.0))
+        Ok(self.saturating_sub(other))
     }
 
-    /// `self - other`, or zero if `other` is larger.
+    /// `self - other`, or zero if that would be negative.
     pub fn saturating_sub(self, other: Money) -> Money {
-        if other.0 > self.0 {
-            Money::ZERO
-        } else {
-            Money(self.0 - other.0)
+        let diff = self.0.mantissa() - other.0.mantissa();
+        if diff <= 0 {
+            return Money::ZERO;
         }
+        // A difference of two amounts in range is in range.
+        Money::from_pence_i128(diff).unwrap_or(Money::ZERO)
     }
 
     /// The smaller of two amounts.
     pub fn min(self, other: Money) -> Money {
-        if self.0 <= other.0 { self } else { other }
+        if self <= other { self } else { other }
     }
 
     /// Writes the amount for people: `£1,400.50`.
@@ -284,6 +310,42 @@ impl<'de> Deserialize<'de> for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_amount_is_held_at_scale_two_and_orders_by_pence() {
+        let amounts = [
+            Money::ZERO,
+            Money::MAX,
+            Money::pounds(12),
+            "0.01".parse::<Money>().unwrap(),
+            "1400.5".parse::<Money>().unwrap(),
+            Money::from_computed(Decimal::new(12345, 4)).unwrap(),
+            Money::default(),
+        ];
+        for m in amounts {
+            assert_eq!(m.as_decimal().scale(), 2, "{m}");
+        }
+        assert_eq!(Money::MAX.to_string(), "1000000000000.00");
+        assert_eq!(Money::MAX.pence(), 100_000_000_000_000);
+        let mut sorted = amounts.to_vec();
+        sorted.sort();
+        let by_decimal: Vec<Decimal> = sorted.iter().map(|m| m.as_decimal()).collect();
+        assert!(by_decimal.windows(2).all(|w| w[0] <= w[1]));
+        let a = "1400.50".parse::<Money>().unwrap();
+        let b = Money::pounds(400);
+        assert_eq!(a.checked_add(b).unwrap().to_string(), "1800.50");
+        assert_eq!(a.checked_sub(b).unwrap().to_string(), "1000.50");
+        assert!(b.checked_sub(a).is_err());
+        assert_eq!(b.saturating_sub(a), Money::ZERO);
+        assert_eq!(a.min(b), b);
+        assert_eq!(a.checked_add(b).unwrap().as_decimal().scale(), 2);
+        let huge = Money::MAX;
+        let mut total = Money::ZERO;
+        for _ in 0..1_000 {
+            total = total.checked_add(huge).unwrap();
+        }
+        assert_eq!(total.pence(), 100_000_000_000_000_000);
+    }
 
     #[test]
     fn parses_and_rejects_at_the_boundary() {

@@ -2,7 +2,7 @@
 //! the [`Pot`], every [`Application`], the waitlist and the deadline index.
 //! [`evolve`] applies one event; it never decides anything.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::applicant::{Applicant, CostRequest};
+pub use crate::applications::Applications;
 use crate::coverage::{Coverage, Item};
+pub use crate::deadlines::{Deadline, DeadlineKind, Deadlines};
 use crate::event::{Event, EventKind, Reminder};
 use crate::ids::{ApplicationId, CommandId};
 use crate::ledger::{Account, InvariantViolation, LedgerError, Pot};
@@ -75,30 +77,6 @@ impl SectorTotals {
     }
 }
 
-/// What a deadline does when it comes due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeadlineKind {
-    OfferReminder,
-    FeedbackReminder,
-    PlusReminder,
-    CertificateReminder(u32),
-    OfferExpiry,
-    FeedbackClose,
-    PassWindow,
-    PlusRetest,
-    PlusWindow,
-}
-
-/// A timed duty. Ordered by time, then arrival, then kind: a tick fires them in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Deadline {
-    pub at: DateTime<Utc>,
-    pub arrival: u64,
-    pub kind: DeadlineKind,
-    pub application: ApplicationId,
-}
-
 /// Where a command's events sit in the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRecord {
@@ -120,14 +98,14 @@ pub struct State {
     pub pot: Pot,
     /// Money by sector, indexed like the programme's sectors.
     pub sectors: Vec<SectorTotals>,
-    pub applications: FxHashMap<ApplicationId, Application>,
+    pub applications: Applications,
     /// Waitlisted applications by arrival.
     pub waitlist: BTreeMap<u64, ApplicationId>,
     /// How many waitlisted applications ask for each award amount (the
     /// smallest tells the allocator when nothing on the waitlist can fit).
     pub waitlist_awards: BTreeMap<Money, u32>,
     /// Pending deadlines; every entry belongs to its application's current stage.
-    pub deadlines: BTreeSet<Deadline>,
+    pub deadlines: Deadlines,
     /// Commands seen, for idempotency.
     pub commands: FxHashMap<CommandId, CommandRecord>,
     /// Supplier invoice references claimed, for uniqueness.
@@ -465,8 +443,13 @@ fn apply(
             item_paid: [Money::ZERO; 3],
             certificate_expires: None,
         };
-        applications.insert(*application, app);
-        return Ok(());
+        return applications
+            .push(app)
+            .map_err(|application| ReplayError::Duplicate {
+                version,
+                event: name,
+                application,
+            });
     }
     let id = event.kind.application().ok_or(ReplayError::NotOpened {
         version,

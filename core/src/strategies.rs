@@ -29,6 +29,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
+use std::sync::Arc;
 
 use crate::applicant::{Applicant, Contact, CostRequest, Organisation};
 use crate::command::{Action, Command};
@@ -107,7 +108,7 @@ pub fn cost_request() -> impl Strategy<Value = CostRequest> {
 pub enum Step {
     Submit {
         app: usize,
-        applicant: Box<Applicant>,
+        applicant: Arc<Applicant>,
         request: CostRequest,
     },
     Accept(usize),
@@ -155,7 +156,7 @@ pub fn steps(
 ) -> impl Strategy<Value = Vec<Step>> + use<> {
     let apps = apps.max(1);
     let step = prop_oneof![
-        1 => (0..apps, applicant(programme), cost_request()).prop_map(|(app, a, request)| Step::Submit { app, applicant: Box::new(a), request }),
+        1 => (0..apps, applicant(programme), cost_request()).prop_map(|(app, a, request)| Step::Submit { app, applicant: Arc::new(a), request }),
         4 => (0..apps).prop_map(Step::Accept),
         1 => (0..apps).prop_map(Step::Decline),
         1 => (0..apps).prop_map(Step::Withdraw),
@@ -180,7 +181,7 @@ pub fn steps(
                 .zip(drawn)
                 .map(|(app, (a, request))| Step::Submit {
                     app,
-                    applicant: Box::new(a),
+                    applicant: Arc::new(a),
                     request,
                 })
                 .collect::<Vec<_>>()

@@ -15,6 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
@@ -490,7 +491,7 @@ impl Driver {
         let action = match act {
             Act::Submit => Action::Submit {
                 application: id,
-                applicant: Box::new(draw.applicant.clone()),
+                applicant: Arc::new(draw.applicant.clone()),
                 request: draw.request.clone(),
             },
             Act::Answer if stage == StageKind::Offered => match draw.behaviour.answer {

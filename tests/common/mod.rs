@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use grantflow::*;
 use rust_decimal::Decimal;
+use std::sync::Arc;
 
 /// A programme under test with its state and clock.
 pub struct Given {
@@ -152,7 +153,7 @@ impl Given {
     pub fn submit(&mut self, n: u32, request: CostRequest) -> Vec<Event> {
         self.ok(Action::Submit {
             application: app(n),
-            applicant: Box::new(applicant(n, "medical-supplier")),
+            applicant: Arc::new(applicant(n, "medical-supplier")),
             request,
         })
     }

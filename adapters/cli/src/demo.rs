@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use grantflow_core::{
@@ -150,7 +151,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             cmds.push(next(
                 Action::Submit {
                     application: p.id,
-                    applicant: Box::new(p.applicant.clone()),
+                    applicant: Arc::new(p.applicant.clone()),
                     request: p.request.clone(),
                 },
                 9,

@@ -10,6 +10,7 @@
 //! listed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use grantflow_core::event::{FailureReason, PlusEnd, Reminder};
@@ -255,7 +256,7 @@ fn example_commands() -> Vec<Command> {
         },
         Action::Submit {
             application: app,
-            applicant: Box::new(applicant),
+            applicant: Arc::new(applicant),
             request,
         },
         Action::Accept { application: app },

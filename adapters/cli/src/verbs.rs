@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use grantflow_core::{
@@ -557,7 +558,7 @@ fn apply(
                     id,
                     Action::Submit {
                         application: a.id,
-                        applicant: Box::new(a.applicant.clone()),
+                        applicant: Arc::new(a.applicant.clone()),
                         request: a.request.clone(),
                     },
                 ),

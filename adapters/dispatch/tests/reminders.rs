@@ -4,6 +4,7 @@
 //! application moves between the stages a reminder covers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use grantflow_core::{
@@ -126,7 +127,7 @@ fn each_reminder_is_raised_exactly_once_however_often_ticks_repeat() {
     run.exec(
         Action::Submit {
             application: app,
-            applicant: Box::new(applicant()),
+            applicant: Arc::new(applicant()),
             request,
         },
         at(1, 0),
@@ -288,7 +289,7 @@ fn one_late_tick_raises_both_certificate_reminders_once() {
     run.exec(
         Action::Submit {
             application: app,
-            applicant: Box::new(applicant()),
+            applicant: Arc::new(applicant()),
             request,
         },
         at(1, 0),

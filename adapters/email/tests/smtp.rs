@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -390,7 +391,7 @@ fn an_engine_run_is_mailed_through_the_dispatcher() {
         &mut engine,
         Action::Submit {
             application: a,
-            applicant: Box::new(applicant("Acme Medical Supplies", "office@acme.example")),
+            applicant: Arc::new(applicant("Acme Medical Supplies", "office@acme.example")),
             request: request.clone(),
         },
         at(0),
@@ -401,7 +402,7 @@ fn an_engine_run_is_mailed_through_the_dispatcher() {
         &mut engine,
         Action::Submit {
             application: ApplicationId::from_name("gp"),
-            applicant: Box::new(gp),
+            applicant: Arc::new(gp),
             request,
         },
         at(0),
