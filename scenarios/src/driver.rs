@@ -19,13 +19,13 @@ use std::collections::BinaryHeap;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
 use grantflow_core::{
-    Action, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event, EventStore,
-    Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
+    Action, Applicant, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event,
+    EventStore, Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::population::{Answer, Draw};
+use crate::population::{Answer, Draw, push_number};
 
 /// Why a command did not apply.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -280,20 +280,145 @@ struct AppRun {
 
 const DAY: i64 = 86_400;
 
+/// A planned step: when, its order of planning (ties at the same instant run
+/// in the order they were planned), the applicant and the step.
+type Entry = (i64, u64, u32, Act);
+
+/// Days ahead the [`Queue`] keeps in buckets; later steps wait in a heap.
+const BUCKET_DAYS: usize = 4096;
+
+/// The driver's plan, in `(time, order)` order. Steps are kept in buckets by
+/// day from the start and enter the heap only when their day comes up, so the
+/// heap holds about a day's steps instead of the whole run's; the order in
+/// which steps come out is exactly that of one heap of everything.
+#[derive(Debug, Default)]
+struct Queue {
+    start: i64,
+    seq: u64,
+    /// Days before this one have been moved into `due`.
+    moved: usize,
+    /// Steps whose day has come up.
+    due: BinaryHeap<Reverse<Entry>>,
+    /// Steps of day `d` (from `start`) not yet moved, for `d < BUCKET_DAYS`.
+    days: Vec<Vec<Entry>>,
+    /// Steps of later days.
+    far: BinaryHeap<Reverse<Entry>>,
+}
+
+impl Queue {
+    /// Empties the queue for a run from `start` to `end`, keeping its allocations.
+    fn reset(&mut self, start: i64, end: i64) {
+        self.start = start;
+        self.seq = 0;
+        self.moved = 0;
+        self.due.clear();
+        self.far.clear();
+        let days = usize::try_from((end - start).div_euclid(DAY))
+            .unwrap_or(0)
+            .saturating_add(1)
+            .min(BUCKET_DAYS);
+        for d in &mut self.days {
+            d.clear();
+        }
+        self.days.resize_with(days.max(self.days.len()), Vec::new);
+    }
+
+    /// The day of `at` from the start, or `None` before the start.
+    fn day(&self, at: i64) -> Option<usize> {
+        usize::try_from((at - self.start).div_euclid(DAY)).ok()
+    }
+
+    fn push(&mut self, at: i64, app: u32, act: Act) {
+        self.seq += 1;
+        let e = (at, self.seq, app, act);
+        match self.day(at) {
+            Some(d) if d >= self.moved => match self.days.get_mut(d) {
+                Some(bucket) => bucket.push(e),
+                None => self.far.push(Reverse(e)),
+            },
+            _ => self.due.push(Reverse(e)),
+        }
+    }
+
+    /// Makes every step before `until` available to [`Queue::pop_before`].
+    fn advance(&mut self, until: i64) {
+        let Some(last) = self.day(until - 1) else {
+            return;
+        };
+        let upto = last.saturating_add(1);
+        if upto <= self.moved {
+            return;
+        }
+        let buckets = upto.min(self.days.len());
+        if let Some(days) = self.days.get_mut(self.moved.min(buckets)..buckets) {
+            for bucket in days {
+                self.due.extend(bucket.drain(..).map(Reverse));
+            }
+        }
+        while let Some(Reverse(e)) = self.far.peek().copied() {
+            if self.day(e.0).is_some_and(|d| d >= upto) {
+                break;
+            }
+            self.far.pop();
+            self.due.push(Reverse(e));
+        }
+        self.moved = upto;
+    }
+
+    /// The next step before `until`, if any (after [`Queue::advance`] to `until`).
+    fn pop_before(&mut self, until: i64) -> Option<Entry> {
+        let Reverse(e) = self.due.peek().copied()?;
+        if e.0 >= until {
+            return None;
+        }
+        self.due.pop();
+        Some(e)
+    }
+}
+
 /// A reusable driver: its buffers survive from one run to the next.
 #[derive(Debug, Default)]
 pub struct Driver {
-    heap: BinaryHeap<Reverse<(i64, u64, u32, Act)>>,
+    queue: Queue,
     apps: Vec<AppRun>,
     trace: Trace,
     pot: PotTotals,
-    seq: u64,
     counter: u64,
     salt: u64,
     waitlisted: u32,
     offered: u32,
     week_min: Money,
+    /// Money was reserved since `week_min` was last brought up to date.
+    reserved_since_min: bool,
+    /// Buffers taken back from the last command that used them, for the next.
+    spare: Spare,
+}
+
+/// What a command owns that the next one can reuse: its boxed applicant and texts.
+#[derive(Debug, Default)]
+struct Spare {
+    applicant: Option<Box<Applicant>>,
     invoice: String,
+    reason: String,
+}
+
+impl Spare {
+    /// Takes back the buffers of a command that has run.
+    fn recycle(&mut self, action: Action) {
+        match action {
+            Action::Submit { applicant, .. } => self.applicant = Some(applicant),
+            Action::Claim { invoice_ref, .. } => self.invoice = invoice_ref,
+            Action::Withdraw { reason, .. } => self.reason = reason,
+            _ => {}
+        }
+    }
+
+    fn reason(&mut self, text: &str) -> String {
+        let mut r = std::mem::take(&mut self.reason);
+        r.clear();
+        r.push_str(text);
+        r
+    }
 }
 
 /// Runs `draws` through `programme` from `start` with a fresh [`Driver`].
@@ -329,8 +454,7 @@ impl Driver {
     }
 
     fn push(&mut self, at: i64, app: usize, act: Act) {
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, app as u32, act)));
+        self.queue.push(at, app as u32, act);
     }
 
     fn app_id(&self, i: usize) -> ApplicationId {
@@ -367,7 +491,7 @@ impl Driver {
                 end: options.end,
             });
         }
-        self.heap.clear();
+        self.queue.reset(start.timestamp(), options.end.timestamp());
         self.apps.clear();
         self.apps.resize(draws.len(), AppRun::default());
         self.trace.weeks.clear();
@@ -375,8 +499,8 @@ impl Driver {
         self.trace.rejected = 0;
         self.trace.commands = 0;
         self.pot = PotTotals::default();
-        self.seq = 0;
         self.counter = 0;
+        self.reserved_since_min = false;
         self.salt = options.id_salt;
         self.waitlisted = 0;
         self.offered = 0;
@@ -390,6 +514,7 @@ impl Driver {
                 Err(StepError::Rejected(r)) => return Err(DriveError::Open(r)),
                 Err(StepError::Fatal(f)) => return Err(DriveError::Executor(f)),
             }
+            self.spare.recycle(cmd.action);
         } else {
             self.pot.credits = programme.pot.value;
             self.pot.available = programme.pot.value;
@@ -407,16 +532,13 @@ impl Driver {
         let mut k: i64 = 1;
         loop {
             let tick_at = (t0 + k * step).min(end);
-            while let Some(Reverse((at, _, i, act))) = self.heap.peek().copied() {
-                if at >= tick_at {
-                    break;
-                }
-                self.heap.pop();
+            self.queue.advance(tick_at);
+            while let Some((at, _, i, act)) = self.queue.pop_before(tick_at) {
                 self.act(at, i as usize, act, draws, executor)?;
             }
             let now = DateTime::from_timestamp(tick_at, 0).unwrap_or(options.end);
             let cmd = self.command(Action::Tick);
-            self.exec(&cmd, now, draws, executor)?;
+            self.exec(cmd, now, draws, executor)?;
             let elapsed = tick_at - t0;
             if elapsed % (7 * DAY) == 0 || tick_at >= end {
                 self.record_week(((elapsed + 7 * DAY - 1) / (7 * DAY)) as u32);
@@ -446,15 +568,18 @@ impl Driver {
         self.week_min = p.available;
     }
 
+    /// Runs `cmd`, observes its events and keeps its buffers for the next command.
     fn exec<E: Executor>(
         &mut self,
-        cmd: &Command,
+        cmd: Command,
         now: DateTime<Utc>,
         draws: &[Draw],
         executor: &mut E,
     ) -> Result<bool, DriveError> {
         self.trace.commands += 1;
-        match executor.execute(cmd, now) {
+        let result = executor.execute(&cmd, now);
+        self.spare.recycle(cmd.action);
+        match result {
             Ok(events) => {
                 self.observe(&events, draws);
                 Ok(true)
@@ -490,7 +615,13 @@ impl Driver {
         let action = match act {
             Act::Submit => Action::Submit {
                 application: id,
-                applicant: Box::new(draw.applicant.clone()),
+                applicant: match self.spare.applicant.take() {
+                    Some(mut a) => {
+                        draw.profile.write_applicant(&mut a);
+                        a
+                    }
+                    None => Box::new(draw.profile.applicant()),
+                },
                 request: draw.request.clone(),
             },
             Act::Answer if stage == StageKind::Offered => match draw.behaviour.answer {
@@ -500,11 +631,11 @@ impl Driver {
             },
             Act::LeaveWaitlist if stage == StageKind::Waitlisted => Action::Withdraw {
                 application: id,
-                reason: "no longer waiting for funding".into(),
+                reason: self.spare.reason("no longer waiting for funding"),
             },
             Act::Withdraw if stage.is_funded() && !stage.is_final() => Action::Withdraw {
                 application: id,
-                reason: "withdrew from the programme".into(),
+                reason: self.spare.reason("withdrew from the programme"),
             },
             Act::Engage => milestone(Milestone::ConsultancyEngaged),
             Act::SubmitAssessment | Act::Resubmit => milestone(Milestone::SelfAssessmentSubmitted),
@@ -544,17 +675,20 @@ impl Driver {
                     a.claims_pending = a.claims_pending.saturating_sub(1);
                 }
                 if !amount.is_zero() && stage.is_funded() && stage != StageKind::Completed {
-                    use std::fmt::Write;
-                    self.invoice.clear();
-                    let _ = write!(self.invoice, "SIM-{i}-{}", item.as_str());
+                    let mut invoice_ref = std::mem::take(&mut self.spare.invoice);
+                    invoice_ref.clear();
+                    invoice_ref.push_str("SIM-");
+                    push_number(&mut invoice_ref, i as u64, 1);
+                    invoice_ref.push('-');
+                    invoice_ref.push_str(item.as_str());
                     let cmd = self.command(Action::Claim {
                         application: id,
                         item,
-                        invoice_ref: self.invoice.clone(),
+                        invoice_ref,
                         amount,
                     });
                     let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
-                    self.exec(&cmd, now, draws, executor)?;
+                    self.exec(cmd, now, draws, executor)?;
                 }
                 self.maybe_complete(at, i);
                 return Ok(());
@@ -564,11 +698,12 @@ impl Driver {
             Act::Answer | Act::LeaveWaitlist | Act::Withdraw => return Ok(()),
         };
         if stage.is_final() && act != Act::Submit {
+            self.spare.recycle(action);
             return Ok(());
         }
         let cmd = self.command(action);
         let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
-        self.exec(&cmd, now, draws, executor)?;
+        self.exec(cmd, now, draws, executor)?;
         Ok(())
     }
 
@@ -598,7 +733,10 @@ impl Driver {
         for e in events {
             self.on_event(e, draws);
         }
-        self.week_min = self.week_min.min(self.pot.available);
+        // Only a reservation lowers what is available.
+        if std::mem::take(&mut self.reserved_since_min) {
+            self.week_min = self.week_min.min(self.pot.available);
+        }
     }
 
     fn on_event(&mut self, e: &Event, draws: &[Draw]) {
@@ -653,6 +791,7 @@ impl Driver {
                 self.offered += 1;
                 self.pot.reserved = add(self.pot.reserved, *amount);
                 self.pot.available = self.pot.available.saturating_sub(*amount);
+                self.reserved_since_min = true;
                 self.push(days(b.answer_days), i, Act::Answer);
             }
             EventKind::Accepted { .. } => {
@@ -756,6 +895,74 @@ impl Driver {
             EventKind::ReminderDue { .. }
             | EventKind::ProgrammeOpened { .. }
             | EventKind::PotToppedUp { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The queue gives the steps in the order of one heap of everything,
+    /// whatever the tick, including steps planned late or beyond the buckets.
+    #[test]
+    fn the_queue_keeps_the_order_of_a_single_heap() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let start = 1_600_000_000;
+        for (step, days) in [(DAY, 40), (7 * DAY, 60), (DAY, BUCKET_DAYS as i64 + 30)] {
+            let end = start + days * DAY - 3_600;
+            let mut q = Queue::default();
+            q.reset(start, end);
+            let mut heap = BinaryHeap::new();
+            let mut seq = 0;
+            let mut plan = |q: &mut Queue, heap: &mut BinaryHeap<_>, at: i64, app: u32| {
+                seq += 1;
+                q.push(at, app, Act::Submit);
+                heap.push(Reverse((at, seq, app, Act::Submit)));
+            };
+            for app in 0..300 {
+                let at = start + rng.random_range(-DAY..days * DAY + 5 * DAY);
+                plan(&mut q, &mut heap, at, app);
+            }
+            let mut k = 1;
+            let mut seen = 0;
+            loop {
+                let until = (start + k * step).min(end);
+                q.advance(until);
+                loop {
+                    let expected = match heap.peek() {
+                        Some(Reverse(e)) if e.0 < until => {
+                            let e = *e;
+                            heap.pop();
+                            Some(e)
+                        }
+                        _ => None,
+                    };
+                    let got = q.pop_before(until);
+                    assert_eq!(got, expected);
+                    let Some((at, _, app, _)) = got else {
+                        break;
+                    };
+                    seen += 1;
+                    // Plan more: the same instant, later today, days ahead, or even earlier.
+                    if app < 5_000 && rng.random_bool(0.6) {
+                        let later = match rng.random_range(0..4) {
+                            0 => at,
+                            1 => at + rng.random_range(0..DAY),
+                            2 => at + rng.random_range(1..30) * DAY,
+                            _ => at - rng.random_range(0..DAY),
+                        };
+                        plan(&mut q, &mut heap, later, app + 1_000);
+                    }
+                }
+                if until >= end {
+                    break;
+                }
+                k += 1;
+            }
+            assert!(seen > 300, "{seen}");
         }
     }
 }

@@ -231,7 +231,7 @@ pub fn summarise(p: &Programme, draws: &[Draw], trace: &Trace, trial: u32) -> Tr
             smallest = Some(smallest.map_or(a.award, |s| s.min(a.award)));
         }
         if let Some(s) = p
-            .sector(&d.applicant.sector)
+            .sector(&d.profile.sector)
             .and_then(|(i, _)| sectors.get_mut(i))
         {
             s.applicants += 1;
