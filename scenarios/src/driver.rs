@@ -382,12 +382,14 @@ pub struct Driver {
     queue: Queue,
     apps: Vec<AppRun>,
     trace: Trace,
-    pot: PotTotals,
+    /// The pot in pence (cheap to update on every event).
+    pot: Pence,
     counter: u64,
     salt: u64,
     waitlisted: u32,
     offered: u32,
-    week_min: Money,
+    /// The lowest `available` of the week so far, in pence.
+    week_min: i64,
     /// Money was reserved since `week_min` was last brought up to date.
     reserved_since_min: bool,
     /// Buffers taken back from the last command that used them, for the next.
@@ -432,6 +434,56 @@ pub fn drive<E: Executor>(
     let mut d = Driver::new();
     d.run(programme, draws, start, options, executor)?;
     Ok(d.into_trace())
+}
+
+/// The pot's totals in pence, as [`PotTotals`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Pence {
+    credits: i64,
+    available: i64,
+    reserved: i64,
+    paid: i64,
+    released: i64,
+}
+
+impl Pence {
+    fn totals(&self) -> PotTotals {
+        PotTotals {
+            credits: money(self.credits),
+            available: money(self.available),
+            reserved: money(self.reserved),
+            paid: money(self.paid),
+            released: money(self.released),
+        }
+    }
+}
+
+/// An amount in pence (amounts are kept with two decimals, read directly).
+fn pence(m: Money) -> i64 {
+    let d = m.as_decimal();
+    if d.scale() == 2 {
+        i64::try_from(d.mantissa()).unwrap_or(i64::MAX)
+    } else {
+        m.pence()
+    }
+}
+
+/// Pence as money: at most [`Money::MAX`], at least zero.
+fn money(pence: i64) -> Money {
+    match u64::try_from(pence) {
+        Ok(p) => Money::from_pence(p).unwrap_or(Money::MAX),
+        Err(_) => Money::ZERO,
+    }
+}
+
+/// `a + b` pence.
+fn plus(a: i64, b: Money) -> i64 {
+    a.saturating_add(pence(b))
+}
+
+/// `a - b` pence, or zero if `b` is larger.
+fn minus(a: i64, b: Money) -> i64 {
+    a.saturating_sub(pence(b)).max(0)
 }
 
 fn add(a: Money, b: Money) -> Money {
@@ -498,7 +550,7 @@ impl Driver {
         self.trace.apps.clear();
         self.trace.rejected = 0;
         self.trace.commands = 0;
-        self.pot = PotTotals::default();
+        self.pot = Pence::default();
         self.counter = 0;
         self.reserved_since_min = false;
         self.salt = options.id_salt;
@@ -516,8 +568,8 @@ impl Driver {
             }
             self.spare.recycle(cmd.action);
         } else {
-            self.pot.credits = programme.pot.value;
-            self.pot.available = programme.pot.value;
+            self.pot.credits = pence(programme.pot.value);
+            self.pot.available = pence(programme.pot.value);
         }
         self.week_min = self.pot.available;
         self.record_week(0);
@@ -549,7 +601,7 @@ impl Driver {
             k += 1;
         }
         self.trace.apps.extend(self.apps.iter().map(|a| a.out));
-        self.trace.pot = self.pot;
+        self.trace.pot = self.pot.totals();
         Ok(&self.trace)
     }
 
@@ -557,11 +609,11 @@ impl Driver {
         let p = self.pot;
         self.trace.weeks.push(WeekObs {
             week,
-            available: p.available,
-            min_available: self.week_min.min(p.available),
-            reserved: p.reserved,
-            paid: p.paid,
-            released: p.released,
+            available: money(p.available),
+            min_available: money(self.week_min.min(p.available)),
+            reserved: money(p.reserved),
+            paid: money(p.paid),
+            released: money(p.released),
             offered: self.offered,
             waitlisted: self.waitlisted,
         });
@@ -717,9 +769,9 @@ impl Driver {
     }
 
     fn release(&mut self, i: usize, released: Money, stage: StageKind) {
-        self.pot.reserved = self.pot.reserved.saturating_sub(released);
-        self.pot.available = add(self.pot.available, released);
-        self.pot.released = add(self.pot.released, released);
+        self.pot.reserved = minus(self.pot.reserved, released);
+        self.pot.available = plus(self.pot.available, released);
+        self.pot.released = plus(self.pot.released, released);
         if let Some(a) = self.apps.get_mut(i) {
             if a.out.stage == StageKind::Waitlisted {
                 self.waitlisted = self.waitlisted.saturating_sub(1);
@@ -744,13 +796,13 @@ impl Driver {
         let days = |n: u16| at + i64::from(n) * DAY;
         match &e.kind {
             EventKind::ProgrammeOpened { programme } => {
-                self.pot.credits = add(self.pot.credits, programme.pot.value);
-                self.pot.available = add(self.pot.available, programme.pot.value);
+                self.pot.credits = plus(self.pot.credits, programme.pot.value);
+                self.pot.available = plus(self.pot.available, programme.pot.value);
                 return;
             }
             EventKind::PotToppedUp { amount, .. } => {
-                self.pot.credits = add(self.pot.credits, *amount);
-                self.pot.available = add(self.pot.available, *amount);
+                self.pot.credits = plus(self.pot.credits, *amount);
+                self.pot.available = plus(self.pot.available, *amount);
                 return;
             }
             _ => {}
@@ -789,8 +841,8 @@ impl Driver {
                 a.out.stage = StageKind::Offered;
                 a.out.offered = true;
                 self.offered += 1;
-                self.pot.reserved = add(self.pot.reserved, *amount);
-                self.pot.available = self.pot.available.saturating_sub(*amount);
+                self.pot.reserved = plus(self.pot.reserved, *amount);
+                self.pot.available = minus(self.pot.available, *amount);
                 self.reserved_since_min = true;
                 self.push(days(b.answer_days), i, Act::Answer);
             }
@@ -885,12 +937,12 @@ impl Driver {
             }
             EventKind::ClaimPaid { amount, .. } => {
                 a.out.paid = add(a.out.paid, *amount);
-                self.pot.reserved = self.pot.reserved.saturating_sub(*amount);
-                self.pot.paid = add(self.pot.paid, *amount);
+                self.pot.reserved = minus(self.pot.reserved, *amount);
+                self.pot.paid = plus(self.pot.paid, *amount);
             }
             EventKind::ClawedBack { amount, .. } => {
-                self.pot.credits = add(self.pot.credits, *amount);
-                self.pot.available = add(self.pot.available, *amount);
+                self.pot.credits = plus(self.pot.credits, *amount);
+                self.pot.available = plus(self.pot.available, *amount);
             }
             EventKind::ReminderDue { .. }
             | EventKind::ProgrammeOpened { .. }
