@@ -26,7 +26,7 @@ use grantflow_core::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::population::{Answer, Draw};
+use crate::population::{Answer, Draw, push_number};
 
 /// Why a command did not apply.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -281,20 +281,146 @@ struct AppRun {
 
 const DAY: i64 = 86_400;
 
+/// A planned step: when, its order of planning (ties at the same instant run
+/// in the order they were planned), the applicant and the step.
+type Entry = (i64, u64, u32, Act);
+
+/// Days ahead the [`Queue`] keeps in buckets; later steps wait in a heap.
+const BUCKET_DAYS: usize = 4096;
+
+/// The driver's plan, in `(time, order)` order. Steps are kept in buckets by
+/// day from the start and enter the heap only when their day comes up, so the
+/// heap holds about a day's steps instead of the whole run's; the order in
+/// which steps come out is exactly that of one heap of everything.
+#[derive(Debug, Default)]
+struct Queue {
+    start: i64,
+    seq: u64,
+    /// Days before this one have been moved into `due`.
+    moved: usize,
+    /// Steps whose day has come up.
+    due: BinaryHeap<Reverse<Entry>>,
+    /// Steps of day `d` (from `start`) not yet moved, for `d < BUCKET_DAYS`.
+    days: Vec<Vec<Entry>>,
+    /// Steps of later days.
+    far: BinaryHeap<Reverse<Entry>>,
+}
+
+impl Queue {
+    /// Empties the queue for a run from `start` to `end`, keeping its allocations.
+    fn reset(&mut self, start: i64, end: i64) {
+        self.start = start;
+        self.seq = 0;
+        self.moved = 0;
+        self.due.clear();
+        self.far.clear();
+        let days = usize::try_from((end - start).div_euclid(DAY))
+            .unwrap_or(0)
+            .saturating_add(1)
+            .min(BUCKET_DAYS);
+        for d in &mut self.days {
+            d.clear();
+        }
+        self.days.resize_with(days.max(self.days.len()), Vec::new);
+    }
+
+    /// The day of `at` from the start, or `None` before the start.
+    fn day(&self, at: i64) -> Option<usize> {
+        usize::try_from((at - self.start).div_euclid(DAY)).ok()
+    }
+
+    fn push(&mut self, at: i64, app: u32, act: Act) {
+        self.seq += 1;
+        let e = (at, self.seq, app, act);
+        match self.day(at) {
+            Some(d) if d >= self.moved => match self.days.get_mut(d) {
+                Some(bucket) => bucket.push(e),
+                None => self.far.push(Reverse(e)),
+            },
+            _ => self.due.push(Reverse(e)),
+        }
+    }
+
+    /// Makes every step before `until` available to [`Queue::pop_before`].
+    fn advance(&mut self, until: i64) {
+        let Some(last) = self.day(until - 1) else {
+            return;
+        };
+        let upto = last.saturating_add(1);
+        if upto <= self.moved {
+            return;
+        }
+        let buckets = upto.min(self.days.len());
+        if let Some(days) = self.days.get_mut(self.moved.min(buckets)..buckets) {
+            for bucket in days {
+                self.due.extend(bucket.drain(..).map(Reverse));
+            }
+        }
+        while let Some(Reverse(e)) = self.far.peek().copied() {
+            if self.day(e.0).is_some_and(|d| d >= upto) {
+                break;
+            }
+            self.far.pop();
+            self.due.push(Reverse(e));
+        }
+        self.moved = upto;
+    }
+
+    /// The next step before `until`, if any (after [`Queue::advance`] to `until`).
+    fn pop_before(&mut self, until: i64) -> Option<Entry> {
+        let Reverse(e) = self.due.peek().copied()?;
+        if e.0 >= until {
+            return None;
+        }
+        self.due.pop();
+        Some(e)
+    }
+}
+
 /// A reusable driver: its buffers survive from one run to the next.
 #[derive(Debug, Default)]
 pub struct Driver {
-    heap: BinaryHeap<Reverse<(i64, u64, u32, Act)>>,
+    queue: Queue,
     apps: Vec<AppRun>,
     trace: Trace,
-    pot: PotTotals,
-    seq: u64,
+    /// The pot in pence (cheap to update on every event).
+    pot: Pence,
     counter: u64,
     salt: u64,
     waitlisted: u32,
     offered: u32,
-    week_min: Money,
+    /// The lowest `available` of the week so far, in pence.
+    week_min: i64,
+    /// Money was reserved since `week_min` was last brought up to date.
+    reserved_since_min: bool,
+    /// Buffers taken back from the last command that used them, for the next.
+    spare: Spare,
+}
+
+/// What a command owns that the next one can reuse: its texts. (The
+/// applicant is shared with the state once submitted, so it is not reused.)
+#[derive(Debug, Default)]
+struct Spare {
     invoice: String,
+    reason: String,
+}
+
+impl Spare {
+    /// Takes back the buffers of a command that has run.
+    fn recycle(&mut self, action: Action) {
+        match action {
+            Action::Claim { invoice_ref, .. } => self.invoice = invoice_ref,
+            Action::Withdraw { reason, .. } => self.reason = reason,
+            _ => {}
+        }
+    }
+
+    fn reason(&mut self, text: &str) -> String {
+        let mut r = std::mem::take(&mut self.reason);
+        r.clear();
+        r.push_str(text);
+        r
+    }
 }
 
 /// Runs `draws` through `programme` from `start` with a fresh [`Driver`].
@@ -308,6 +434,56 @@ pub fn drive<E: Executor>(
     let mut d = Driver::new();
     d.run(programme, draws, start, options, executor)?;
     Ok(d.into_trace())
+}
+
+/// The pot's totals in pence, as [`PotTotals`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Pence {
+    credits: i64,
+    available: i64,
+    reserved: i64,
+    paid: i64,
+    released: i64,
+}
+
+impl Pence {
+    fn totals(&self) -> PotTotals {
+        PotTotals {
+            credits: money(self.credits),
+            available: money(self.available),
+            reserved: money(self.reserved),
+            paid: money(self.paid),
+            released: money(self.released),
+        }
+    }
+}
+
+/// An amount in pence (amounts are kept with two decimals, read directly).
+fn pence(m: Money) -> i64 {
+    let d = m.as_decimal();
+    if d.scale() == 2 {
+        i64::try_from(d.mantissa()).unwrap_or(i64::MAX)
+    } else {
+        m.pence()
+    }
+}
+
+/// Pence as money: at most [`Money::MAX`], at least zero.
+fn money(pence: i64) -> Money {
+    match u64::try_from(pence) {
+        Ok(p) => Money::from_pence(p).unwrap_or(Money::MAX),
+        Err(_) => Money::ZERO,
+    }
+}
+
+/// `a + b` pence.
+fn plus(a: i64, b: Money) -> i64 {
+    a.saturating_add(pence(b))
+}
+
+/// `a - b` pence, or zero if `b` is larger.
+fn minus(a: i64, b: Money) -> i64 {
+    a.saturating_sub(pence(b)).max(0)
 }
 
 fn add(a: Money, b: Money) -> Money {
@@ -330,8 +506,7 @@ impl Driver {
     }
 
     fn push(&mut self, at: i64, app: usize, act: Act) {
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, app as u32, act)));
+        self.queue.push(at, app as u32, act);
     }
 
     fn app_id(&self, i: usize) -> ApplicationId {
@@ -368,16 +543,16 @@ impl Driver {
                 end: options.end,
             });
         }
-        self.heap.clear();
+        self.queue.reset(start.timestamp(), options.end.timestamp());
         self.apps.clear();
         self.apps.resize(draws.len(), AppRun::default());
         self.trace.weeks.clear();
         self.trace.apps.clear();
         self.trace.rejected = 0;
         self.trace.commands = 0;
-        self.pot = PotTotals::default();
-        self.seq = 0;
+        self.pot = Pence::default();
         self.counter = 0;
+        self.reserved_since_min = false;
         self.salt = options.id_salt;
         self.waitlisted = 0;
         self.offered = 0;
@@ -391,9 +566,10 @@ impl Driver {
                 Err(StepError::Rejected(r)) => return Err(DriveError::Open(r)),
                 Err(StepError::Fatal(f)) => return Err(DriveError::Executor(f)),
             }
+            self.spare.recycle(cmd.action);
         } else {
-            self.pot.credits = programme.pot.value;
-            self.pot.available = programme.pot.value;
+            self.pot.credits = pence(programme.pot.value);
+            self.pot.available = pence(programme.pot.value);
         }
         self.week_min = self.pot.available;
         self.record_week(0);
@@ -408,16 +584,13 @@ impl Driver {
         let mut k: i64 = 1;
         loop {
             let tick_at = (t0 + k * step).min(end);
-            while let Some(Reverse((at, _, i, act))) = self.heap.peek().copied() {
-                if at >= tick_at {
-                    break;
-                }
-                self.heap.pop();
+            self.queue.advance(tick_at);
+            while let Some((at, _, i, act)) = self.queue.pop_before(tick_at) {
                 self.act(at, i as usize, act, draws, executor)?;
             }
             let now = DateTime::from_timestamp(tick_at, 0).unwrap_or(options.end);
             let cmd = self.command(Action::Tick);
-            self.exec(&cmd, now, draws, executor)?;
+            self.exec(cmd, now, draws, executor)?;
             let elapsed = tick_at - t0;
             if elapsed % (7 * DAY) == 0 || tick_at >= end {
                 self.record_week(((elapsed + 7 * DAY - 1) / (7 * DAY)) as u32);
@@ -428,7 +601,7 @@ impl Driver {
             k += 1;
         }
         self.trace.apps.extend(self.apps.iter().map(|a| a.out));
-        self.trace.pot = self.pot;
+        self.trace.pot = self.pot.totals();
         Ok(&self.trace)
     }
 
@@ -436,26 +609,29 @@ impl Driver {
         let p = self.pot;
         self.trace.weeks.push(WeekObs {
             week,
-            available: p.available,
-            min_available: self.week_min.min(p.available),
-            reserved: p.reserved,
-            paid: p.paid,
-            released: p.released,
+            available: money(p.available),
+            min_available: money(self.week_min.min(p.available)),
+            reserved: money(p.reserved),
+            paid: money(p.paid),
+            released: money(p.released),
             offered: self.offered,
             waitlisted: self.waitlisted,
         });
         self.week_min = p.available;
     }
 
+    /// Runs `cmd`, observes its events and keeps its buffers for the next command.
     fn exec<E: Executor>(
         &mut self,
-        cmd: &Command,
+        cmd: Command,
         now: DateTime<Utc>,
         draws: &[Draw],
         executor: &mut E,
     ) -> Result<bool, DriveError> {
         self.trace.commands += 1;
-        match executor.execute(cmd, now) {
+        let result = executor.execute(&cmd, now);
+        self.spare.recycle(cmd.action);
+        match result {
             Ok(events) => {
                 self.observe(&events, draws);
                 Ok(true)
@@ -491,7 +667,7 @@ impl Driver {
         let action = match act {
             Act::Submit => Action::Submit {
                 application: id,
-                applicant: Arc::new(draw.applicant.clone()),
+                applicant: Arc::new(draw.profile.applicant()),
                 request: draw.request.clone(),
             },
             Act::Answer if stage == StageKind::Offered => match draw.behaviour.answer {
@@ -501,11 +677,11 @@ impl Driver {
             },
             Act::LeaveWaitlist if stage == StageKind::Waitlisted => Action::Withdraw {
                 application: id,
-                reason: "no longer waiting for funding".into(),
+                reason: self.spare.reason("no longer waiting for funding"),
             },
             Act::Withdraw if stage.is_funded() && !stage.is_final() => Action::Withdraw {
                 application: id,
-                reason: "withdrew from the programme".into(),
+                reason: self.spare.reason("withdrew from the programme"),
             },
             Act::Engage => milestone(Milestone::ConsultancyEngaged),
             Act::SubmitAssessment | Act::Resubmit => milestone(Milestone::SelfAssessmentSubmitted),
@@ -545,17 +721,20 @@ impl Driver {
                     a.claims_pending = a.claims_pending.saturating_sub(1);
                 }
                 if !amount.is_zero() && stage.is_funded() && stage != StageKind::Completed {
-                    use std::fmt::Write;
-                    self.invoice.clear();
-                    let _ = write!(self.invoice, "SIM-{i}-{}", item.as_str());
+                    let mut invoice_ref = std::mem::take(&mut self.spare.invoice);
+                    invoice_ref.clear();
+                    invoice_ref.push_str("SIM-");
+                    push_number(&mut invoice_ref, i as u64, 1);
+                    invoice_ref.push('-');
+                    invoice_ref.push_str(item.as_str());
                     let cmd = self.command(Action::Claim {
                         application: id,
                         item,
-                        invoice_ref: self.invoice.clone(),
+                        invoice_ref,
                         amount,
                     });
                     let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
-                    self.exec(&cmd, now, draws, executor)?;
+                    self.exec(cmd, now, draws, executor)?;
                 }
                 self.maybe_complete(at, i);
                 return Ok(());
@@ -565,11 +744,12 @@ impl Driver {
             Act::Answer | Act::LeaveWaitlist | Act::Withdraw => return Ok(()),
         };
         if stage.is_final() && act != Act::Submit {
+            self.spare.recycle(action);
             return Ok(());
         }
         let cmd = self.command(action);
         let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
-        self.exec(&cmd, now, draws, executor)?;
+        self.exec(cmd, now, draws, executor)?;
         Ok(())
     }
 
@@ -583,9 +763,9 @@ impl Driver {
     }
 
     fn release(&mut self, i: usize, released: Money, stage: StageKind) {
-        self.pot.reserved = self.pot.reserved.saturating_sub(released);
-        self.pot.available = add(self.pot.available, released);
-        self.pot.released = add(self.pot.released, released);
+        self.pot.reserved = minus(self.pot.reserved, released);
+        self.pot.available = plus(self.pot.available, released);
+        self.pot.released = plus(self.pot.released, released);
         if let Some(a) = self.apps.get_mut(i) {
             if a.out.stage == StageKind::Waitlisted {
                 self.waitlisted = self.waitlisted.saturating_sub(1);
@@ -599,7 +779,10 @@ impl Driver {
         for e in events {
             self.on_event(e, draws);
         }
-        self.week_min = self.week_min.min(self.pot.available);
+        // Only a reservation lowers what is available.
+        if std::mem::take(&mut self.reserved_since_min) {
+            self.week_min = self.week_min.min(self.pot.available);
+        }
     }
 
     fn on_event(&mut self, e: &Event, draws: &[Draw]) {
@@ -607,13 +790,13 @@ impl Driver {
         let days = |n: u16| at + i64::from(n) * DAY;
         match &e.kind {
             EventKind::ProgrammeOpened { programme } => {
-                self.pot.credits = add(self.pot.credits, programme.pot.value);
-                self.pot.available = add(self.pot.available, programme.pot.value);
+                self.pot.credits = plus(self.pot.credits, programme.pot.value);
+                self.pot.available = plus(self.pot.available, programme.pot.value);
                 return;
             }
             EventKind::PotToppedUp { amount, .. } => {
-                self.pot.credits = add(self.pot.credits, *amount);
-                self.pot.available = add(self.pot.available, *amount);
+                self.pot.credits = plus(self.pot.credits, *amount);
+                self.pot.available = plus(self.pot.available, *amount);
                 return;
             }
             _ => {}
@@ -652,8 +835,9 @@ impl Driver {
                 a.out.stage = StageKind::Offered;
                 a.out.offered = true;
                 self.offered += 1;
-                self.pot.reserved = add(self.pot.reserved, *amount);
-                self.pot.available = self.pot.available.saturating_sub(*amount);
+                self.pot.reserved = plus(self.pot.reserved, *amount);
+                self.pot.available = minus(self.pot.available, *amount);
+                self.reserved_since_min = true;
                 self.push(days(b.answer_days), i, Act::Answer);
             }
             EventKind::Accepted { .. } => {
@@ -747,16 +931,84 @@ impl Driver {
             }
             EventKind::ClaimPaid { amount, .. } => {
                 a.out.paid = add(a.out.paid, *amount);
-                self.pot.reserved = self.pot.reserved.saturating_sub(*amount);
-                self.pot.paid = add(self.pot.paid, *amount);
+                self.pot.reserved = minus(self.pot.reserved, *amount);
+                self.pot.paid = plus(self.pot.paid, *amount);
             }
             EventKind::ClawedBack { amount, .. } => {
-                self.pot.credits = add(self.pot.credits, *amount);
-                self.pot.available = add(self.pot.available, *amount);
+                self.pot.credits = plus(self.pot.credits, *amount);
+                self.pot.available = plus(self.pot.available, *amount);
             }
             EventKind::ReminderDue { .. }
             | EventKind::ProgrammeOpened { .. }
             | EventKind::PotToppedUp { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The queue gives the steps in the order of one heap of everything,
+    /// whatever the tick, including steps planned late or beyond the buckets.
+    #[test]
+    fn the_queue_keeps_the_order_of_a_single_heap() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let start = 1_600_000_000;
+        for (step, days) in [(DAY, 40), (7 * DAY, 60), (DAY, BUCKET_DAYS as i64 + 30)] {
+            let end = start + days * DAY - 3_600;
+            let mut q = Queue::default();
+            q.reset(start, end);
+            let mut heap = BinaryHeap::new();
+            let mut seq = 0;
+            let mut plan = |q: &mut Queue, heap: &mut BinaryHeap<_>, at: i64, app: u32| {
+                seq += 1;
+                q.push(at, app, Act::Submit);
+                heap.push(Reverse((at, seq, app, Act::Submit)));
+            };
+            for app in 0..300 {
+                let at = start + rng.random_range(-DAY..days * DAY + 5 * DAY);
+                plan(&mut q, &mut heap, at, app);
+            }
+            let mut k = 1;
+            let mut seen = 0;
+            loop {
+                let until = (start + k * step).min(end);
+                q.advance(until);
+                loop {
+                    let expected = match heap.peek() {
+                        Some(Reverse(e)) if e.0 < until => {
+                            let e = *e;
+                            heap.pop();
+                            Some(e)
+                        }
+                        _ => None,
+                    };
+                    let got = q.pop_before(until);
+                    assert_eq!(got, expected);
+                    let Some((at, _, app, _)) = got else {
+                        break;
+                    };
+                    seen += 1;
+                    // Plan more: the same instant, later today, days ahead, or even earlier.
+                    if app < 5_000 && rng.random_bool(0.6) {
+                        let later = match rng.random_range(0..4) {
+                            0 => at,
+                            1 => at + rng.random_range(0..DAY),
+                            2 => at + rng.random_range(1..30) * DAY,
+                            _ => at - rng.random_range(0..DAY),
+                        };
+                        plan(&mut q, &mut heap, later, app + 1_000);
+                    }
+                }
+                if until >= end {
+                    break;
+                }
+                k += 1;
+            }
+            assert!(seen > 300, "{seen}");
         }
     }
 }

@@ -6,8 +6,9 @@
 //! [`Engine`](grantflow_core::Engine)), never by a separate formula of the rules.
 //!
 //! - [`population`]: [`Population`] (who applies, what they ask for, how they
-//!   behave) and [`Draw`], one simulated applicant with a real
-//!   [`Applicant`](grantflow_core::Applicant) and pre-drawn [`Behaviour`].
+//!   behave) and [`Draw`], one simulated applicant: a compact [`Profile`] from
+//!   which the real [`Applicant`](grantflow_core::Applicant) is written when
+//!   it applies, and a pre-drawn [`Behaviour`].
 //! - [`driver`]: [`drive`] / [`Driver`] take draws through the lifecycle with
 //!   an [`Executor`] ([`Direct`], [`EngineExecutor`], [`FnExecutor`]) and
 //!   return a [`Trace`] of weekly [`WeekObs`] and per-applicant [`AppOutcome`]s.
@@ -44,7 +45,7 @@ pub use driver::{
     StepError, TickEvery, Trace, WeekObs, drive, horizon, opening,
 };
 pub use plot::{PlotError, write_plots};
-pub use population::{Answer, Behaviour, Draw, Population, PopulationError};
+pub use population::{Answer, Behaviour, Draw, Population, PopulationError, Profile};
 pub use report::{table, to_csv, to_json};
 pub use scenario::{RunSettings, Scenario, ScenarioError, Variant, Vary, variants};
 pub use sim::{SimError, Simulation, TrialResult, VariantResults, simulate, trial_rng};

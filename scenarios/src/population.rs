@@ -2,10 +2,14 @@
 //! they behave once they have an offer.
 //!
 //! A [`Population`] holds distributions; [`Population::draw`] turns it and a
-//! seeded random number generator into one [`Draw`] per applicant: a real
-//! [`grantflow_core::Applicant`] (with a plausible name, Companies House
-//! number, contact and region), its [`CostRequest`], its arrival time and a
-//! pre-drawn [`Behaviour`]. Drawing everything up front keeps two runs of the
+//! seeded random number generator into one [`Draw`] per applicant: a compact
+//! [`Profile`] (sector, size, eligibility answers and the parts of a plausible
+//! name, Companies House number, contact and region), its [`CostRequest`], its
+//! arrival time and a pre-drawn [`Behaviour`]. The real
+//! [`grantflow_core::Applicant`] is written from the profile only when it is
+//! needed ([`Profile::applicant`], or [`Profile::write_applicant`] into a
+//! reused one), so drawing allocates no text per applicant. Drawing everything
+//! up front keeps two runs of the
 //! same draws comparable whatever the rules (common random numbers): the
 //! programme decides who is eligible and who is funded, the draws only say what
 //! each applicant would do.
@@ -13,11 +17,12 @@
 //! Every default is an assumption (there is no published data about who
 //! applied to the 2020 fund); `examples/scenario-2020.toml` names each one.
 
+use std::sync::Arc;
+
 use grantflow_core::{Applicant, Contact, CostRequest, Level, Money, Organisation};
 use rand::Rng;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 
 /// A share of applicants with some property: a probability from 0 to 1.
 pub type Probability = f64;
@@ -255,10 +260,170 @@ pub struct Behaviour {
     pub invoice_days: u16,
 }
 
+/// Who one simulated applicant is: what the core judges (sector, size, the
+/// eligibility answers) and the drawn parts of its name, number, contact and
+/// region, from which [`Profile::applicant`] writes the real [`Applicant`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// A sector id of the programme (shared by every draw of the sector).
+    pub sector: Arc<str>,
+    /// Staff count.
+    pub employees: u32,
+    pub uk_based: bool,
+    pub already_certified: bool,
+    pub vat_registered: bool,
+    /// Companies House number, written with eight digits.
+    pub company_number: u32,
+    /// The draw's number in drawing order, from 1: keeps e-mail addresses distinct.
+    pub serial: u32,
+    /// Indexes into the name lists.
+    names: NameParts,
+}
+
+/// Which entry of each name list a profile drew.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct NameParts {
+    place: u8,
+    /// The list of trades (by sector) and the entry in it.
+    trades: u8,
+    trade: u8,
+    suffix: u8,
+    given: u8,
+    family: u8,
+    region: u8,
+}
+
+impl NameParts {
+    fn place(&self) -> &'static str {
+        entry(FIRST, self.place)
+    }
+    fn trade(&self) -> &'static str {
+        TRADES
+            .get(usize::from(self.trades))
+            .map_or("", |list| entry(list, self.trade))
+    }
+    fn given(&self) -> &'static str {
+        entry(GIVEN, self.given)
+    }
+    fn family(&self) -> &'static str {
+        entry(FAMILY, self.family)
+    }
+}
+
+/// Appends `n` in decimal, padded with zeros to at least `width` digits.
+pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut first = digits.len();
+    let mut rest = n;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        first -= 1;
+        if rest == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - first;
+    for _ in len..width {
+        out.push('0');
+    }
+    out.push_str(
+        digits
+            .get(first..)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .unwrap_or(""),
+    );
+}
+
+/// Clears the text in `slot`, keeping its allocation, and returns it.
+fn cleared(slot: &mut Option<String>) -> &mut String {
+    let s = slot.get_or_insert_with(String::new);
+    s.clear();
+    s
+}
+
+impl Profile {
+    /// The applicant as the core sees it, e.g. "Kestrel Pharmacy Ltd",
+    /// contact "Priya Patel", `priya.patel@kestrel-17.example.co.uk`.
+    pub fn applicant(&self) -> Applicant {
+        let mut a = Applicant {
+            organisation: Organisation {
+                name: String::new(),
+                company_number: None,
+                charity_number: None,
+                ods_code: None,
+                region: None,
+            },
+            contact: Contact {
+                name: String::new(),
+                email: String::new(),
+            },
+            sector: String::new(),
+            employees: 0,
+            uk_based: false,
+            already_certified: false,
+            vat_registered: false,
+        };
+        self.write_applicant(&mut a);
+        a
+    }
+
+    /// Overwrites `out` with [`Profile::applicant`], reusing its text buffers.
+    pub fn write_applicant(&self, out: &mut Applicant) {
+        let n = &self.names;
+        let org = &mut out.organisation;
+        org.name.clear();
+        org.name.push_str(n.place());
+        org.name.push(' ');
+        org.name.push_str(n.trade());
+        org.name.push(' ');
+        org.name.push_str(entry(SUFFIX, n.suffix));
+        push_number(
+            cleared(&mut org.company_number),
+            u64::from(self.company_number),
+            8,
+        );
+        org.charity_number = None;
+        org.ods_code = None;
+        cleared(&mut org.region).push_str(entry(REGIONS, n.region));
+
+        let contact = &mut out.contact;
+        contact.name.clear();
+        contact.name.push_str(n.given());
+        contact.name.push(' ');
+        contact.name.push_str(n.family());
+        let email = &mut contact.email;
+        email.clear();
+        email.push_str(n.given());
+        email.push('.');
+        email.push_str(n.family());
+        email.push('@');
+        email.push_str(n.place());
+        email.make_ascii_lowercase();
+        email.push('-');
+        push_number(email, u64::from(self.serial), 1);
+        email.push_str(".example.co.uk");
+
+        out.sector.clear();
+        out.sector.push_str(&self.sector);
+        out.employees = self.employees;
+        out.uk_based = self.uk_based;
+        out.already_certified = self.already_certified;
+        out.vat_registered = self.vat_registered;
+    }
+}
+
+impl Draw {
+    /// The applicant as the core sees it (see [`Profile::applicant`]).
+    pub fn applicant(&self) -> Applicant {
+        self.profile.applicant()
+    }
+}
+
 /// One simulated applicant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Draw {
-    pub applicant: Applicant,
+    pub profile: Profile,
     pub request: CostRequest,
     /// Minutes after 00:00 UTC on the programme's opening day.
     pub arrival_minutes: u32,
@@ -539,21 +704,59 @@ impl Population {
     /// Draws `n` applicants in arrival order into `out` (cleared first), reusing its allocation.
     pub fn draw_into(&self, rng: &mut impl Rng, n: usize, out: &mut Vec<Draw>) {
         out.clear();
+        out.reserve(n);
         let sampler = Sampler::new(self);
         for i in 0..n {
             out.push(sampler.one(self, rng, i));
         }
-        // Stable: equal arrival minutes keep their drawing order.
-        out.sort_by_key(|d| d.arrival_minutes);
+        arrival_order(out);
+    }
+}
+
+/// Sorts `draws` by arrival minute, equal minutes in drawing order, moving
+/// each draw once: sorting the small keys is much cheaper than sorting draws.
+fn arrival_order(draws: &mut [Draw]) {
+    // Key: arrival minute above, drawing index below (unique, so an unstable sort is stable).
+    let mut keys: Vec<u64> = draws
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (u64::from(d.arrival_minutes) << 32) | (i as u64 & 0xFFFF_FFFF))
+        .collect();
+    if keys.windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
+    keys.sort_unstable();
+    // `from[j]`: where the draw that belongs at `j` is now.
+    let mut from: Vec<usize> = keys.iter().map(|k| (k & 0xFFFF_FFFF) as usize).collect();
+    // Follow each cycle of the permutation, marking places done with `from[j] = j`.
+    for start in 0..from.len() {
+        let mut j = start;
+        while let Some(k) = from.get_mut(j).map(|f| std::mem::replace(f, j)) {
+            if k == start || k == j || k >= draws.len() {
+                break;
+            }
+            draws.swap(j, k);
+            j = k;
+        }
     }
 }
 
 /// Cumulative weights, built once per draw call.
 struct Sampler {
     sectors: Vec<f64>,
+    /// Per sector of the population: its id, shared by its draws, and its list of trades.
+    names: Vec<(Arc<str>, u8)>,
+    /// The sector of a draw when the population has none.
+    other: Arc<str>,
     sizes: [f64; 4],
     days: Vec<f64>,
+    /// The consultancy days of each entry, as quoted.
+    day_values: Vec<Decimal>,
     weeks: Vec<f64>,
+}
+
+fn quoted_days(days: f64) -> Decimal {
+    Decimal::new((days * 100.0).round() as i64, 2).normalize()
 }
 
 fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
@@ -679,10 +882,26 @@ const REGIONS: &[&str] = &[
     "Northern Ireland",
 ];
 
-fn any<'a>(list: &[&'a str], rng: &mut impl Rng) -> &'a str {
-    list.get(rng.random_range(0..list.len().max(1)))
-        .copied()
-        .unwrap_or("")
+/// Trades by sector: suppliers, primary care, GP practices, anything else.
+const TRADES: [&[&str]; 4] = [SUPPLIER, PRIMARY, GP, OTHER];
+const OTHER_TRADES: u8 = 3;
+
+fn trades_of(sector: &str) -> u8 {
+    match sector {
+        "medical-supplier" => 0,
+        "primary-care" => 1,
+        "gp-practice" => 2,
+        _ => OTHER_TRADES,
+    }
+}
+
+/// Draws an entry of `list` (every list has fewer than 256 entries).
+fn index_of(list: &[&str], rng: &mut impl Rng) -> u8 {
+    u8::try_from(rng.random_range(0..list.len().max(1))).unwrap_or(0)
+}
+
+fn entry(list: &[&'static str], i: u8) -> &'static str {
+    list.get(usize::from(i)).copied().unwrap_or("")
 }
 
 fn chance(rng: &mut impl Rng, p: f64) -> bool {
@@ -695,6 +914,12 @@ impl Sampler {
         let decay = p.arrivals.weekly_decay;
         Sampler {
             sectors: cumulative(p.sectors.iter().map(|s| s.weight)),
+            names: p
+                .sectors
+                .iter()
+                .map(|s| (Arc::from(s.sector.as_str()), trades_of(&s.sector)))
+                .collect(),
+            other: Arc::from("other"),
             sizes: {
                 let z = &p.sizes;
                 [
@@ -705,6 +930,12 @@ impl Sampler {
                 ]
             },
             days: cumulative(p.consultancy_days.weights.iter().copied()),
+            day_values: p
+                .consultancy_days
+                .days
+                .iter()
+                .map(|d| quoted_days(*d))
+                .collect(),
             weeks: cumulative((0..p.arrivals.weeks.max(1)).map(|w| decay.powi(i32::from(w)))),
         }
     }
@@ -712,7 +943,10 @@ impl Sampler {
     fn one(&self, p: &Population, rng: &mut impl Rng, index: usize) -> Draw {
         let si = pick(&self.sectors, rng);
         let share = p.sectors.get(si);
-        let sector = share.map_or_else(|| "other".to_string(), |s| s.sector.clone());
+        let (sector, trades) = self.names.get(si).map_or_else(
+            || (self.other.clone(), OTHER_TRADES),
+            |(s, t)| (s.clone(), *t),
+        );
         let employees = match pick(&self.sizes, rng) {
             0 => rng.random_range(1..=9),
             1 => rng.random_range(10..=49),
@@ -723,42 +957,27 @@ impl Sampler {
         let uk_based = !chance(rng, p.non_uk);
         let already_certified = chance(rng, p.already_certified);
         let plus = chance(rng, p.wants_plus);
-        let days = p
-            .consultancy_days
-            .days
+        let consultancy_days = self
+            .day_values
             .get(pick(&self.days, rng))
             .copied()
-            .unwrap_or(0.0);
-        let consultancy_days = Decimal::new((days * 100.0).round() as i64, 2).normalize();
+            .unwrap_or_else(|| quoted_days(0.0));
         let day_rate = p.day_rate.draw(rng);
         let quote = p.plus_audit_quote.draw(rng);
 
-        let kind = match sector.as_str() {
-            "medical-supplier" => SUPPLIER,
-            "primary-care" => PRIMARY,
-            "gp-practice" => GP,
-            _ => OTHER,
+        let names = NameParts {
+            place: index_of(FIRST, rng),
+            trades,
+            trade: index_of(
+                TRADES.get(usize::from(trades)).copied().unwrap_or(OTHER),
+                rng,
+            ),
+            suffix: index_of(SUFFIX, rng),
+            given: index_of(GIVEN, rng),
+            family: index_of(FAMILY, rng),
+            region: index_of(REGIONS, rng),
         };
-        let place = any(FIRST, rng);
-        let trade = any(kind, rng);
-        let suffix = any(SUFFIX, rng);
-        let given = any(GIVEN, rng);
-        let family = any(FAMILY, rng);
-        let region = any(REGIONS, rng);
-        let company: u32 = rng.random_range(1_000_000..14_000_000);
-        let name = format!("{place} {trade} {suffix}");
-        let mut email = String::with_capacity(given.len() + family.len() + place.len() + 32);
-        for (i, part) in [given, family, place].into_iter().enumerate() {
-            email.extend(part.chars().map(|c| c.to_ascii_lowercase()));
-            email.push(if i == 0 {
-                '.'
-            } else if i == 1 {
-                '@'
-            } else {
-                '-'
-            });
-        }
-        let _ = write!(email, "{}.example.co.uk", index + 1);
+        let company_number: u32 = rng.random_range(1_000_000..14_000_000);
 
         let week = pick(&self.weeks, rng) as u32;
         let minute_in_week: u32 = rng.random_range(0..7 * 24 * 60);
@@ -797,23 +1016,15 @@ impl Sampler {
             invoice_days: b.invoice_days.draw(rng),
         };
         Draw {
-            applicant: Applicant {
-                organisation: Organisation {
-                    name,
-                    company_number: Some(format!("{company:08}")),
-                    charity_number: None,
-                    ods_code: None,
-                    region: Some(region.to_string()),
-                },
-                contact: Contact {
-                    name: format!("{given} {family}"),
-                    email,
-                },
+            profile: Profile {
                 sector,
                 employees,
                 uk_based,
                 already_certified,
                 vat_registered,
+                company_number,
+                serial: u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1)),
+                names,
             },
             request: CostRequest {
                 level: if plus { Level::Plus } else { Level::Basic },
@@ -846,16 +1057,100 @@ mod tests {
                 .all(|w| w[0].arrival_minutes <= w[1].arrival_minutes)
         );
         for d in &a {
-            d.applicant.check().unwrap();
+            d.applicant().check().unwrap();
             d.request.check().unwrap();
         }
         let gp = a
             .iter()
-            .filter(|d| d.applicant.sector == "gp-practice")
+            .filter(|d| &*d.profile.sector == "gp-practice")
             .count();
         assert!((30..120).contains(&gp), "{gp} GP practices of 500");
         let c = p.draw(&mut ChaCha8Rng::seed_from_u64(8), 500);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_written_applicant_is_the_drawn_one_and_reuses_buffers() {
+        let p = Population::default_2020();
+        let draws = p.draw(&mut ChaCha8Rng::seed_from_u64(3), 300);
+        // A reused applicant with every optional field set and long texts.
+        let mut reused = draws[0].applicant();
+        reused.organisation.charity_number = Some("1234567".into());
+        reused.organisation.ods_code = Some("A81001".into());
+        reused.contact.email = "x".repeat(300);
+        for d in &draws {
+            let f = &d.profile;
+            let n = &f.names;
+            let lower = |s: &str| s.to_ascii_lowercase();
+            let expected = Applicant {
+                organisation: Organisation {
+                    name: format!("{} {} {}", n.place(), n.trade(), entry(SUFFIX, n.suffix)),
+                    company_number: Some(format!("{:08}", f.company_number)),
+                    charity_number: None,
+                    ods_code: None,
+                    region: Some(entry(REGIONS, n.region).to_string()),
+                },
+                contact: Contact {
+                    name: format!("{} {}", n.given(), n.family()),
+                    email: format!(
+                        "{}.{}@{}-{}.example.co.uk",
+                        lower(n.given()),
+                        lower(n.family()),
+                        lower(n.place()),
+                        f.serial
+                    ),
+                },
+                sector: f.sector.to_string(),
+                employees: f.employees,
+                uk_based: f.uk_based,
+                already_certified: f.already_certified,
+                vat_registered: f.vat_registered,
+            };
+            assert_eq!(d.applicant(), expected);
+            f.write_applicant(&mut reused);
+            assert_eq!(reused, expected);
+            assert!(!n.trade().is_empty() && !n.place().is_empty());
+        }
+        let mut serials: Vec<u32> = draws.iter().map(|d| d.profile.serial).collect();
+        serials.sort_unstable();
+        assert_eq!(serials, (1..=300).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal_with_padding() {
+        for (n, width) in [
+            (0, 1),
+            (7, 1),
+            (7, 8),
+            (1_234_567, 8),
+            (13_999_999, 8),
+            (u64::MAX, 1),
+            (42, 30),
+        ] {
+            let mut s = String::from("x");
+            push_number(&mut s, n, width);
+            assert_eq!(s, format!("x{n:0width$}"), "{n} {width}");
+        }
+    }
+
+    #[test]
+    fn arrival_order_is_a_stable_sort_by_arrival() {
+        let p = Population::default_2020();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for n in [0, 1, 2, 50, 400] {
+            let mut draws: Vec<Draw> = (0..n)
+                .map(|i| {
+                    let mut d = Sampler::new(&p).one(&p, &mut rng, i);
+                    // Few distinct minutes, so ties are common.
+                    d.arrival_minutes = rng.random_range(0..20);
+                    d
+                })
+                .collect();
+            let mut expected = draws.clone();
+            expected.sort_by_key(|d| d.arrival_minutes);
+            arrival_order(&mut draws);
+            assert_eq!(draws, expected);
+        }
     }
 
     #[test]

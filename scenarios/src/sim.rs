@@ -9,6 +9,8 @@
 //! share a population reuse one draw; each worker thread reuses its state,
 //! driver and draw buffers from one trial to the next.
 
+use std::sync::Arc;
+
 use grantflow_core::{Money, Programme};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -213,6 +215,7 @@ pub fn summarise(p: &Programme, draws: &[Draw], trace: &Trace, trial: u32) -> Tr
         weekly_available: trace.weeks.iter().map(|w| w.available).collect(),
     };
     let mut smallest: Option<Money> = None;
+    let mut seen: Vec<(Arc<str>, Option<usize>)> = Vec::new();
     for (a, d) in trace.apps.iter().zip(draws) {
         use grantflow_core::StageKind as K;
         let n = |b: bool| u32::from(b);
@@ -230,15 +233,26 @@ pub fn summarise(p: &Programme, draws: &[Draw], trace: &Trace, trial: u32) -> Tr
         if a.eligible && !a.award.is_zero() {
             smallest = Some(smallest.map_or(a.award, |s| s.min(a.award)));
         }
-        if let Some(s) = p
-            .sector(&d.applicant.sector)
-            .and_then(|(i, _)| sectors.get_mut(i))
+        // Draws of a sector share its id: look each id up in the programme once.
+        let sector = match seen
+            .iter()
+            .find(|(id, _)| Arc::ptr_eq(id, &d.profile.sector))
         {
+            Some((_, i)) => *i,
+            None => {
+                let i = p.sector(&d.profile.sector).map(|(i, _)| i);
+                seen.push((Arc::clone(&d.profile.sector), i));
+                i
+            }
+        };
+        if let Some(s) = sector.and_then(|i| sectors.get_mut(i)) {
             s.applicants += 1;
             s.eligible += n(a.eligible);
             s.awarded += n(a.awarded);
             s.certified += n(a.certified);
-            s.paid = s.paid.checked_add(a.paid).unwrap_or(Money::MAX);
+            if !a.paid.is_zero() {
+                s.paid = s.paid.checked_add(a.paid).unwrap_or(Money::MAX);
+            }
         }
     }
     if let Some(smallest) = smallest {

@@ -58,7 +58,7 @@ fn population(n: usize, seed: u64) -> Vec<Plan> {
             Plan {
                 id: ApplicationId::from_name(&reference),
                 reference,
-                applicant: d.applicant,
+                applicant: d.applicant(),
                 request: d.request,
                 arrival_day: i64::from(d.arrival_minutes / (24 * 60)),
                 behaviour: d.behaviour,
