@@ -5,7 +5,9 @@
 //! - [`run_all`] runs every check on stores made by a `fresh` closure;
 //! - [`run_all_with_reopen`] also closes and reopens a store (a `reopen`
 //!   closure) to check that streams, snapshots, the outbox and command
-//!   idempotency survive a restart;
+//!   idempotency survive a restart (including a command from before the
+//!   snapshot, which the store answers for through
+//!   [`EventStore::command_records`]);
 //! - each check is also a public function (`check_*`) returning a
 //!   [`Failure`] instead of panicking, so an adapter can run one alone;
 //! - [`RawRows`] is the one thing the suite needs beyond the ports: a
@@ -22,7 +24,7 @@
 //! use grantflow_core::conformance::{memory_raw, run_all_with_reopen};
 //!
 //! let passed = run_all_with_reopen(InMemoryStore::new, |s| s.clone(), memory_raw).unwrap();
-//! assert_eq!(passed, 10);
+//! assert_eq!(passed, 12);
 //! ```
 
 use std::fmt;
@@ -39,6 +41,7 @@ use crate::money::Money;
 use crate::notices::{Notice, Role};
 use crate::ports::{EventStore, Outbox, OutboxStatus, Recorded, Snapshot, StoreError};
 use crate::rejection::RejectionCode;
+use crate::state::{CommandRecord, State};
 
 /// A check that did not pass: which one and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -298,6 +301,13 @@ impl<S: EventStore> EventStore for Borrowed<'_, S> {
     ) -> Result<u64, StoreError> {
         self.0.append(programme, expected, events, notices)
     }
+    fn command_records(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[CommandId],
+    ) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        self.0.command_records(programme, commands)
+    }
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {
         self.0.load_snapshot(programme)
     }
@@ -360,6 +370,37 @@ fn exec<S: EventStore>(
             format!("command `{}` failed: {e}", command.action.name()),
         )
     })
+}
+
+/// The state without its command index: what a snapshot holds, so what an
+/// engine opened from one must agree with (the index is checked apart).
+fn without_index(state: &State) -> State {
+    let mut s = state.clone();
+    s.commands.clear();
+    s
+}
+
+/// Checks that the store's command records agree with a complete index.
+fn same_records<S: EventStore>(
+    check: &'static str,
+    store: &mut S,
+    p: &ProgrammeId,
+    live: &State,
+) -> Check {
+    let ids: Vec<CommandId> = live.commands.keys().copied().collect();
+    let mut stored = store
+        .command_records(p, &ids)
+        .ctx(check, "command_records")?;
+    stored.sort_by_key(|(id, _)| *id);
+    let mut want: Vec<(CommandId, CommandRecord)> =
+        live.commands.iter().map(|(id, r)| (*id, *r)).collect();
+    want.sort_by_key(|(id, _)| *id);
+    ensure!(
+        check,
+        stored == want,
+        "the store's command records {stored:?} differ from the index folded from the events {want:?}"
+    );
+    Ok(())
 }
 
 fn all_events<S: EventStore>(
@@ -648,6 +689,181 @@ pub fn check_idempotency<S: EventStore>(store: &mut S) -> Check {
     Ok(())
 }
 
+/// The command index: [`EventStore::command_records`] gives the first
+/// version and event count of each id asked about that recorded events in
+/// this programme, leaves out the others (and other programmes' events),
+/// and takes many ids in one call.
+pub fn check_command_records<S: EventStore>(store: &mut S) -> Check {
+    const C: &str = "command_records";
+    let p = programme_id("records");
+    let other = programme_id("records-other");
+    ensure_empty(C, store, &p)?;
+    ensure_empty(C, store, &other)?;
+    let id = |n: u64| CommandId::from_name(&format!("{p}/cmd/{n}"));
+    let at = |n: u64, c: u64| {
+        let mut e = event(n, day(0));
+        e.command = id(c);
+        e
+    };
+    // Command 1 records three events, 2 one, 3 two (in a later append).
+    store
+        .append(&p, 0, &[at(1, 1), at(2, 1), at(3, 1), at(4, 2)], &[])
+        .ctx(C, "append")?;
+    store
+        .append(&p, 4, &[at(5, 3), at(6, 3)], &[])
+        .ctx(C, "second append")?;
+    // Command 4 recorded only in another programme.
+    store
+        .append(&other, 0, &[at(7, 4)], &[])
+        .ctx(C, "append to another programme")?;
+    ensure!(
+        C,
+        store.command_records(&p, &[]).ctx(C, "no ids")?.is_empty(),
+        "asking about no ids gave records"
+    );
+    let mut got = store
+        .command_records(&p, &[id(3), id(9), id(1), id(4), id(2), id(1)])
+        .ctx(C, "command_records")?;
+    got.sort_by_key(|(c, _)| *c);
+    got.dedup();
+    let rec = |first_version, events| CommandRecord {
+        first_version,
+        events,
+    };
+    let mut want = vec![(id(1), rec(1, 3)), (id(2), rec(4, 1)), (id(3), rec(5, 2))];
+    want.sort_by_key(|(c, _)| *c);
+    ensure!(
+        C,
+        got == want,
+        "command_records gave {got:?}, expected {want:?}"
+    );
+    let many: Vec<CommandId> = (0..5_000).map(|n| id(n + 100)).chain([id(2)]).collect();
+    let got = store
+        .command_records(&p, &many)
+        .ctx(C, "command_records of 5,001 ids")?;
+    ensure!(
+        C,
+        got == vec![(id(2), rec(4, 1))],
+        "5,001 ids with one known gave {got:?}"
+    );
+    Ok(())
+}
+
+/// Idempotency from a snapshot: an engine opened from a snapshot (which
+/// holds no command index) still returns the recorded outcome for a command
+/// from before the snapshot, alone or in a group commit next to commands of
+/// the tail and new ones.
+pub fn check_idempotency_from_snapshot<S: EventStore>(store: &mut S) -> Check {
+    const C: &str = "idempotency_from_snapshot";
+    let p = programme_id("idem-snap");
+    ensure_empty(C, store, &p)?;
+    let tag = p.to_string();
+    let config = EngineConfig {
+        snapshot_every: 5,
+        ..EngineConfig::default()
+    };
+    let mut eng = borrowed(C, store, &p, config)?;
+    exec(
+        C,
+        &mut eng,
+        &fixtures::open(&tag, programme(10_000)),
+        day(0),
+    )?;
+    let mut outcomes = Vec::new();
+    for n in 0..4 {
+        let c = fixtures::submit(&tag, n);
+        let out = exec(C, &mut eng, &c, day(1))?;
+        outcomes.push((c, out));
+    }
+    let live = eng.state().clone();
+    drop(eng);
+    let snap = store
+        .load_snapshot(&p)
+        .ctx(C, "load snapshot")?
+        .ok_or_else(|| fail(C, "no snapshot with snapshot_every = 5"))?;
+    let (before, after): (Vec<_>, Vec<_>) = outcomes
+        .iter()
+        .partition(|(_, o)| o.events().last().is_some_and(|r| r.version <= snap.version));
+    ensure!(
+        C,
+        !before.is_empty() && !after.is_empty(),
+        "the snapshot at {} does not split the submissions",
+        snap.version
+    );
+    // Alone.
+    let mut eng = borrowed(C, store, &p, config)?;
+    ensure!(
+        C,
+        without_index(eng.state()) == without_index(&live),
+        "opening from the snapshot gave another state"
+    );
+    for (c, out) in &outcomes {
+        let again = exec(C, &mut eng, c, day(2))?;
+        ensure!(
+            C,
+            again
+                == Outcome::Duplicate {
+                    events: out.events().to_vec()
+                },
+            "a repeat from a snapshot-opened engine gave {again:?}, first {out:?}"
+        );
+    }
+    drop(eng);
+    // In one group commit: old, tail, new, and the new one repeated.
+    let mut eng = borrowed(C, store, &p, config)?;
+    let (old, old_out) = before[0];
+    let (tail, tail_out) = after[0];
+    let new = fixtures::submit(&tag, 10);
+    let results = eng
+        .execute_batch(&[
+            (old.clone(), day(2)),
+            (new.clone(), day(2)),
+            (tail.clone(), day(2)),
+            (new.clone(), day(2)),
+        ])
+        .ctx(C, "execute_batch")?;
+    let dup = |o: &Outcome| Outcome::Duplicate {
+        events: o.events().to_vec(),
+    };
+    ensure!(
+        C,
+        results[0].as_ref().ok() == Some(&dup(old_out))
+            && results[2].as_ref().ok() == Some(&dup(tail_out)),
+        "repeats in a group commit gave {:?} and {:?}",
+        results[0],
+        results[2]
+    );
+    let Ok(applied @ Outcome::Applied { .. }) = &results[1] else {
+        return Err(fail(
+            C,
+            format!("a new command in the batch gave {:?}", results[1]),
+        ));
+    };
+    ensure!(
+        C,
+        results[3].as_ref().ok() == Some(&dup(applied)),
+        "a command repeated inside the batch gave {:?}",
+        results[3]
+    );
+    let version = eng.state().version;
+    drop(eng);
+    let mut replayed = borrowed(C, store, &p, config)?;
+    replayed.replay_all().ctx(C, "replay_all")?;
+    ensure!(
+        C,
+        replayed.state().version == version
+            && replayed.state().commands.len() == live.commands.len() + 1,
+        "the stream holds {} commands at version {}, expected {} at {version}",
+        replayed.state().commands.len(),
+        replayed.state().version,
+        live.commands.len() + 1
+    );
+    let full = replayed.state().clone();
+    drop(replayed);
+    same_records(C, store, &p, &full)?;
+    Ok(())
+}
+
 /// Snapshots: the engine saves them every N events; opening from the newest
 /// gives the same state as a full replay; unusable snapshots are ignored.
 pub fn check_snapshots<S: EventStore>(store: &mut S) -> Check {
@@ -708,10 +924,20 @@ pub fn check_snapshots<S: EventStore>(store: &mut S) -> Check {
     let from_snapshot = borrowed(C, store, &p, config)?;
     ensure!(
         C,
-        from_snapshot.state() == &live,
+        without_index(from_snapshot.state()) == without_index(&live),
         "opening from the snapshot gave a state unlike the live one"
     );
+    ensure!(
+        C,
+        from_snapshot
+            .state()
+            .commands
+            .values()
+            .all(|r| r.first_version > snap.version),
+        "the command index came back from the snapshot"
+    );
     drop(from_snapshot);
+    same_records(C, store, &p, &live)?;
     let mut replayed = borrowed(C, store, &p, config)?;
     replayed.replay_all().ctx(C, "replay_all")?;
     ensure!(
@@ -1231,8 +1457,20 @@ pub fn check_reopen<S: EventStore + Outbox>(
         after == due && due > 0,
         "{due} notices were due before the reopen, {after} after"
     );
+    let snapshot_version = snapshot.as_ref().map_or(0, |s| s.version);
+    let first_last = first.events().last().map_or(0, |r| r.version);
+    ensure!(
+        C,
+        first_last <= snapshot_version,
+        "the first submission (to version {first_last}) is not inside the snapshot at {snapshot_version}"
+    );
     let mut eng = engine(C, store, &p, config)?;
-    ensure!(C, eng.state() == &live, "the state after a reopen differs");
+    ensure!(
+        C,
+        without_index(eng.state()) == without_index(&live),
+        "the state after a reopen differs"
+    );
+    // A command from before the snapshot, repeated after opening from it.
     let again = exec(C, &mut eng, &submit, day(2))?;
     ensure!(
         C,
@@ -1240,9 +1478,27 @@ pub fn check_reopen<S: EventStore + Outbox>(
             == Outcome::Duplicate {
                 events: first.events().to_vec()
             },
-        "after a reopen a repeated command gave {again:?}"
+        "after a reopen a repeated command from before the snapshot gave {again:?}"
     );
     let version = eng.state().version;
+    let store = reopen(eng.into_store());
+    let mut eng = engine(C, store, &p, config)?;
+    let batch = eng
+        .execute_batch(&[(submit.clone(), day(2)), (submit.clone(), day(2))])
+        .ctx(C, "repeat in a group commit after a reopen")?;
+    ensure!(
+        C,
+        batch.iter().all(|r| r.as_ref().ok()
+            == Some(&Outcome::Duplicate {
+                events: first.events().to_vec()
+            })),
+        "after a reopen a group commit repeating a command from before the snapshot gave {batch:?}"
+    );
+    ensure!(
+        C,
+        eng.state().version == version,
+        "repeating commands after a reopen wrote events"
+    );
     let store = reopen(eng.into_store());
     let mut eng = engine(C, store, &p, config)?;
     eng.replay_all().ctx(C, "replay_all after reopen")?;
@@ -1281,6 +1537,16 @@ pub fn run_all<S: EventStore + Outbox>(
     collect(&mut failures, &mut passed, check_paging(&mut fresh()));
     collect(&mut failures, &mut passed, check_conflicts(&mut fresh()));
     collect(&mut failures, &mut passed, check_idempotency(&mut fresh()));
+    collect(
+        &mut failures,
+        &mut passed,
+        check_command_records(&mut fresh()),
+    );
+    collect(
+        &mut failures,
+        &mut passed,
+        check_idempotency_from_snapshot(&mut fresh()),
+    );
     collect(&mut failures, &mut passed, check_snapshots(&mut fresh()));
     collect(&mut failures, &mut passed, check_outbox(&mut fresh()));
     collect(

@@ -28,8 +28,11 @@ use crate::state::{Application, DeadlineKind, State};
 
 /// Decides what `command` does to `state` at `now`.
 ///
-/// A command whose id was seen before returns no events (it was applied
-/// already; [`State::commands`] says where). A rejection leaves nothing to record.
+/// A command whose id is in [`State::commands`] returns no events (it was
+/// applied already; the record says where). A state folded from the first
+/// event holds every command id; one loaded from a snapshot holds only the
+/// tail's, and the [`Engine`](crate::Engine) asks its store about older ids
+/// before deciding. A rejection leaves nothing to record.
 pub fn decide(
     state: &State,
     command: &Command,

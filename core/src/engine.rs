@@ -3,6 +3,14 @@
 //! command against it, appends the events and their notices with the
 //! expected version, and on a version conflict reloads and decides again (a
 //! bounded number of times). It does no I/O of its own.
+//!
+//! Idempotency: a command id seen before returns the outcome it recorded.
+//! A snapshot holds the state without the command index (that grows with
+//! the history, not the state), so an engine opened from a snapshot knows
+//! only the commands of the tail; for any other id it asks the store
+//! ([`EventStore::command_records`], one query per command or per group
+//! commit). An engine whose state was folded from the first event in this
+//! process holds every command and asks nothing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,14 +18,16 @@ use serde::{Deserialize, Serialize};
 use crate::command::Command;
 use crate::decide::decide;
 use crate::event::Event;
-use crate::ids::ProgrammeId;
+use crate::ids::{CommandId, ProgrammeId};
 use crate::notices::notices;
 use crate::ports::{EventStore, Recorded, Snapshot, StoreError};
 use crate::rejection::Rejection;
 use crate::state::{ReplayError, State, evolve};
 
-/// Snapshot encoding version written by this engine.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+/// Snapshot encoding version written by this engine. Format 2 leaves out
+/// the command index; snapshots of format 1 (which held it) are ignored,
+/// so the first open after an upgrade replays the stream in full.
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// What a command did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +118,10 @@ pub struct Engine<S> {
     programme: ProgrammeId,
     state: State,
     config: EngineConfig,
+    /// Whether `state.commands` holds every command of the stream (the
+    /// state was folded from the first event here); if not, the store
+    /// answers for the ids it lacks.
+    complete_index: bool,
 }
 
 impl<S: EventStore> Engine<S> {
@@ -127,12 +141,15 @@ impl<S: EventStore> Engine<S> {
             programme,
             state: State::default(),
             config,
+            complete_index: true,
         };
         engine.reload()?;
         Ok(engine)
     }
 
-    /// The state as of the last load or command.
+    /// The state as of the last load or command. Its command index
+    /// ([`State::commands`]) may hold only the commands since the snapshot
+    /// it was opened from (and those asked about since).
     pub fn state(&self) -> &State {
         &self.state
     }
@@ -152,24 +169,64 @@ impl<S: EventStore> Engine<S> {
         self.store
     }
 
-    /// Rebuilds the state from the newest snapshot and the tail of the stream.
+    /// Rebuilds the state from the newest snapshot and the tail of the
+    /// stream (from the first event when there is no usable snapshot).
     pub fn reload(&mut self) -> Result<(), EngineError> {
-        self.state = match self.store.load_snapshot(&self.programme)? {
+        let snapshot = match self.store.load_snapshot(&self.programme)? {
             Some(s) if s.format == SNAPSHOT_FORMAT => {
                 match serde_json::from_str::<State>(&s.data) {
-                    Ok(state) if state.version == s.version => state,
-                    _ => State::default(),
+                    Ok(state) if state.version == s.version => Some(state),
+                    _ => None,
                 }
             }
-            _ => State::default(),
+            _ => None,
         };
+        self.complete_index = snapshot.is_none();
+        self.state = snapshot.unwrap_or_default();
         self.catch_up()
     }
 
     /// Rebuilds the state by replaying every event, ignoring snapshots.
     pub fn replay_all(&mut self) -> Result<(), EngineError> {
         self.state = State::default();
+        self.complete_index = true;
         self.catch_up()
+    }
+
+    /// Makes the state's command index answer for `ids`: unless it is
+    /// complete, asks the store (one query) about the ids it lacks and keeps
+    /// the answers. A command the store has beyond the state's version is
+    /// folded in by catching up.
+    fn look_up_commands<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a CommandId>,
+    ) -> Result<(), EngineError> {
+        if self.complete_index {
+            return Ok(());
+        }
+        let mut missing: Vec<CommandId> = ids
+            .into_iter()
+            .filter(|id| !self.state.commands.contains_key(id))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let found = self.store.command_records(&self.programme, &missing)?;
+        let mut behind = false;
+        for (id, record) in found {
+            if record.first_version > self.state.version {
+                behind = true;
+            } else {
+                self.state.commands.insert(id, record);
+            }
+        }
+        if behind {
+            self.catch_up()?;
+        }
+        Ok(())
     }
 
     /// Applies events other writers appended since the last load.
@@ -233,6 +290,7 @@ impl<S: EventStore> Engine<S> {
     ) -> Result<Outcome, EngineError> {
         let mut conflicts = 0;
         loop {
+            self.look_up_commands([&command.id])?;
             if let Some(rec) = self.state.commands.get(&command.id).copied() {
                 return Ok(Outcome::Duplicate {
                     events: self.recorded_events(rec.first_version, rec.events)?,
@@ -315,6 +373,8 @@ impl<S: EventStore> Engine<S> {
         // Decide the batch on the newest state: one read, not one per command.
         self.catch_up()?;
         loop {
+            // Commands from before the snapshot: one question to the store for the batch.
+            self.look_up_commands(commands.iter().map(|(c, _)| &c.id))?;
             let before = self.state.version;
             let mut all_events = Vec::new();
             let mut all_notices = Vec::new();

@@ -2,10 +2,21 @@
 //! [`EventKind`] with the command that caused it and the time; events are
 //! never edited, and older schema versions keep loading through
 //! [`Event::from_json`].
+//!
+//! The JSON of an event is one flat object: `schema_version`, `command`,
+//! `at`, then the kind's `type` and its fields. [`Event`] reads it in one
+//! pass when `type` comes before the kind's fields (as [`Event::to_json`]
+//! writes it), and buffers the fields only when it does not.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, VariantAccess,
+    Visitor,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::applicant::{Applicant, CostRequest};
@@ -19,7 +30,9 @@ use crate::programme::Programme;
 pub const EVENT_SCHEMA_VERSION: u16 = 2;
 
 /// A recorded fact.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its `Deserialize` accepts the fields in any order; see the module docs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     /// The schema version this event was written with.
     pub schema_version: u16,
@@ -242,6 +255,332 @@ impl EventKind {
     }
 }
 
+/// The fields of each [`EventKind`], named by their variant: the
+/// externally tagged shape serde reads without buffering. It mirrors
+/// `EventKind` field for field (the compiler checks names and types, the
+/// tests that every variant is here).
+#[derive(Deserialize)]
+#[serde(remote = "EventKind", rename_all = "snake_case")]
+#[allow(dead_code)]
+enum KindFields {
+    ProgrammeOpened {
+        programme: Box<Programme>,
+    },
+    PotToppedUp {
+        amount: Money,
+        note: String,
+    },
+    Submitted {
+        application: ApplicationId,
+        applicant: Arc<Applicant>,
+        request: CostRequest,
+        coverage: Option<Coverage>,
+    },
+    FoundIneligible {
+        application: ApplicationId,
+        failed: Vec<Criterion>,
+    },
+    Waitlisted {
+        application: ApplicationId,
+    },
+    Offered {
+        application: ApplicationId,
+        amount: Money,
+        expires: DateTime<Utc>,
+    },
+    Accepted {
+        application: ApplicationId,
+        pass_by: DateTime<Utc>,
+    },
+    Declined {
+        application: ApplicationId,
+        released: Money,
+    },
+    Lapsed {
+        application: ApplicationId,
+        released: Money,
+    },
+    Withdrawn {
+        application: ApplicationId,
+        released: Money,
+        reason: String,
+    },
+    ConsultancyEngaged {
+        application: ApplicationId,
+    },
+    SelfAssessmentSubmitted {
+        application: ApplicationId,
+        attempt: u8,
+    },
+    AssessmentFailed {
+        application: ApplicationId,
+        respond_by: DateTime<Utc>,
+    },
+    CertificationFailed {
+        application: ApplicationId,
+        reason: FailureReason,
+        released: Money,
+    },
+    Certified {
+        application: ApplicationId,
+        expires: DateTime<Utc>,
+        plus_by: Option<DateTime<Utc>>,
+    },
+    PlusAuditBooked {
+        application: ApplicationId,
+        attempt: u8,
+    },
+    PlusAuditFailed {
+        application: ApplicationId,
+        retest_by: DateTime<Utc>,
+    },
+    PlusCertified {
+        application: ApplicationId,
+    },
+    PlusNotAchieved {
+        application: ApplicationId,
+        reason: PlusEnd,
+    },
+    ClaimPaid {
+        application: ApplicationId,
+        item: Item,
+        invoice_ref: String,
+        amount: Money,
+    },
+    Completed {
+        application: ApplicationId,
+        released: Money,
+    },
+    ClawedBack {
+        application: ApplicationId,
+        amount: Money,
+        reason: String,
+    },
+    ReminderDue {
+        application: ApplicationId,
+        reminder: Reminder,
+    },
+}
+
+/// An object key or the `type` tag, borrowed from the input when it can be.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Key<'de> {
+    fn into_de<E: de::Error>(self) -> de::value::CowStrDeserializer<'de, E> {
+        self.0.into_deserializer()
+    }
+}
+
+/// The fields every event carries besides its kind.
+#[derive(Default)]
+struct Envelope {
+    schema_version: Option<u16>,
+    command: Option<CommandId>,
+    at: Option<DateTime<Utc>>,
+}
+
+impl Envelope {
+    /// Reads the value of `key` if it is an envelope field (`Ok(false)` if not).
+    fn read<'de, M: MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<bool, M::Error> {
+        fn once<'de, T: Deserialize<'de>, M: MapAccess<'de>>(
+            slot: &mut Option<T>,
+            name: &'static str,
+            map: &mut M,
+        ) -> Result<(), M::Error> {
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(())
+        }
+        match key {
+            "schema_version" => once(&mut self.schema_version, "schema_version", map)?,
+            "command" => once(&mut self.command, "command", map)?,
+            "at" => once(&mut self.at, "at", map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn finish<E: de::Error>(self, kind: EventKind) -> Result<Event, E> {
+        Ok(Event {
+            schema_version: self
+                .schema_version
+                .ok_or_else(|| de::Error::missing_field("schema_version"))?,
+            command: self
+                .command
+                .ok_or_else(|| de::Error::missing_field("command"))?,
+            at: self.at.ok_or_else(|| de::Error::missing_field("at"))?,
+            kind,
+        })
+    }
+}
+
+/// The rest of an event object after its `type`, as the kind's fields:
+/// envelope fields met on the way are taken out into the [`Envelope`].
+struct KindBody<'a, M> {
+    map: &'a mut M,
+    envelope: &'a mut Envelope,
+}
+
+impl<'de, M: MapAccess<'de>> MapAccess<'de> for KindBody<'_, M> {
+    type Error = M::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, M::Error> {
+        while let Some(key) = self.map.next_key::<Key<'de>>()? {
+            if key.0 == "type" {
+                return Err(de::Error::duplicate_field("type"));
+            }
+            if !self.envelope.read(&key.0, self.map)? {
+                return seed.deserialize(key.into_de()).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, M::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// Presents `type` and the fields after it as an externally tagged enum,
+/// which the derived reader of [`KindFields`] reads field by field.
+struct Tagged<'a, 'de, M> {
+    tag: Key<'de>,
+    body: KindBody<'a, M>,
+}
+
+impl<'a, 'de, M: MapAccess<'de>> Deserializer<'de> for Tagged<'a, 'de, M> {
+    type Error = M::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, M::Error> {
+        visitor.visit_enum(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'a, 'de, M: MapAccess<'de>> EnumAccess<'de> for Tagged<'a, 'de, M> {
+    type Error = M::Error;
+    type Variant = KindBody<'a, M>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, KindBody<'a, M>), M::Error> {
+        let variant = seed.deserialize(self.tag.into_de())?;
+        Ok((variant, self.body))
+    }
+}
+
+impl<'de, M: MapAccess<'de>> VariantAccess<'de> for KindBody<'_, M> {
+    type Error = M::Error;
+
+    fn unit_variant(self) -> Result<(), M::Error> {
+        Err(de::Error::custom("an event type without fields"))
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, M::Error> {
+        Err(de::Error::custom("an event type with one unnamed field"))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, M::Error> {
+        Err(de::Error::custom("an event type with unnamed fields"))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, M::Error> {
+        visitor.visit_map(self)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = Event;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Event, M::Error> {
+        let mut envelope = Envelope::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if envelope.read(&key.0, &mut map)? {
+                continue;
+            }
+            if key.0 == "type" {
+                // The usual order: the kind's fields follow, read directly.
+                let tag: Key<'de> = map.next_value()?;
+                let kind = KindFields::deserialize(Tagged {
+                    tag,
+                    body: KindBody {
+                        map: &mut map,
+                        envelope: &mut envelope,
+                    },
+                })?;
+                return envelope.finish(kind);
+            }
+            // A kind's field before `type`: keep the rest, then read the kind from it.
+            let mut rest = serde_json::Map::new();
+            rest.insert(key.0.into_owned(), map.next_value()?);
+            while let Some(key) = map.next_key::<Key<'de>>()? {
+                if envelope.read(&key.0, &mut map)? {
+                    continue;
+                }
+                let name = key.0.into_owned();
+                if rest.contains_key(&name) {
+                    return Err(de::Error::custom(format_args!("duplicate field `{name}`")));
+                }
+                let value = map.next_value()?;
+                rest.insert(name, value);
+            }
+            let kind = EventKind::deserialize(serde_json::Value::Object(rest))
+                .map_err(de::Error::custom)?;
+            return envelope.finish(kind);
+        }
+        Err(de::Error::missing_field("type"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor)
+    }
+}
+
 /// An event that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -273,7 +612,16 @@ impl Event {
 
     /// Reads an event written by any schema version up to the current one,
     /// upcasting older versions. The result carries the current version.
+    ///
+    /// An event of the current version is read in one pass; any other (or
+    /// malformed) text goes through a JSON tree, which upcasts older
+    /// versions and names what is wrong.
     pub fn from_json(text: &str) -> Result<Event, DecodeError> {
+        if let Ok(event) = serde_json::from_str::<Event>(text) {
+            if event.schema_version == EVENT_SCHEMA_VERSION {
+                return Ok(event);
+            }
+        }
         let mut value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         let version = value
@@ -319,7 +667,342 @@ fn upcast_v1(value: &mut serde_json::Value) {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+    use rust_decimal::Decimal;
+
     use super::*;
+    use crate::applicant::{Contact, Organisation};
+    use crate::programme::Level;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2020, 10, day, 9, 0, 0).unwrap()
+    }
+
+    /// Where a kind stands in [`samples`]: exhaustive, so a new variant
+    /// fails to compile until it has a sample (and a line in `KindFields`).
+    fn variant_index(kind: &EventKind) -> usize {
+        match kind {
+            EventKind::ProgrammeOpened { .. } => 0,
+            EventKind::PotToppedUp { .. } => 1,
+            EventKind::Submitted { .. } => 2,
+            EventKind::FoundIneligible { .. } => 3,
+            EventKind::Waitlisted { .. } => 4,
+            EventKind::Offered { .. } => 5,
+            EventKind::Accepted { .. } => 6,
+            EventKind::Declined { .. } => 7,
+            EventKind::Lapsed { .. } => 8,
+            EventKind::Withdrawn { .. } => 9,
+            EventKind::ConsultancyEngaged { .. } => 10,
+            EventKind::SelfAssessmentSubmitted { .. } => 11,
+            EventKind::AssessmentFailed { .. } => 12,
+            EventKind::CertificationFailed { .. } => 13,
+            EventKind::Certified { .. } => 14,
+            EventKind::PlusAuditBooked { .. } => 15,
+            EventKind::PlusAuditFailed { .. } => 16,
+            EventKind::PlusCertified { .. } => 17,
+            EventKind::PlusNotAchieved { .. } => 18,
+            EventKind::ClaimPaid { .. } => 19,
+            EventKind::Completed { .. } => 20,
+            EventKind::ClawedBack { .. } => 21,
+            EventKind::ReminderDue { .. } => 22,
+        }
+    }
+    const VARIANTS: usize = 23;
+
+    /// At least one event of every kind, with optional fields both set and absent.
+    fn samples() -> Vec<Event> {
+        let app = ApplicationId::from_name("app");
+        let m = Money::pounds(300);
+        let applicant = Applicant {
+            organisation: Organisation {
+                name: "Supplier \"One\" \u{e9}".into(),
+                company_number: Some("01234567".into()),
+                charity_number: None,
+                ods_code: None,
+                region: Some("North West".into()),
+            },
+            contact: Contact {
+                name: "Office Manager".into(),
+                email: "office@supplier.example".into(),
+            },
+            sector: "medical-supplier".into(),
+            employees: 20,
+            uk_based: true,
+            already_certified: false,
+            vat_registered: true,
+        };
+        let request = CostRequest {
+            level: Level::Basic,
+            consultancy_days: Decimal::new(25, 1),
+            day_rate: Money::pounds(450),
+            plus_audit_quote: Some(Money::pounds(1_000)),
+        };
+        let coverage = Coverage {
+            items: [Money::pounds(900), m, Money::ZERO],
+            total: Money::pounds(1_200),
+            award: Money::pounds(1_200),
+        };
+        let kinds = vec![
+            EventKind::ProgrammeOpened {
+                programme: Box::new(Programme::healthcare_cyber_essentials_2020()),
+            },
+            EventKind::PotToppedUp {
+                amount: Money::from_pence(12_345).unwrap(),
+                note: "line\nbreak".into(),
+            },
+            EventKind::Submitted {
+                application: app,
+                applicant: Arc::new(applicant.clone()),
+                request: request.clone(),
+                coverage: Some(coverage),
+            },
+            EventKind::Submitted {
+                application: app,
+                applicant: Arc::new(applicant),
+                request,
+                coverage: None,
+            },
+            EventKind::FoundIneligible {
+                application: app,
+                failed: vec![Criterion {
+                    id: "size".into(),
+                    passed: false,
+                    sentence: "too large".into(),
+                    reference: Some("source".into()),
+                }],
+            },
+            EventKind::Waitlisted { application: app },
+            EventKind::Offered {
+                application: app,
+                amount: m,
+                expires: at(15),
+            },
+            EventKind::Accepted {
+                application: app,
+                pass_by: at(20),
+            },
+            EventKind::Declined {
+                application: app,
+                released: m,
+            },
+            EventKind::Lapsed {
+                application: app,
+                released: m,
+            },
+            EventKind::Withdrawn {
+                application: app,
+                released: m,
+                reason: "closed".into(),
+            },
+            EventKind::ConsultancyEngaged { application: app },
+            EventKind::SelfAssessmentSubmitted {
+                application: app,
+                attempt: 2,
+            },
+            EventKind::AssessmentFailed {
+                application: app,
+                respond_by: at(3),
+            },
+            EventKind::CertificationFailed {
+                application: app,
+                reason: FailureReason::FeedbackWindowEnded,
+                released: m,
+            },
+            EventKind::Certified {
+                application: app,
+                expires: at(30),
+                plus_by: Some(at(29)),
+            },
+            EventKind::Certified {
+                application: app,
+                expires: at(30),
+                plus_by: None,
+            },
+            EventKind::PlusAuditBooked {
+                application: app,
+                attempt: 1,
+            },
+            EventKind::PlusAuditFailed {
+                application: app,
+                retest_by: at(28),
+            },
+            EventKind::PlusCertified { application: app },
+            EventKind::PlusNotAchieved {
+                application: app,
+                reason: PlusEnd::WindowEnded,
+            },
+            EventKind::ClaimPaid {
+                application: app,
+                item: Item::PlusAudit,
+                invoice_ref: "INV-1".into(),
+                amount: m,
+            },
+            EventKind::Completed {
+                application: app,
+                released: Money::ZERO,
+            },
+            EventKind::ClawedBack {
+                application: app,
+                amount: m,
+                reason: "overstated".into(),
+            },
+            EventKind::ReminderDue {
+                application: app,
+                reminder: Reminder::OfferExpiring { expires: at(15) },
+            },
+            EventKind::ReminderDue {
+                application: app,
+                reminder: Reminder::CertificateExpiring {
+                    expires: at(15),
+                    days: 30,
+                },
+            },
+        ];
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| Event::new(CommandId::from_name(&format!("c{i}")), at(1), k))
+            .collect()
+    }
+
+    type Pairs = Vec<(String, serde_json::Value)>;
+
+    /// The event's JSON with its keys in another order: `order` sorts the
+    /// top-level (key, value) pairs.
+    fn reordered(e: &Event, order: impl FnOnce(&mut Pairs)) -> String {
+        let serde_json::Value::Object(map) = serde_json::to_value(e).unwrap() else {
+            panic!("an event is not an object")
+        };
+        let mut pairs: Vec<_> = map.into_iter().collect();
+        order(&mut pairs);
+        let body: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    #[test]
+    fn samples_cover_every_kind() {
+        let mut seen = [false; VARIANTS];
+        for e in samples() {
+            seen[variant_index(&e.kind)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "kinds without a sample: {seen:?}");
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for e in samples() {
+            let json = e.to_json();
+            assert!(
+                json.starts_with("{\"schema_version\":2,\"command\":"),
+                "{json}"
+            );
+            assert_eq!(Event::from_json(&json).as_ref(), Ok(&e), "{json}");
+            assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+            // Through a JSON tree too (keys then come sorted, `type` late).
+            let tree = serde_json::to_value(&e).unwrap();
+            assert_eq!(serde_json::from_value::<Event>(tree).unwrap(), e);
+            // The kind alone still reads with the tag anywhere.
+            let kind_json = serde_json::to_string(&e.kind).unwrap();
+            assert_eq!(
+                serde_json::from_str::<EventKind>(&kind_json).unwrap(),
+                e.kind
+            );
+        }
+    }
+
+    #[test]
+    fn the_written_form_is_unchanged() {
+        let e = Event::new(
+            CommandId::from_name("c"),
+            at(1),
+            EventKind::ClaimPaid {
+                application: ApplicationId::from_name("app"),
+                item: Item::CertificationFee,
+                invoice_ref: "INV-1".into(),
+                amount: Money::from_pence(36_000).unwrap(),
+            },
+        );
+        let json = format!(
+            r#"{{"schema_version":2,"command":"{}","at":"2020-10-01T09:00:00Z","type":"claim_paid","application":"{}","item":"certification_fee","invoice_ref":"INV-1","amount":"360.00"}}"#,
+            CommandId::from_name("c"),
+            ApplicationId::from_name("app")
+        );
+        assert_eq!(e.to_json(), json);
+        assert_eq!(Event::from_json(&json), Ok(e));
+    }
+
+    #[test]
+    fn fields_in_any_order_decode() {
+        for e in samples() {
+            let orders: [fn(&mut Pairs); 4] = [
+                |p| p.reverse(),
+                |p| p.sort_by(|a, b| a.0.cmp(&b.0)),
+                // `type` first, the envelope last.
+                |p| {
+                    p.sort_by_key(|(k, _)| match k.as_str() {
+                        "type" => 0,
+                        "schema_version" | "command" | "at" => 2,
+                        _ => 1,
+                    })
+                },
+                // `type` last.
+                |p| p.sort_by_key(|(k, _)| k == "type"),
+            ];
+            for order in orders {
+                let json = reordered(&e, order);
+                assert_eq!(Event::from_json(&json).as_ref(), Ok(&e), "{json}");
+            }
+        }
+    }
+
+    fn malformed(text: &str) -> String {
+        match Event::from_json(text) {
+            Err(DecodeError::Malformed(m)) => m,
+            other => panic!("{text} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_events_are_typed_errors() {
+        let good = samples()[1].to_json();
+        let unknown = good.replace("pot_topped_up", "pot_emptied");
+        assert!(malformed(&unknown).contains("unknown variant `pot_emptied`"));
+        let no_amount = good.replace("\"amount\"", "\"amount_\"");
+        assert!(malformed(&no_amount).contains("missing field `amount`"));
+        let no_at = good.replace("\"at\"", "\"at_\"");
+        assert!(malformed(&no_at).contains("missing field `at`"));
+        let no_type = good.replace("\"type\"", "\"kind\"");
+        assert!(malformed(&no_type).contains("missing field `type`"));
+        let no_version = good.replace("\"schema_version\":2,", "");
+        assert!(malformed(&no_version).contains("schema_version"));
+        // A repeated key is refused by the one-pass reader; `from_json` then
+        // reads the text as a JSON tree, where the last value wins (as it always did).
+        let twice = good.replace("\"type\":", "\"at\":\"2020-10-01T09:00:00Z\",\"type\":");
+        let err = serde_json::from_str::<Event>(&twice).unwrap_err();
+        assert!(err.to_string().contains("duplicate field `at`"), "{err}");
+        assert_eq!(Event::from_json(&twice).as_ref(), Ok(&samples()[1]));
+        let tag_twice = good.replace("\"note\":", "\"type\":\"waitlisted\",\"note\":");
+        let err = serde_json::from_str::<Event>(&tag_twice).unwrap_err();
+        assert!(err.to_string().contains("duplicate field `type`"), "{err}");
+        assert!(malformed(&tag_twice).contains("missing field `application`"));
+        let wrong_type = good.replace("\"type\":\"pot_topped_up\"", "\"type\":7");
+        malformed(&wrong_type);
+        for text in [
+            "",
+            "[]",
+            "null",
+            "7",
+            "{}",
+            "{\"type\":\"waitlisted\"}",
+            &good[..good.len() - 1],
+            &format!("{good}x"),
+        ] {
+            malformed(text);
+        }
+    }
 
     #[test]
     fn version_one_claims_upcast() {
@@ -341,5 +1024,29 @@ mod tests {
             Event::from_json("{"),
             Err(DecodeError::Malformed(_))
         ));
+        // Any other version-one event reads as it was, at the current version.
+        for e in samples() {
+            let v1 = e
+                .to_json()
+                .replace("\"schema_version\":2", "\"schema_version\":1");
+            assert_eq!(Event::from_json(&v1).as_ref(), Ok(&e), "{v1}");
+        }
+        // A current event that still says `invoice` is malformed, not upcast.
+        let v2 = v1.replace("\"schema_version\":1", "\"schema_version\":2");
+        assert!(malformed(&v2).contains("invoice_ref"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_text_panics(which in 0usize..64, cut in 0usize..400, byte in 0u8..128, at in 0usize..400) {
+            let samples = samples();
+            let json = samples[which % samples.len()].to_json();
+            let mut bytes = json.into_bytes();
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            bytes.truncate(bytes.len() - cut % bytes.len());
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = Event::from_json(&text);
+        }
     }
 }

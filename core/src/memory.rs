@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
-use crate::ids::{NoticeId, ProgrammeId};
+use crate::ids::{CommandId, NoticeId, ProgrammeId};
 use crate::notices::Notice;
 use crate::ports::{EventStore, Outbox, OutboxEntry, OutboxStatus, Recorded, Snapshot, StoreError};
+use crate::state::CommandRecord;
 
 #[derive(Debug, Default)]
 struct Inner {
     streams: HashMap<ProgrammeId, Vec<Event>>,
+    /// Per programme, where each command's events sit (the stores' command index).
+    commands: HashMap<ProgrammeId, HashMap<CommandId, CommandRecord>>,
     snapshots: HashMap<ProgrammeId, Snapshot>,
     outbox: Vec<(OutboxEntry, Option<DateTime<Utc>>)>,
 }
@@ -97,6 +100,16 @@ impl EventStore for InMemoryStore {
         }
         stream.extend_from_slice(events);
         let version = stream.len() as u64;
+        let index = g.commands.entry(programme.clone()).or_default();
+        for (i, e) in events.iter().enumerate() {
+            index
+                .entry(e.command)
+                .or_insert(CommandRecord {
+                    first_version: expected + i as u64 + 1,
+                    events: 0,
+                })
+                .events += 1;
+        }
         let now = events
             .last()
             .map(|e| e.at)
@@ -118,6 +131,24 @@ impl EventStore for InMemoryStore {
             ));
         }
         Ok(version)
+    }
+
+    fn command_records(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[CommandId],
+    ) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        let g = self.lock()?;
+        let Some(index) = g.commands.get(programme) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(CommandId, CommandRecord)> = commands
+            .iter()
+            .filter_map(|id| index.get(id).map(|r| (*id, *r)))
+            .collect();
+        out.sort_unstable_by_key(|(id, _)| *id);
+        out.dedup_by_key(|(id, _)| *id);
+        Ok(out)
     }
 
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {

@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
-use crate::ids::{NoticeId, ProgrammeId};
+use crate::ids::{CommandId, NoticeId, ProgrammeId};
 use crate::notices::Notice;
+use crate::state::CommandRecord;
 
 /// An event with its position in the stream (1-based).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +18,9 @@ pub struct Recorded {
     pub event: Event,
 }
 
-/// A saved state: the JSON of a [`State`](crate::state::State) after `version` events.
+/// A saved state: the JSON of a [`State`](crate::state::State) after
+/// `version` events, without its command index ([`EventStore::command_records`]
+/// answers for the commands it covers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     pub version: u64,
@@ -112,6 +115,17 @@ pub trait EventStore {
         events: &[Event],
         notices: &[Notice],
     ) -> Result<u64, StoreError>;
+
+    /// Where the events of each of `commands` sit in the programme's stream:
+    /// the version of its first event and how many it recorded, for each id
+    /// that recorded any (ids with none are left out; order is not
+    /// significant). One round trip for the whole slice, which may hold
+    /// thousands of ids: a group commit asks for all of its commands at once.
+    fn command_records(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[CommandId],
+    ) -> Result<Vec<(CommandId, CommandRecord)>, StoreError>;
 
     /// The newest snapshot, if any.
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError>;

@@ -106,7 +106,11 @@ pub struct State {
     pub waitlist_awards: BTreeMap<Money, u32>,
     /// Pending deadlines; every entry belongs to its application's current stage.
     pub deadlines: Deadlines,
-    /// Commands seen, for idempotency.
+    /// Commands seen, for idempotency: every command of the events folded
+    /// into this value. Not part of a snapshot (it is history, not state):
+    /// after loading from one it holds only the commands of the tail, and
+    /// the [`Engine`](crate::Engine) asks the store about older ones.
+    #[serde(skip)]
     pub commands: FxHashMap<CommandId, CommandRecord>,
     /// Supplier invoice references claimed, for uniqueness.
     pub invoices: FxHashMap<String, ApplicationId>,

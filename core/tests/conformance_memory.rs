@@ -7,7 +7,7 @@ use grantflow_core::conformance::{assert_conformance, memory_raw, run_all, run_a
 #[test]
 fn in_memory_store_conforms() {
     let passed = assert_conformance(run_all(InMemoryStore::new, memory_raw));
-    assert_eq!(passed, 9);
+    assert_eq!(passed, 11);
 }
 
 #[test]
@@ -18,5 +18,5 @@ fn in_memory_store_conforms_across_handles() {
         |store| store.clone(),
         memory_raw,
     ));
-    assert_eq!(passed, 10);
+    assert_eq!(passed, 12);
 }

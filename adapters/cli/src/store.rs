@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use grantflow_core::ports::{OutboxEntry, Snapshot};
+use grantflow_core::state::CommandRecord;
 use grantflow_core::{
-    ApplicationId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox, ProgrammeId,
-    Recorded, StoreError,
+    ApplicationId, CommandId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox,
+    ProgrammeId, Recorded, StoreError,
 };
 use grantflow_postgres::PostgresStore;
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -62,6 +63,13 @@ impl EventStore for Backend {
         notices: &[Notice],
     ) -> Result<u64, StoreError> {
         delegate!(self, s => s.append(programme, expected, events, notices))
+    }
+    fn command_records(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[CommandId],
+    ) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        delegate!(self, s => s.command_records(programme, commands))
     }
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {
         delegate!(self, s => s.load_snapshot(programme))

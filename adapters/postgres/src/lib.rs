@@ -36,10 +36,10 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use grantflow_core::event::EVENT_SCHEMA_VERSION;
 use grantflow_core::ports::{OutboxEntry, OutboxStatus, Snapshot};
+use grantflow_core::state::CommandRecord;
 use grantflow_core::{
-    Event, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError,
+    CommandId, Event, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError,
 };
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -98,6 +98,7 @@ const MIGRATIONS: &[&str] = &[
 struct Statements {
     version: Statement,
     load: Statement,
+    commands: Statement,
     insert_events: Statement,
     insert_outbox: Statement,
 }
@@ -243,7 +244,14 @@ impl PostgresStore {
         let statements = Statements {
             version: client.prepare("SELECT coalesce(max(version), 0) FROM events WHERE programme_id = $1").map_err(err)?,
             load: client
-                .prepare("SELECT version, schema_version, payload FROM events WHERE programme_id = $1 AND version > $2 ORDER BY version LIMIT $3")
+                .prepare("SELECT version, payload FROM events WHERE programme_id = $1 AND version > $2 ORDER BY version LIMIT $3")
+                .map_err(err)?,
+            commands: client
+                .prepare(
+                    "SELECT command_id, min(version), count(*) FROM events
+                     WHERE programme_id = $1 AND command_id = ANY($2::text[])
+                     GROUP BY command_id",
+                )
                 .map_err(err)?,
             insert_events: client
                 .prepare(
@@ -357,19 +365,8 @@ impl PostgresStore {
         tx.commit().map_err(err)
     }
 
-    fn decode(
-        programme: &ProgrammeId,
-        version: u64,
-        schema: i32,
-        payload: &str,
-    ) -> Result<Event, StoreError> {
-        if schema == i32::from(EVENT_SCHEMA_VERSION) {
-            if let Ok(event) = serde_json::from_str::<Event>(payload) {
-                if event.schema_version == EVENT_SCHEMA_VERSION {
-                    return Ok(event);
-                }
-            }
-        }
+    fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
+        // Current rows decode in one pass, older ones are upcast, newer refused.
         Event::from_json(payload).map_err(|e| StoreError::Corrupt {
             programme: programme.clone(),
             version,
@@ -594,11 +591,10 @@ impl EventStore for PostgresStore {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let version = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-            let schema: i32 = row.get(1);
-            let payload: &str = row.get(2);
+            let payload: &str = row.get(1);
             out.push(Recorded {
                 version,
-                event: Self::decode(programme, version, schema, payload)?,
+                event: Self::decode(programme, version, payload)?,
             });
         }
         Ok(out)
@@ -650,6 +646,40 @@ impl EventStore for PostgresStore {
             &notes,
             next_attempt,
         )
+    }
+
+    fn command_records(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[CommandId],
+    ) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = commands.iter().map(ToString::to_string).collect();
+        let rows = self
+            .client
+            .query(&self.statements.commands, &[&programme.as_str(), &ids])
+            .map_err(|e| map_error(&self.target, e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: &str = row.get(0);
+            let first_version = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+            let count: i64 = row.get(2);
+            let id = id.parse::<CommandId>().map_err(|e| StoreError::Corrupt {
+                programme: programme.clone(),
+                version: first_version,
+                detail: format!("the command id `{id}` is not a UUID: {e}"),
+            })?;
+            out.push((
+                id,
+                CommandRecord {
+                    first_version,
+                    events: u32::try_from(count).unwrap_or(u32::MAX),
+                },
+            ));
+        }
+        Ok(out)
     }
 
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {

@@ -27,7 +27,7 @@ fn postgres_store_conforms() {
             store.append_raw_json(programme, expected, rows)
         },
     ));
-    assert_eq!(passed, 10);
+    assert_eq!(passed, 12);
 }
 
 #[test]

@@ -39,10 +39,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use grantflow_core::event::EVENT_SCHEMA_VERSION;
 use grantflow_core::ports::{OutboxEntry, OutboxStatus, Snapshot};
+use grantflow_core::state::CommandRecord;
 use grantflow_core::{
-    Event, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError,
+    CommandId, Event, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
@@ -473,21 +473,9 @@ impl SqliteStore {
         Ok(version)
     }
 
-    fn decode(
-        programme: &ProgrammeId,
-        version: u64,
-        schema: i64,
-        payload: &str,
-    ) -> Result<Event, StoreError> {
-        // Rows of the current schema decode directly; older ones go through
-        // the upcasting reader. Either way a row claiming a newer version is refused.
-        if schema == i64::from(EVENT_SCHEMA_VERSION) {
-            if let Ok(event) = serde_json::from_str::<Event>(payload) {
-                if event.schema_version == EVENT_SCHEMA_VERSION {
-                    return Ok(event);
-                }
-            }
-        }
+    fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
+        // Rows of the current schema decode in one pass; older ones are
+        // upcast. A row claiming a newer version is refused.
         Event::from_json(payload).map_err(|e| StoreError::Corrupt {
             programme: programme.clone(),
             version,
@@ -571,7 +559,7 @@ impl EventStore for SqliteStore {
         let err = |e| error_of(&path, options, e);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT version, schema_version, payload FROM events WHERE programme_id = ?1 AND version > ?2 ORDER BY version LIMIT ?3")
+            .prepare_cached("SELECT version, payload FROM events WHERE programme_id = ?1 AND version > ?2 ORDER BY version LIMIT ?3")
             .map_err(err)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows = stmt
@@ -580,9 +568,8 @@ impl EventStore for SqliteStore {
         let mut out = Vec::with_capacity(usize::try_from(limit.min(10_000)).unwrap_or(0));
         while let Some(row) = rows.next().map_err(err)? {
             let version = u64::try_from(row.get::<_, i64>(0).map_err(err)?).unwrap_or(0);
-            let schema: i64 = row.get(1).map_err(err)?;
-            let payload = match row.get_ref(2).map_err(err)?.as_str() {
-                Ok(text) => Self::decode(programme, version, schema, text)?,
+            let payload = match row.get_ref(1).map_err(err)?.as_str() {
+                Ok(text) => Self::decode(programme, version, text)?,
                 Err(_) => {
                     return Err(StoreError::Corrupt {
                         programme: programme.clone(),
@@ -663,6 +650,61 @@ impl EventStore for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn command_records(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[CommandId],
+    ) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (path, options) = (self.path.clone(), self.options);
+        let err = |e| error_of(&path, options, e);
+        // The ids go in as one JSON array, so any number of them is one statement.
+        let mut ids = String::with_capacity(commands.len() * 39 + 2);
+        ids.push('[');
+        for (i, id) in commands.iter().enumerate() {
+            if i > 0 {
+                ids.push(',');
+            }
+            ids.push('"');
+            ids.push_str(&id.to_string());
+            ids.push('"');
+        }
+        ids.push(']');
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                // Without the hint the planner may pick the (programme, version)
+                // index and read the whole stream.
+                "SELECT command_id, min(version), count(*) FROM events INDEXED BY events_by_command
+                 WHERE programme_id = ?1 AND command_id IN (SELECT value FROM json_each(?2))
+                 GROUP BY command_id",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query(params![programme.as_str(), ids]).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let id: String = row.get(0).map_err(err)?;
+            let first: i64 = row.get(1).map_err(err)?;
+            let count: i64 = row.get(2).map_err(err)?;
+            let first_version = u64::try_from(first).unwrap_or(0);
+            let id = id.parse::<CommandId>().map_err(|e| StoreError::Corrupt {
+                programme: programme.clone(),
+                version: first_version,
+                detail: format!("the command id `{id}` is not a UUID: {e}"),
+            })?;
+            out.push((
+                id,
+                CommandRecord {
+                    first_version,
+                    events: u32::try_from(count).unwrap_or(u32::MAX),
+                },
+            ));
+        }
+        Ok(out)
     }
 
     fn load_snapshot(&mut self, programme: &ProgrammeId) -> Result<Option<Snapshot>, StoreError> {

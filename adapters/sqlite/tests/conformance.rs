@@ -22,7 +22,7 @@ fn suite(options: SqliteOptions) -> usize {
 
 #[test]
 fn sqlite_store_conforms_with_full_sync() {
-    assert_eq!(suite(SqliteOptions::default()), 10);
+    assert_eq!(suite(SqliteOptions::default()), 12);
 }
 
 #[test]
@@ -32,6 +32,6 @@ fn sqlite_store_conforms_with_normal_sync() {
             synchronous: Synchronous::Normal,
             ..SqliteOptions::default()
         }),
-        10
+        12
     );
 }
