@@ -662,27 +662,38 @@ impl EventStore for SqliteStore {
         }
         let (path, options) = (self.path.clone(), self.options);
         let err = |e| error_of(&path, options, e);
-        // The ids go in as one JSON array, so any number of them is one statement.
-        let mut ids = String::with_capacity(commands.len() * 39 + 2);
-        ids.push('[');
-        for (i, id) in commands.iter().enumerate() {
-            if i > 0 {
-                ids.push(',');
+        // One id (a single command) is a plain index lookup; more go in as
+        // one JSON array, so any number of them is one statement.
+        let ids = match commands {
+            [one] => one.to_string(),
+            _ => {
+                let mut ids = String::with_capacity(commands.len() * 39 + 2);
+                ids.push('[');
+                for (i, id) in commands.iter().enumerate() {
+                    if i > 0 {
+                        ids.push(',');
+                    }
+                    ids.push('"');
+                    ids.push_str(&id.to_string());
+                    ids.push('"');
+                }
+                ids.push(']');
+                ids
             }
-            ids.push('"');
-            ids.push_str(&id.to_string());
-            ids.push('"');
-        }
-        ids.push(']');
+        };
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(if commands.len() == 1 {
+                "SELECT command_id, min(version), count(*) FROM events INDEXED BY events_by_command
+                 WHERE programme_id = ?1 AND command_id = ?2
+                 GROUP BY command_id"
+            } else {
                 // Without the hint the planner may pick the (programme, version)
                 // index and read the whole stream.
                 "SELECT command_id, min(version), count(*) FROM events INDEXED BY events_by_command
                  WHERE programme_id = ?1 AND command_id IN (SELECT value FROM json_each(?2))
-                 GROUP BY command_id",
-            )
+                 GROUP BY command_id"
+            })
             .map_err(err)?;
         let mut rows = stmt.query(params![programme.as_str(), ids]).map_err(err)?;
         let mut out = Vec::new();
