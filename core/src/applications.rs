@@ -1,6 +1,7 @@
 //! Where the state keeps its applications: [`Applications`] stores each
 //! [`Application`] in arrival order, with a small hash index from
-//! [`ApplicationId`] to its position.
+//! [`ApplicationId`] to its position (an [`IdTable`](crate::id_table), eight
+//! bytes per application).
 //!
 //! Applications move through their lifecycle roughly in arrival order, so
 //! neighbouring commands touch neighbouring entries; the hash index holds
@@ -9,10 +10,10 @@
 
 use std::fmt;
 
-use rustc_hash::FxHashMap;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::id_table::{self, IdTable, MAX_ENTRIES};
 use crate::ids::ApplicationId;
 use crate::state::Application;
 
@@ -20,18 +21,28 @@ use crate::state::Application;
 #[derive(Clone, Default)]
 pub struct Applications {
     by_arrival: Vec<Application>,
-    index: FxHashMap<ApplicationId, usize>,
+    index: IdTable,
+}
+
+fn hash(id: &ApplicationId) -> u64 {
+    id_table::hash(&id.0)
 }
 
 impl Applications {
     /// The application with this id.
     pub fn get(&self, id: &ApplicationId) -> Option<&Application> {
-        self.index.get(id).and_then(|i| self.by_arrival.get(*i))
+        self.position(id).map(|i| &self.by_arrival[i])
+    }
+
+    #[inline]
+    fn position(&self, id: &ApplicationId) -> Option<usize> {
+        let all = &self.by_arrival;
+        self.index.find(hash(id), |i| all[i].id == *id)
     }
 
     /// The application with this id, to change.
     pub fn get_mut(&mut self, id: &ApplicationId) -> Option<&mut Application> {
-        self.index.get(id).and_then(|i| self.by_arrival.get_mut(*i))
+        self.position(id).map(|i| &mut self.by_arrival[i])
     }
 
     /// The application that arrived `arrival`-th (0-based).
@@ -43,7 +54,7 @@ impl Applications {
 
     /// Whether an application has this id.
     pub fn contains_key(&self, id: &ApplicationId) -> bool {
-        self.index.contains_key(id)
+        self.position(id).is_some()
     }
 
     /// How many applications arrived.
@@ -69,7 +80,8 @@ impl Applications {
     /// Makes room for `additional` more applications.
     pub fn reserve(&mut self, additional: usize) {
         self.by_arrival.reserve(additional);
-        self.index.reserve(additional);
+        let all = &self.by_arrival;
+        self.index.reserve(additional, |i| hash(&all[i].id));
     }
 
     /// Removes every application, keeping the capacity.
@@ -82,11 +94,16 @@ impl Applications {
     /// changes) if the id is taken or `app.arrival` is not the next arrival number.
     pub(crate) fn push(&mut self, app: Application) -> Result<(), ApplicationId> {
         let next = self.by_arrival.len();
-        if self.index.contains_key(&app.id) || usize::try_from(app.arrival) != Ok(next) {
+        if next >= MAX_ENTRIES
+            || self.contains_key(&app.id)
+            || usize::try_from(app.arrival) != Ok(next)
+        {
             return Err(app.id);
         }
-        self.index.insert(app.id, next);
+        let h = hash(&app.id);
         self.by_arrival.push(app);
+        let all = &self.by_arrival;
+        self.index.insert(h, next, |i| hash(&all[i].id));
         Ok(())
     }
 }

@@ -38,8 +38,33 @@ pub fn decide(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, Rejection> {
+    decide_with(state, command, now, Vec::new())
+}
+
+/// [`decide`] into a buffer the caller keeps: `events` is cleared and then
+/// holds the events to record (none on a rejection). A loop that decides
+/// command after command reuses one buffer instead of allocating per command.
+pub fn decide_into(
+    state: &State,
+    command: &Command,
+    now: DateTime<Utc>,
+    events: &mut Vec<Event>,
+) -> Result<(), Rejection> {
+    let mut buffer = std::mem::take(events);
+    buffer.clear();
+    *events = decide_with(state, command, now, buffer)?;
+    Ok(())
+}
+
+/// [`decide`], filling `buffer` (empty on entry).
+fn decide_with(
+    state: &State,
+    command: &Command,
+    now: DateTime<Utc>,
+    mut buffer: Vec<Event>,
+) -> Result<Vec<Event>, Rejection> {
     if state.commands.contains_key(&command.id) {
-        return Ok(Vec::new());
+        return Ok(buffer);
     }
     if !(1900..=9999).contains(&now.year()) {
         return Err(Rejection::new(
@@ -72,13 +97,14 @@ pub fn decide(
         programme
             .validate()
             .map_err(|e| Rejection::new(Code::InvalidRules, e.to_string(), "programme"))?;
-        return Ok(vec![Event::new(
+        buffer.push(Event::new(
             command.id,
             now,
             EventKind::ProgrammeOpened {
                 programme: programme.clone(),
             },
-        )]);
+        ));
+        return Ok(buffer);
     }
     let Some(p) = state.programme() else {
         return Err(Rejection::new(
@@ -87,7 +113,7 @@ pub fn decide(
             "open",
         ));
     };
-    let mut d = Draft::new(state, p, command.id, now);
+    let mut d = Draft::new(state, p, command.id, now, buffer);
     match &command.action {
         Action::Open { .. } => {} // handled above
         Action::TopUp { amount, note } => {
@@ -620,7 +646,13 @@ impl IdSet {
 }
 
 impl<'a> Draft<'a> {
-    fn new(state: &'a State, p: &'a Programme, command: CommandId, now: DateTime<Utc>) -> Self {
+    fn new(
+        state: &'a State,
+        p: &'a Programme,
+        command: CommandId,
+        now: DateTime<Utc>,
+        events: Vec<Event>,
+    ) -> Self {
         let sector_committed = (!p.allocation.ring_fences.is_empty())
             .then(|| state.sectors.iter().map(|s| s.committed()).collect());
         Draft {
@@ -628,7 +660,7 @@ impl<'a> Draft<'a> {
             p,
             command,
             now,
-            events: Vec::new(),
+            events,
             available: state.pot.available,
             sector_committed,
             touched: IdSet::default(),

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
-use crate::decide::decide;
+use crate::decide::{decide, decide_into};
 use crate::event::Event;
 use crate::ids::{CommandId, ProgrammeId};
 use crate::notices::notices;
@@ -379,6 +379,7 @@ impl<S: EventStore> Engine<S> {
             let mut all_events = Vec::new();
             let mut all_notices = Vec::new();
             let mut slots: Vec<Slot> = Vec::with_capacity(commands.len());
+            let mut decided: Vec<Event> = Vec::new();
             let mut failed = None;
             for (command, now) in commands {
                 if let Some(rec) = self.state.commands.get(&command.id).copied() {
@@ -404,20 +405,20 @@ impl<S: EventStore> Engine<S> {
                     }
                     continue;
                 }
-                match decide(&self.state, command, *now) {
+                match decide_into(&self.state, command, *now, &mut decided) {
                     Err(r) => slots.push(Slot::Done(Err(r))),
-                    Ok(events) => {
-                        let queued = notices(&self.state, &events);
+                    Ok(()) => {
+                        let queued = notices(&self.state, &decided);
                         let notice_count = queued.len();
                         all_notices.extend(queued);
                         let start = all_events.len();
-                        for e in &events {
+                        for e in &decided {
                             if let Err(err) = evolve(&mut self.state, e) {
                                 failed = Some(err.into());
                                 break;
                             }
                         }
-                        all_events.extend(events);
+                        all_events.append(&mut decided);
                         slots.push(Slot::Decided {
                             start,
                             end: all_events.len(),

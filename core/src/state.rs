@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::applicant::{Applicant, CostRequest};
@@ -14,7 +13,9 @@ pub use crate::applications::Applications;
 use crate::coverage::{Coverage, Item};
 pub use crate::deadlines::{Deadline, DeadlineKind, Deadlines};
 use crate::event::{Event, EventKind, Reminder};
-use crate::ids::{ApplicationId, CommandId};
+use crate::idempotency::CommandIndex;
+use crate::ids::ApplicationId;
+use crate::invoices::Invoices;
 use crate::ledger::{Account, InvariantViolation, LedgerError, Pot};
 use crate::lifecycle::Stage;
 use crate::money::Money;
@@ -111,9 +112,9 @@ pub struct State {
     /// after loading from one it holds only the commands of the tail, and
     /// the [`Engine`](crate::Engine) asks the store about older ones.
     #[serde(skip)]
-    pub commands: FxHashMap<CommandId, CommandRecord>,
+    pub commands: CommandIndex,
     /// Supplier invoice references claimed, for uniqueness.
-    pub invoices: FxHashMap<String, ApplicationId>,
+    pub invoices: Invoices,
 }
 
 /// An event that does not fit the state it is applied to: a corrupt or
@@ -365,14 +366,7 @@ pub fn evolve(state: &mut State, event: &Event) -> Result<(), ReplayError> {
     apply(state, event, version, name)?;
     state.version = version;
     state.last_at = Some(state.last_at.map_or(event.at, |t| t.max(event.at)));
-    let rec = state
-        .commands
-        .entry(event.command)
-        .or_insert(CommandRecord {
-            first_version: version,
-            events: 0,
-        });
-    rec.events += 1;
+    state.commands.record_event(event.command, version);
     Ok(())
 }
 
@@ -580,7 +574,7 @@ fn apply(
             app.item_paid[item.index()] = app.item_paid[item.index()]
                 .checked_add(*amount)
                 .map_err(|_| ledger(LedgerError::Overflow))?;
-            invoices.insert(invoice_ref.clone(), id);
+            invoices.insert(invoice_ref, id);
             None
         }
         EventKind::ClawedBack { amount, .. } => {
