@@ -122,6 +122,15 @@ fn main() {
         }
     }
     let now = start + Duration::days(1);
+    // Commands go in batches (`GRANTFLOW_BENCH_BATCH`, 32 by default), each
+    // prefetched first (`State::prefetch`) as `Engine::execute_batch` does;
+    // `GRANTFLOW_BENCH_PREFETCH=0` turns the prefetch off.
+    let batch: usize = std::env::var("GRANTFLOW_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|b| *b > 0)
+        .unwrap_or(32);
+    let prefetch = std::env::var("GRANTFLOW_BENCH_PREFETCH").map_or(true, |v| v != "0");
 
     // Timed: decide and evolve every command, as an embedding service would
     // (one event buffer reused; the events are dropped once applied).
@@ -132,15 +141,20 @@ fn main() {
     let mut rejected = 0usize;
     let mut events_applied = 0usize;
     let mut events = Vec::new();
-    for c in &commands {
-        match decide_into(&state, c, now, &mut events) {
-            Ok(()) => {
-                for e in &events {
-                    evolve(&mut state, e).expect("applies");
+    for batch in commands.chunks(batch) {
+        if prefetch {
+            state.prefetch(batch);
+        }
+        for c in batch {
+            match decide_into(&state, c, now, &mut events) {
+                Ok(()) => {
+                    for e in &events {
+                        evolve(&mut state, e).expect("applies");
+                    }
+                    events_applied += events.len();
                 }
-                events_applied += events.len();
+                Err(_) => rejected += 1,
             }
-            Err(_) => rejected += 1,
         }
     }
     let decide_secs = t.elapsed().as_secs_f64();
