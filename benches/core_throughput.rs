@@ -215,4 +215,41 @@ fn main() {
         decide_secs / replay_secs
     );
     println!("paid: {}", paid.display_pounds());
+
+    // The host's price of a cache miss, for reading the figures above: one
+    // random read that depends on the one before, in a table as big as the
+    // command index's slots (8 bytes per slot, at most 3/4 full).
+    let slots = (commands.len() * 4 / 3).next_power_of_two().max(1 << 16);
+    let miss = dependent_read_ns(slots);
+    println!(
+        "memory: a dependent random read in a {} MB table takes {miss:.0} ns; one command took {:.0} ns",
+        slots * 8 >> 20,
+        decide_secs * 1e9 / cmds
+    );
+}
+
+/// Nanoseconds per read when each read's address depends on the last one's
+/// value, over a table of `slots` eight-byte words (a random cycle through
+/// all of them, so the prefetcher cannot guess).
+fn dependent_read_ns(slots: usize) -> f64 {
+    // One cycle through every slot: Sattolo's shuffle of the identity,
+    // driven by a fixed xorshift so that every run reads the same order.
+    let mut next: Vec<u64> = (0..slots as u64).collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in (1..slots).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = (x % i as u64) as usize;
+        next.swap(i, j);
+    }
+    let reads = 2_000_000usize;
+    let mut at = 0u64;
+    let t = Instant::now();
+    for _ in 0..reads {
+        at = next[at as usize];
+    }
+    let secs = t.elapsed().as_secs_f64();
+    black_box(at);
+    secs * 1e9 / reads as f64
 }
