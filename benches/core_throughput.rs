@@ -223,7 +223,7 @@ fn main() {
     let miss = dependent_read_ns(slots);
     println!(
         "memory: a dependent random read in a {} MB table takes {miss:.0} ns; one command took {:.0} ns",
-        slots * 8 >> 20,
+        (slots * 8) >> 20,
         decide_secs * 1e9 / cmds
     );
 }
