@@ -20,13 +20,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
 use grantflow_core::{
-    Action, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event, EventStore,
-    Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
+    Action, Applicant, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event,
+    EventStore, Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::population::{Answer, Draw, push_number};
+use crate::population::{Answer, Draw, Profile, push_number};
 
 /// Why a command did not apply.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -395,6 +395,10 @@ pub struct Driver {
     reserved_since_min: bool,
     /// Buffers taken back from the last command that used them, for the next.
     spare: Spare,
+    /// The applicant submitted for each draw, by index, kept for the next
+    /// run: once the executor has let go of it (a [`Direct`] state is reset
+    /// between trials) its texts are rewritten in place instead of allocated.
+    applicants: Vec<Option<Arc<Applicant>>>,
 }
 
 /// What a command owns that the next one can reuse: its texts. (The
@@ -509,6 +513,20 @@ impl Driver {
         self.queue.push(at, app as u32, act);
     }
 
+    /// The applicant of draw `i`, written from `profile` into the one kept
+    /// from the last run when nothing else holds it any more.
+    fn applicant(&mut self, i: usize, profile: &Profile) -> Arc<Applicant> {
+        let Some(slot) = self.applicants.get_mut(i) else {
+            return Arc::new(profile.applicant());
+        };
+        match slot.as_mut().and_then(Arc::get_mut) {
+            Some(a) => profile.write_applicant(a),
+            None => *slot = Some(Arc::new(profile.applicant())),
+        }
+        slot.clone()
+            .unwrap_or_else(|| Arc::new(profile.applicant()))
+    }
+
     fn app_id(&self, i: usize) -> ApplicationId {
         ApplicationId::new(Uuid::from_u64_pair(self.salt, i as u64))
     }
@@ -546,6 +564,9 @@ impl Driver {
         self.queue.reset(start.timestamp(), options.end.timestamp());
         self.apps.clear();
         self.apps.resize(draws.len(), AppRun::default());
+        if self.applicants.len() < draws.len() {
+            self.applicants.resize(draws.len(), None);
+        }
         self.trace.weeks.clear();
         self.trace.apps.clear();
         self.trace.rejected = 0;
@@ -667,7 +688,7 @@ impl Driver {
         let action = match act {
             Act::Submit => Action::Submit {
                 application: id,
-                applicant: Arc::new(draw.profile.applicant()),
+                applicant: self.applicant(i, &draw.profile),
                 request: draw.request.clone(),
             },
             Act::Answer if stage == StageKind::Offered => match draw.behaviour.answer {
