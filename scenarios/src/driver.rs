@@ -289,8 +289,9 @@ type Entry = (i64, u64, u32, Act);
 const BUCKET_DAYS: usize = 4096;
 
 /// The driver's plan, in `(time, order)` order. Steps are kept in buckets by
-/// day from the start and enter the heap only when their day comes up, so the
-/// heap holds about a day's steps instead of the whole run's; the order in
+/// day from the start; when their day comes up they are sorted into `due`,
+/// which then holds about a day's steps instead of the whole run's, and steps
+/// planned for a day already under way are inserted in place. The order in
 /// which steps come out is exactly that of one heap of everything.
 #[derive(Debug, Default)]
 struct Queue {
@@ -298,12 +299,18 @@ struct Queue {
     seq: u64,
     /// Days before this one have been moved into `due`.
     moved: usize,
-    /// Steps whose day has come up.
-    due: BinaryHeap<Reverse<Entry>>,
+    /// Steps whose day has come up, latest first (the next one is last).
+    due: Vec<Entry>,
     /// Steps of day `d` (from `start`) not yet moved, for `d < BUCKET_DAYS`.
     days: Vec<Vec<Entry>>,
     /// Steps of later days.
     far: BinaryHeap<Reverse<Entry>>,
+}
+
+/// What orders two steps: their time, then the order they were planned in
+/// (unique, so no two steps compare equal).
+fn key(e: &Entry) -> (i64, u64) {
+    (e.0, e.1)
 }
 
 impl Queue {
@@ -337,7 +344,12 @@ impl Queue {
                 Some(bucket) => bucket.push(e),
                 None => self.far.push(Reverse(e)),
             },
-            _ => self.due.push(Reverse(e)),
+            _ => {
+                // Planned for a day under way: after every later step.
+                let k = key(&e);
+                let at = self.due.partition_point(|d| key(d) > k);
+                self.due.insert(at, e);
+            }
         }
     }
 
@@ -350,10 +362,11 @@ impl Queue {
         if upto <= self.moved {
             return;
         }
+        let before = self.due.len();
         let buckets = upto.min(self.days.len());
         if let Some(days) = self.days.get_mut(self.moved.min(buckets)..buckets) {
             for bucket in days {
-                self.due.extend(bucket.drain(..).map(Reverse));
+                self.due.append(bucket);
             }
         }
         while let Some(Reverse(e)) = self.far.peek().copied() {
@@ -361,19 +374,20 @@ impl Queue {
                 break;
             }
             self.far.pop();
-            self.due.push(Reverse(e));
+            self.due.push(e);
+        }
+        if self.due.len() > before {
+            self.due.sort_unstable_by(|a, b| key(b).cmp(&key(a)));
         }
         self.moved = upto;
     }
 
     /// The next step before `until`, if any (after [`Queue::advance`] to `until`).
     fn pop_before(&mut self, until: i64) -> Option<Entry> {
-        let Reverse(e) = self.due.peek().copied()?;
-        if e.0 >= until {
-            return None;
+        match self.due.last() {
+            Some(e) if e.0 < until => self.due.pop(),
+            _ => None,
         }
-        self.due.pop();
-        Some(e)
     }
 }
 
