@@ -17,7 +17,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event,
@@ -413,6 +413,43 @@ pub struct Driver {
     /// run: once the executor has let go of it (a [`Direct`] state is reset
     /// between trials) its texts are rewritten in place instead of allocated.
     applicants: Vec<Option<Arc<Applicant>>>,
+    clock: Clock,
+}
+
+/// Unix times as instants, keeping the date of the last day asked for:
+/// steps come in time order, so most fall on the day of the one before.
+#[derive(Debug, Default, Clone, Copy)]
+struct Clock {
+    day: i64,
+    date: Option<NaiveDate>,
+}
+
+impl Clock {
+    /// The instant `t` seconds after the Unix epoch, if representable
+    /// (as [`DateTime::from_timestamp`] gives it).
+    fn at(&mut self, t: i64) -> Option<DateTime<Utc>> {
+        let day = t.div_euclid(DAY);
+        let date = match self.date {
+            Some(date) if self.day == day => date,
+            _ => {
+                let date = DateTime::from_timestamp(day.checked_mul(DAY)?, 0)?.date_naive();
+                self.day = day;
+                self.date = Some(date);
+                date
+            }
+        };
+        let secs = u32::try_from(t.rem_euclid(DAY)).ok()?;
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0)?;
+        Some(date.and_time(time).and_utc())
+    }
+
+    /// [`Clock::at`], or the epoch when `t` is out of range, with its Unix time.
+    fn at_or_epoch(&mut self, t: i64) -> (DateTime<Utc>, i64) {
+        match self.at(t) {
+            Some(now) => (now, t),
+            None => (DateTime::default(), 0),
+        }
+    }
 }
 
 /// What a command owns that the next one can reuse: its texts. (The
@@ -597,7 +634,7 @@ impl Driver {
                 programme: Box::new(programme.clone()),
             });
             match executor.execute(&cmd, start) {
-                Ok(events) => self.observe(&events, draws),
+                Ok(events) => self.observe(&events, draws, (start, t0)),
                 Err(StepError::Rejected(r)) => return Err(DriveError::Open(r)),
                 Err(StepError::Fatal(f)) => return Err(DriveError::Executor(f)),
             }
@@ -623,7 +660,10 @@ impl Driver {
             while let Some((at, _, i, act)) = self.queue.pop_before(tick_at) {
                 self.act(at, i as usize, act, draws, executor)?;
             }
-            let now = DateTime::from_timestamp(tick_at, 0).unwrap_or(options.end);
+            let now = match self.clock.at(tick_at) {
+                Some(now) => (now, tick_at),
+                None => (options.end, end),
+            };
             let cmd = self.command(Action::Tick);
             self.exec(cmd, now, draws, executor)?;
             let elapsed = tick_at - t0;
@@ -655,20 +695,21 @@ impl Driver {
         self.week_min = p.available;
     }
 
-    /// Runs `cmd`, observes its events and keeps its buffers for the next command.
+    /// Runs `cmd` at `now` (an instant and its Unix time), observes its
+    /// events and keeps its buffers for the next command.
     fn exec<E: Executor>(
         &mut self,
         cmd: Command,
-        now: DateTime<Utc>,
+        now: (DateTime<Utc>, i64),
         draws: &[Draw],
         executor: &mut E,
     ) -> Result<bool, DriveError> {
         self.trace.commands += 1;
-        let result = executor.execute(&cmd, now);
+        let result = executor.execute(&cmd, now.0);
         self.spare.recycle(cmd.action);
         match result {
             Ok(events) => {
-                self.observe(&events, draws);
+                self.observe(&events, draws, now);
                 Ok(true)
             }
             Err(StepError::Rejected(_)) => {
@@ -768,7 +809,7 @@ impl Driver {
                         invoice_ref,
                         amount,
                     });
-                    let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
+                    let now = self.clock.at_or_epoch(at);
                     self.exec(cmd, now, draws, executor)?;
                 }
                 self.maybe_complete(at, i);
@@ -783,7 +824,7 @@ impl Driver {
             return Ok(());
         }
         let cmd = self.command(action);
-        let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        let now = self.clock.at_or_epoch(at);
         self.exec(cmd, now, draws, executor)?;
         Ok(())
     }
@@ -810,9 +851,16 @@ impl Driver {
         }
     }
 
-    fn observe(&mut self, events: &[Event], draws: &[Draw]) {
+    /// Takes in the events of a command run at `now` (an instant and its Unix time).
+    fn observe(&mut self, events: &[Event], draws: &[Draw], now: (DateTime<Utc>, i64)) {
         for e in events {
-            self.on_event(e, draws);
+            // A command's events carry its `now`: its Unix time is known.
+            let at = if e.at == now.0 {
+                now.1
+            } else {
+                e.at.timestamp()
+            };
+            self.on_event(e, at, draws);
         }
         // Only a reservation lowers what is available.
         if std::mem::take(&mut self.reserved_since_min) {
@@ -820,8 +868,8 @@ impl Driver {
         }
     }
 
-    fn on_event(&mut self, e: &Event, draws: &[Draw]) {
-        let at = e.at.timestamp();
+    /// Takes in one event that happened at Unix time `at`.
+    fn on_event(&mut self, e: &Event, at: i64, draws: &[Draw]) {
         let days = |n: u16| at + i64::from(n) * DAY;
         match &e.kind {
             EventKind::ProgrammeOpened { programme } => {

@@ -339,13 +339,17 @@ pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
 /// The most decimal digits of a `u32`.
 const DIGITS: usize = 10;
 
-/// Clears the text in `slot`, keeping its allocation, makes room for `len`
-/// bytes and returns it.
-fn cleared(slot: &mut Option<String>, len: usize) -> &mut String {
-    let s = slot.get_or_insert_with(String::new);
+/// Empties `s`, keeping its allocation, with room for `len` bytes: rounded
+/// up, so that a reused text rarely needs to grow for a longer one.
+fn room(s: &mut String, len: usize) -> &mut String {
     s.clear();
-    s.reserve(len);
+    s.reserve(len.div_ceil(32) * 32);
     s
+}
+
+/// [`room`] in an optional text.
+fn cleared(slot: &mut Option<String>, len: usize) -> &mut String {
+    room(slot.get_or_insert_with(String::new), len)
 }
 
 impl Profile {
@@ -375,20 +379,18 @@ impl Profile {
     }
 
     /// Overwrites `out` with [`Profile::applicant`], reusing its text buffers
-    /// (each grows at most once, to the exact length it needs).
+    /// (each grows at most once per text, before it is written).
     pub fn write_applicant(&self, out: &mut Applicant) {
         let n = &self.names;
         let (place, trade, suffix) = (n.place(), n.trade(), entry(SUFFIX, n.suffix));
         let (given, family, region) = (n.given(), n.family(), entry(REGIONS, n.region));
         let org = &mut out.organisation;
-        org.name.clear();
-        org.name
-            .reserve(place.len() + trade.len() + suffix.len() + 2);
-        org.name.push_str(place);
-        org.name.push(' ');
-        org.name.push_str(trade);
-        org.name.push(' ');
-        org.name.push_str(suffix);
+        let name = room(&mut org.name, place.len() + trade.len() + suffix.len() + 2);
+        name.push_str(place);
+        name.push(' ');
+        name.push_str(trade);
+        name.push(' ');
+        name.push_str(suffix);
         let number = cleared(&mut org.company_number, 8);
         push_number(number, u64::from(self.company_number), 8);
         org.charity_number = None;
@@ -396,15 +398,15 @@ impl Profile {
         cleared(&mut org.region, region.len()).push_str(region);
 
         let contact = &mut out.contact;
-        contact.name.clear();
-        contact.name.reserve(given.len() + family.len() + 1);
-        contact.name.push_str(given);
-        contact.name.push(' ');
-        contact.name.push_str(family);
+        let name = room(&mut contact.name, given.len() + family.len() + 1);
+        name.push_str(given);
+        name.push(' ');
+        name.push_str(family);
         const DOMAIN: &str = ".example.co.uk";
-        let email = &mut contact.email;
-        email.clear();
-        email.reserve(given.len() + family.len() + place.len() + 3 + DIGITS + DOMAIN.len());
+        let email = room(
+            &mut contact.email,
+            given.len() + family.len() + place.len() + 3 + DIGITS + DOMAIN.len(),
+        );
         email.push_str(given);
         email.push('.');
         email.push_str(family);
@@ -415,8 +417,7 @@ impl Profile {
         push_number(email, u64::from(self.serial), 1);
         email.push_str(DOMAIN);
 
-        out.sector.clear();
-        out.sector.push_str(&self.sector);
+        room(&mut out.sector, self.sector.len()).push_str(&self.sector);
         out.employees = self.employees;
         out.uk_based = self.uk_based;
         out.already_certified = self.already_certified;
