@@ -377,7 +377,7 @@ impl Queue {
             self.due.push(e);
         }
         if self.due.len() > before {
-            self.due.sort_unstable_by(|a, b| key(b).cmp(&key(a)));
+            self.due.sort_unstable_by_key(|e| Reverse(key(e)));
         }
         self.moved = upto;
     }
