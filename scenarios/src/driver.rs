@@ -376,7 +376,13 @@ impl Queue {
             self.far.pop();
             self.due.push(e);
         }
-        if self.due.len() > before {
+        if before == 0 {
+            // Steps of one time share a day, so they came from one bucket, in
+            // the order planned, or from `far`, in order: reversed, they are
+            // latest planned first, and a stable sort by time keeps that.
+            self.due.reverse();
+            self.due.sort_by_key(|e| Reverse(e.0));
+        } else if self.due.len() > before {
             self.due.sort_unstable_by_key(|e| Reverse(key(e)));
         }
         self.moved = upto;
