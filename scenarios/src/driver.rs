@@ -17,16 +17,16 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
 use grantflow_core::{
-    Action, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event, EventStore,
-    Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
+    Action, Applicant, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event,
+    EventStore, Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::population::{Answer, Draw, push_number};
+use crate::population::{Answer, Draw, Profile, push_number};
 
 /// Why a command did not apply.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -289,8 +289,9 @@ type Entry = (i64, u64, u32, Act);
 const BUCKET_DAYS: usize = 4096;
 
 /// The driver's plan, in `(time, order)` order. Steps are kept in buckets by
-/// day from the start and enter the heap only when their day comes up, so the
-/// heap holds about a day's steps instead of the whole run's; the order in
+/// day from the start; when their day comes up they are sorted into `due`,
+/// which then holds about a day's steps instead of the whole run's, and steps
+/// planned for a day already under way are inserted in place. The order in
 /// which steps come out is exactly that of one heap of everything.
 #[derive(Debug, Default)]
 struct Queue {
@@ -298,12 +299,18 @@ struct Queue {
     seq: u64,
     /// Days before this one have been moved into `due`.
     moved: usize,
-    /// Steps whose day has come up.
-    due: BinaryHeap<Reverse<Entry>>,
+    /// Steps whose day has come up, latest first (the next one is last).
+    due: Vec<Entry>,
     /// Steps of day `d` (from `start`) not yet moved, for `d < BUCKET_DAYS`.
     days: Vec<Vec<Entry>>,
     /// Steps of later days.
     far: BinaryHeap<Reverse<Entry>>,
+}
+
+/// What orders two steps: their time, then the order they were planned in
+/// (unique, so no two steps compare equal).
+fn key(e: &Entry) -> (i64, u64) {
+    (e.0, e.1)
 }
 
 impl Queue {
@@ -337,7 +344,12 @@ impl Queue {
                 Some(bucket) => bucket.push(e),
                 None => self.far.push(Reverse(e)),
             },
-            _ => self.due.push(Reverse(e)),
+            _ => {
+                // Planned for a day under way: after every later step.
+                let k = key(&e);
+                let at = self.due.partition_point(|d| key(d) > k);
+                self.due.insert(at, e);
+            }
         }
     }
 
@@ -350,10 +362,11 @@ impl Queue {
         if upto <= self.moved {
             return;
         }
+        let before = self.due.len();
         let buckets = upto.min(self.days.len());
         if let Some(days) = self.days.get_mut(self.moved.min(buckets)..buckets) {
             for bucket in days {
-                self.due.extend(bucket.drain(..).map(Reverse));
+                self.due.append(bucket);
             }
         }
         while let Some(Reverse(e)) = self.far.peek().copied() {
@@ -361,19 +374,26 @@ impl Queue {
                 break;
             }
             self.far.pop();
-            self.due.push(Reverse(e));
+            self.due.push(e);
+        }
+        if before == 0 {
+            // Steps of one time share a day, so they came from one bucket, in
+            // the order planned, or from `far`, in order: reversed, they are
+            // latest planned first, and a stable sort by time keeps that.
+            self.due.reverse();
+            self.due.sort_by_key(|e| Reverse(e.0));
+        } else if self.due.len() > before {
+            self.due.sort_unstable_by_key(|e| Reverse(key(e)));
         }
         self.moved = upto;
     }
 
     /// The next step before `until`, if any (after [`Queue::advance`] to `until`).
     fn pop_before(&mut self, until: i64) -> Option<Entry> {
-        let Reverse(e) = self.due.peek().copied()?;
-        if e.0 >= until {
-            return None;
+        match self.due.last() {
+            Some(e) if e.0 < until => self.due.pop(),
+            _ => None,
         }
-        self.due.pop();
-        Some(e)
     }
 }
 
@@ -395,6 +415,47 @@ pub struct Driver {
     reserved_since_min: bool,
     /// Buffers taken back from the last command that used them, for the next.
     spare: Spare,
+    /// The applicant submitted for each draw, by index, kept for the next
+    /// run: once the executor has let go of it (a [`Direct`] state is reset
+    /// between trials) its texts are rewritten in place instead of allocated.
+    applicants: Vec<Option<Arc<Applicant>>>,
+    clock: Clock,
+}
+
+/// Unix times as instants, keeping the date of the last day asked for:
+/// steps come in time order, so most fall on the day of the one before.
+#[derive(Debug, Default, Clone, Copy)]
+struct Clock {
+    day: i64,
+    date: Option<NaiveDate>,
+}
+
+impl Clock {
+    /// The instant `t` seconds after the Unix epoch, if representable
+    /// (as [`DateTime::from_timestamp`] gives it).
+    fn at(&mut self, t: i64) -> Option<DateTime<Utc>> {
+        let day = t.div_euclid(DAY);
+        let date = match self.date {
+            Some(date) if self.day == day => date,
+            _ => {
+                let date = DateTime::from_timestamp(day.checked_mul(DAY)?, 0)?.date_naive();
+                self.day = day;
+                self.date = Some(date);
+                date
+            }
+        };
+        let secs = u32::try_from(t.rem_euclid(DAY)).ok()?;
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0)?;
+        Some(date.and_time(time).and_utc())
+    }
+
+    /// [`Clock::at`], or the epoch when `t` is out of range, with its Unix time.
+    fn at_or_epoch(&mut self, t: i64) -> (DateTime<Utc>, i64) {
+        match self.at(t) {
+            Some(now) => (now, t),
+            None => (DateTime::default(), 0),
+        }
+    }
 }
 
 /// What a command owns that the next one can reuse: its texts. (The
@@ -509,6 +570,20 @@ impl Driver {
         self.queue.push(at, app as u32, act);
     }
 
+    /// The applicant of draw `i`, written from `profile` into the one kept
+    /// from the last run when nothing else holds it any more.
+    fn applicant(&mut self, i: usize, profile: &Profile) -> Arc<Applicant> {
+        let Some(slot) = self.applicants.get_mut(i) else {
+            return Arc::new(profile.applicant());
+        };
+        match slot.as_mut().and_then(Arc::get_mut) {
+            Some(a) => profile.write_applicant(a),
+            None => *slot = Some(Arc::new(profile.applicant())),
+        }
+        slot.clone()
+            .unwrap_or_else(|| Arc::new(profile.applicant()))
+    }
+
     fn app_id(&self, i: usize) -> ApplicationId {
         ApplicationId::new(Uuid::from_u64_pair(self.salt, i as u64))
     }
@@ -546,6 +621,9 @@ impl Driver {
         self.queue.reset(start.timestamp(), options.end.timestamp());
         self.apps.clear();
         self.apps.resize(draws.len(), AppRun::default());
+        if self.applicants.len() < draws.len() {
+            self.applicants.resize(draws.len(), None);
+        }
         self.trace.weeks.clear();
         self.trace.apps.clear();
         self.trace.rejected = 0;
@@ -562,7 +640,7 @@ impl Driver {
                 programme: Box::new(programme.clone()),
             });
             match executor.execute(&cmd, start) {
-                Ok(events) => self.observe(&events, draws),
+                Ok(events) => self.observe(&events, draws, (start, t0)),
                 Err(StepError::Rejected(r)) => return Err(DriveError::Open(r)),
                 Err(StepError::Fatal(f)) => return Err(DriveError::Executor(f)),
             }
@@ -588,7 +666,10 @@ impl Driver {
             while let Some((at, _, i, act)) = self.queue.pop_before(tick_at) {
                 self.act(at, i as usize, act, draws, executor)?;
             }
-            let now = DateTime::from_timestamp(tick_at, 0).unwrap_or(options.end);
+            let now = match self.clock.at(tick_at) {
+                Some(now) => (now, tick_at),
+                None => (options.end, end),
+            };
             let cmd = self.command(Action::Tick);
             self.exec(cmd, now, draws, executor)?;
             let elapsed = tick_at - t0;
@@ -620,20 +701,21 @@ impl Driver {
         self.week_min = p.available;
     }
 
-    /// Runs `cmd`, observes its events and keeps its buffers for the next command.
+    /// Runs `cmd` at `now` (an instant and its Unix time), observes its
+    /// events and keeps its buffers for the next command.
     fn exec<E: Executor>(
         &mut self,
         cmd: Command,
-        now: DateTime<Utc>,
+        now: (DateTime<Utc>, i64),
         draws: &[Draw],
         executor: &mut E,
     ) -> Result<bool, DriveError> {
         self.trace.commands += 1;
-        let result = executor.execute(&cmd, now);
+        let result = executor.execute(&cmd, now.0);
         self.spare.recycle(cmd.action);
         match result {
             Ok(events) => {
-                self.observe(&events, draws);
+                self.observe(&events, draws, now);
                 Ok(true)
             }
             Err(StepError::Rejected(_)) => {
@@ -667,7 +749,7 @@ impl Driver {
         let action = match act {
             Act::Submit => Action::Submit {
                 application: id,
-                applicant: Arc::new(draw.profile.applicant()),
+                applicant: self.applicant(i, &draw.profile),
                 request: draw.request.clone(),
             },
             Act::Answer if stage == StageKind::Offered => match draw.behaviour.answer {
@@ -733,7 +815,7 @@ impl Driver {
                         invoice_ref,
                         amount,
                     });
-                    let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
+                    let now = self.clock.at_or_epoch(at);
                     self.exec(cmd, now, draws, executor)?;
                 }
                 self.maybe_complete(at, i);
@@ -748,7 +830,7 @@ impl Driver {
             return Ok(());
         }
         let cmd = self.command(action);
-        let now = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        let now = self.clock.at_or_epoch(at);
         self.exec(cmd, now, draws, executor)?;
         Ok(())
     }
@@ -775,9 +857,16 @@ impl Driver {
         }
     }
 
-    fn observe(&mut self, events: &[Event], draws: &[Draw]) {
+    /// Takes in the events of a command run at `now` (an instant and its Unix time).
+    fn observe(&mut self, events: &[Event], draws: &[Draw], now: (DateTime<Utc>, i64)) {
         for e in events {
-            self.on_event(e, draws);
+            // A command's events carry its `now`: its Unix time is known.
+            let at = if e.at == now.0 {
+                now.1
+            } else {
+                e.at.timestamp()
+            };
+            self.on_event(e, at, draws);
         }
         // Only a reservation lowers what is available.
         if std::mem::take(&mut self.reserved_since_min) {
@@ -785,8 +874,8 @@ impl Driver {
         }
     }
 
-    fn on_event(&mut self, e: &Event, draws: &[Draw]) {
-        let at = e.at.timestamp();
+    /// Takes in one event that happened at Unix time `at`.
+    fn on_event(&mut self, e: &Event, at: i64, draws: &[Draw]) {
         let days = |n: u16| at + i64::from(n) * DAY;
         match &e.kind {
             EventKind::ProgrammeOpened { programme } => {

@@ -312,6 +312,7 @@ impl NameParts {
 
 /// Appends `n` in decimal, padded with zeros to at least `width` digits.
 pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
+    // A `u64` has at most 20 digits; the padding zeros are already in place.
     let mut digits = [b'0'; 20];
     let mut first = digits.len();
     let mut rest = n;
@@ -323,10 +324,10 @@ pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
             break;
         }
     }
-    let len = digits.len() - first;
-    for _ in len..width {
+    for _ in digits.len()..width {
         out.push('0');
     }
+    let first = first.min(digits.len().saturating_sub(width));
     out.push_str(
         digits
             .get(first..)
@@ -335,11 +336,20 @@ pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
     );
 }
 
-/// Clears the text in `slot`, keeping its allocation, and returns it.
-fn cleared(slot: &mut Option<String>) -> &mut String {
-    let s = slot.get_or_insert_with(String::new);
+/// The most decimal digits of a `u32`.
+const DIGITS: usize = 10;
+
+/// Empties `s`, keeping its allocation, with room for `len` bytes: rounded
+/// up, so that a reused text rarely needs to grow for a longer one.
+fn room(s: &mut String, len: usize) -> &mut String {
     s.clear();
+    s.reserve(len.div_ceil(32) * 32);
     s
+}
+
+/// [`room`] in an optional text.
+fn cleared(slot: &mut Option<String>, len: usize) -> &mut String {
+    room(slot.get_or_insert_with(String::new), len)
 }
 
 impl Profile {
@@ -368,44 +378,46 @@ impl Profile {
         a
     }
 
-    /// Overwrites `out` with [`Profile::applicant`], reusing its text buffers.
+    /// Overwrites `out` with [`Profile::applicant`], reusing its text buffers
+    /// (each grows at most once per text, before it is written).
     pub fn write_applicant(&self, out: &mut Applicant) {
         let n = &self.names;
+        let (place, trade, suffix) = (n.place(), n.trade(), entry(SUFFIX, n.suffix));
+        let (given, family, region) = (n.given(), n.family(), entry(REGIONS, n.region));
         let org = &mut out.organisation;
-        org.name.clear();
-        org.name.push_str(n.place());
-        org.name.push(' ');
-        org.name.push_str(n.trade());
-        org.name.push(' ');
-        org.name.push_str(entry(SUFFIX, n.suffix));
-        push_number(
-            cleared(&mut org.company_number),
-            u64::from(self.company_number),
-            8,
-        );
+        let name = room(&mut org.name, place.len() + trade.len() + suffix.len() + 2);
+        name.push_str(place);
+        name.push(' ');
+        name.push_str(trade);
+        name.push(' ');
+        name.push_str(suffix);
+        let number = cleared(&mut org.company_number, 8);
+        push_number(number, u64::from(self.company_number), 8);
         org.charity_number = None;
         org.ods_code = None;
-        cleared(&mut org.region).push_str(entry(REGIONS, n.region));
+        cleared(&mut org.region, region.len()).push_str(region);
 
         let contact = &mut out.contact;
-        contact.name.clear();
-        contact.name.push_str(n.given());
-        contact.name.push(' ');
-        contact.name.push_str(n.family());
-        let email = &mut contact.email;
-        email.clear();
-        email.push_str(n.given());
+        let name = room(&mut contact.name, given.len() + family.len() + 1);
+        name.push_str(given);
+        name.push(' ');
+        name.push_str(family);
+        const DOMAIN: &str = ".example.co.uk";
+        let email = room(
+            &mut contact.email,
+            given.len() + family.len() + place.len() + 3 + DIGITS + DOMAIN.len(),
+        );
+        email.push_str(given);
         email.push('.');
-        email.push_str(n.family());
+        email.push_str(family);
         email.push('@');
-        email.push_str(n.place());
+        email.push_str(place);
         email.make_ascii_lowercase();
         email.push('-');
         push_number(email, u64::from(self.serial), 1);
-        email.push_str(".example.co.uk");
+        email.push_str(DOMAIN);
 
-        out.sector.clear();
-        out.sector.push_str(&self.sector);
+        room(&mut out.sector, self.sector.len()).push_str(&self.sector);
         out.employees = self.employees;
         out.uk_based = self.uk_based;
         out.already_certified = self.already_certified;

@@ -9,7 +9,7 @@
 //! share a population reuse one draw; each worker thread reuses its state,
 //! driver and draw buffers from one trial to the next.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use grantflow_core::{Money, Programme};
 use rand::SeedableRng;
@@ -122,6 +122,33 @@ pub struct Scratch {
 impl Scratch {
     pub fn new() -> Scratch {
         Scratch::default()
+    }
+}
+
+/// A worker's buffers, taken from a shared pile of spares and put back when
+/// the worker's job is done. The pile holds at most as many as were ever in
+/// use at once (one per job running at the same time).
+struct Lease<'a> {
+    spare: &'a Mutex<Vec<Scratch>>,
+    scratch: Scratch,
+}
+
+impl<'a> Lease<'a> {
+    fn take(spare: &'a Mutex<Vec<Scratch>>) -> Lease<'a> {
+        let scratch = spare
+            .lock()
+            .ok()
+            .and_then(|mut pile| pile.pop())
+            .unwrap_or_default();
+        Lease { spare, scratch }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut pile) = self.spare.lock() {
+            pile.push(std::mem::take(&mut self.scratch));
+        }
     }
 }
 
@@ -298,13 +325,20 @@ pub fn simulate(
         return Err(SimError::Empty);
     }
     let groups = population_groups(variants);
+    // Rayon calls `map_init`'s `init` once per job it splits off, not once per
+    // thread: the jobs lease their buffers from here and give them back, so
+    // the buffers of one job serve the next instead of being built anew.
+    let spare = Mutex::new(Vec::new());
     let per_trial: Vec<Vec<TrialResult>> = (0..trials)
         .into_par_iter()
-        .map_init(Scratch::new, |scratch, t| {
-            let r = run_trial(variants, &groups, seed, t, scratch);
-            progress();
-            r
-        })
+        .map_init(
+            || Lease::take(&spare),
+            |lease, t| {
+                let r = run_trial(variants, &groups, seed, t, &mut lease.scratch);
+                progress();
+                r
+            },
+        )
         .collect::<Result<_, _>>()?;
     let mut out: Vec<VariantResults> = variants
         .iter()
