@@ -21,7 +21,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event,
-    EventStore, Item, Milestone, Money, Programme, Rejection, StageKind, State, decide, evolve,
+    EventStore, Item, Milestone, Money, Programme, Rejection, StageKind, State, decide_into,
+    evolve,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,9 +40,15 @@ pub enum StepError {
     Fatal(String),
 }
 
-/// Runs one command at `now` and returns the events it recorded.
+/// Runs one command at `now`: `events` is cleared, then holds the events it
+/// recorded (a buffer the driver reuses from command to command).
 pub trait Executor {
-    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError>;
+    fn execute(
+        &mut self,
+        command: &Command,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), StepError>;
 }
 
 /// `decide` and `evolve` on an in-memory [`State`]: the fastest executor.
@@ -63,14 +70,19 @@ impl Direct {
 }
 
 impl Executor for Direct {
-    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError> {
-        let events = decide(&self.state, command, now).map_err(StepError::Rejected)?;
-        for e in &events {
+    fn execute(
+        &mut self,
+        command: &Command,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), StepError> {
+        decide_into(&self.state, command, now, events).map_err(StepError::Rejected)?;
+        for e in events.iter() {
             evolve(&mut self.state, e).map_err(|err| {
                 StepError::Fatal(format!("evolve refused an event decide produced: {err}"))
             })?;
         }
-        Ok(events)
+        Ok(())
     }
 }
 
@@ -79,9 +91,18 @@ impl Executor for Direct {
 pub struct EngineExecutor<'a, S>(pub &'a mut Engine<S>);
 
 impl<S: EventStore> Executor for EngineExecutor<'_, S> {
-    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError> {
+    fn execute(
+        &mut self,
+        command: &Command,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), StepError> {
+        events.clear();
         match self.0.execute(command, now) {
-            Ok(outcome) => Ok(outcome.events().iter().map(|r| r.event.clone()).collect()),
+            Ok(outcome) => {
+                events.extend(outcome.events().iter().map(|r| r.event.clone()));
+                Ok(())
+            }
             Err(EngineError::Rejected(r)) => Err(StepError::Rejected(r)),
             Err(e) => Err(StepError::Fatal(e.to_string())),
         }
@@ -100,8 +121,14 @@ impl<F> std::fmt::Debug for FnExecutor<F> {
 impl<F: FnMut(&Command, DateTime<Utc>) -> Result<Vec<Event>, StepError>> Executor
     for FnExecutor<F>
 {
-    fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, StepError> {
-        (self.0)(command, now)
+    fn execute(
+        &mut self,
+        command: &Command,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), StepError> {
+        *events = (self.0)(command, now)?;
+        Ok(())
     }
 }
 
@@ -420,6 +447,8 @@ pub struct Driver {
     /// between trials) its texts are rewritten in place instead of allocated.
     applicants: Vec<Option<Arc<Applicant>>>,
     clock: Clock,
+    /// The events of the command under way, reused from command to command.
+    events: Vec<Event>,
 }
 
 /// Unix times as instants, keeping the date of the last day asked for:
@@ -639,8 +668,14 @@ impl Driver {
             let cmd = self.command(Action::Open {
                 programme: Box::new(programme.clone()),
             });
-            match executor.execute(&cmd, start) {
-                Ok(events) => self.observe(&events, draws, (start, t0)),
+            let mut events = std::mem::take(&mut self.events);
+            let result = executor.execute(&cmd, start, &mut events);
+            if result.is_ok() {
+                self.observe(&events, draws, (start, t0));
+            }
+            self.events = events;
+            match result {
+                Ok(()) => {}
                 Err(StepError::Rejected(r)) => return Err(DriveError::Open(r)),
                 Err(StepError::Fatal(f)) => return Err(DriveError::Executor(f)),
             }
@@ -711,13 +746,15 @@ impl Driver {
         executor: &mut E,
     ) -> Result<bool, DriveError> {
         self.trace.commands += 1;
-        let result = executor.execute(&cmd, now.0);
+        let mut events = std::mem::take(&mut self.events);
+        let result = executor.execute(&cmd, now.0, &mut events);
         self.spare.recycle(cmd.action);
+        if result.is_ok() {
+            self.observe(&events, draws, now);
+        }
+        self.events = events;
         match result {
-            Ok(events) => {
-                self.observe(&events, draws, now);
-                Ok(true)
-            }
+            Ok(()) => Ok(true),
             Err(StepError::Rejected(_)) => {
                 self.trace.rejected += 1;
                 Ok(false)
