@@ -36,6 +36,8 @@
 #![warn(missing_debug_implementations, missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
@@ -84,6 +86,11 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Page cache per connection, in KiB (SQLite's default is 2,000).
     pub cache_kib: u32,
+    /// Threads that decode the events of a long load while the calling
+    /// thread reads the rows (and decodes too when they are busy); 1 by
+    /// default, 0 to decode on the calling thread only. Loads of a few
+    /// hundred events or fewer start none.
+    pub decode_threads: usize,
 }
 
 impl Default for SqliteOptions {
@@ -92,6 +99,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
             cache_kib: 16 * 1024,
+            decode_threads: 1,
         }
     }
 }
@@ -484,6 +492,176 @@ impl SqliteStore {
     }
 }
 
+/// Rows read per chunk handed to a decoding thread.
+const DECODE_CHUNK: usize = 256;
+/// Chunks queued for each decoding thread at most; when every queue is
+/// full the reading thread decodes the chunk itself.
+const DECODE_QUEUE: usize = 2;
+
+/// The payloads of consecutive event rows, read but not decoded.
+#[derive(Default)]
+struct RawRows {
+    /// Their bytes, one after another.
+    bytes: Vec<u8>,
+    /// Per row: its version and where its payload ends in `bytes` (`None`
+    /// when the column does not hold text).
+    rows: Vec<(u64, Option<usize>)>,
+}
+
+impl RawRows {
+    fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+        if self.rows.is_empty() {
+            self.bytes.reserve(DECODE_CHUNK * 256);
+            self.rows.reserve(DECODE_CHUNK);
+        }
+        let version = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+        let end = match row.get_ref(1)? {
+            rusqlite::types::ValueRef::Text(text) => {
+                self.bytes.extend_from_slice(text);
+                Some(self.bytes.len())
+            }
+            _ => None,
+        };
+        self.rows.push((version, end));
+        Ok(())
+    }
+
+    /// Decodes every row, stopping at the first that fails.
+    fn decode(self, programme: &ProgrammeId) -> Result<Vec<Recorded>, StoreError> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        let mut start = 0;
+        for (version, end) in self.rows {
+            let text = end.and_then(|end| {
+                let text = std::str::from_utf8(&self.bytes[start..end]).ok();
+                start = end;
+                text
+            });
+            let Some(text) = text else {
+                return Err(StoreError::Corrupt {
+                    programme: programme.clone(),
+                    version,
+                    detail: "the payload is not UTF-8 text".into(),
+                });
+            };
+            out.push(Recorded {
+                version,
+                event: SqliteStore::decode(programme, version, text)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Decoded chunks by their place in the load.
+type Decoded = Vec<(usize, Result<Vec<Recorded>, StoreError>)>;
+
+/// One decoding thread: its queue and what it returns when the queue closes.
+struct Worker<'scope> {
+    queue: SyncSender<(usize, RawRows)>,
+    done: ScopedJoinHandle<'scope, Decoded>,
+}
+
+/// Decodes the chunks of one load in order of reading, on up to `threads`
+/// scoped threads (started when the first chunk is full) and the reading
+/// thread.
+struct Decoder<'p, 'scope> {
+    programme: &'p ProgrammeId,
+    threads: usize,
+    workers: Vec<Worker<'scope>>,
+    /// Where the next chunk is offered first.
+    next_worker: usize,
+    /// Chunks handed out so far.
+    chunks: usize,
+    /// Chunks decoded on the reading thread.
+    here: Decoded,
+}
+
+impl<'p, 'scope> Decoder<'p, 'scope> {
+    fn new(programme: &'p ProgrammeId, threads: usize) -> Self {
+        Decoder {
+            programme,
+            threads,
+            workers: Vec::new(),
+            next_worker: 0,
+            chunks: 0,
+            here: Vec::new(),
+        }
+    }
+
+    /// Queues a full chunk for a decoding thread, or decodes it here when
+    /// they are all busy. `false` once a row is known not to decode.
+    fn hand_over<'env>(
+        &mut self,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        chunk: RawRows,
+    ) -> bool
+    where
+        'p: 'scope,
+    {
+        if self.workers.len() < self.threads {
+            let (queue, chunks) = std::sync::mpsc::sync_channel::<(usize, RawRows)>(DECODE_QUEUE);
+            let programme = self.programme;
+            let done = scope.spawn(move || {
+                let mut out = Vec::new();
+                for (index, chunk) in chunks {
+                    let decoded = chunk.decode(programme);
+                    let failed = decoded.is_err();
+                    out.push((index, decoded));
+                    if failed {
+                        // Dropping the queue tells the reader to stop sending.
+                        break;
+                    }
+                }
+                out
+            });
+            self.workers.push(Worker { queue, done });
+        }
+        let index = self.chunks;
+        self.chunks += 1;
+        let mut chunk = (index, chunk);
+        for _ in 0..self.workers.len() {
+            let worker = &self.workers[self.next_worker];
+            self.next_worker = (self.next_worker + 1) % self.workers.len();
+            match worker.queue.try_send(chunk) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(c)) => chunk = c,
+                // The thread met a row that does not decode.
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        self.decode_here(chunk.1);
+        !matches!(self.here.last(), Some((_, Err(_))))
+    }
+
+    /// Decodes a chunk on the reading thread.
+    fn decode_here(&mut self, chunk: RawRows) {
+        if chunk.rows.is_empty() {
+            return;
+        }
+        let index = self.chunks;
+        self.chunks += 1;
+        self.here.push((index, chunk.decode(self.programme)));
+    }
+
+    /// The events of every chunk in order, or the first row that failed.
+    fn finish(self, capacity: usize) -> Result<Vec<Recorded>, StoreError> {
+        let mut all = self.here;
+        for worker in self.workers {
+            drop(worker.queue);
+            match worker.done.join() {
+                Ok(decoded) => all.extend(decoded),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all.sort_unstable_by_key(|(index, _)| *index);
+        let mut out = Vec::with_capacity(capacity.min(all.len() * DECODE_CHUNK));
+        for (_, decoded) in all {
+            out.append(&mut decoded?);
+        }
+        Ok(out)
+    }
+}
+
 /// Maps a SQLite error to the store's typed error, naming the file.
 /// One event row as written.
 struct EventRow<'a> {
@@ -565,25 +743,32 @@ impl EventStore for SqliteStore {
         let mut rows = stmt
             .query(params![programme.as_str(), to_i64(after), limit])
             .map_err(err)?;
-        let mut out = Vec::with_capacity(usize::try_from(limit.min(10_000)).unwrap_or(0));
-        while let Some(row) = rows.next().map_err(err)? {
-            let version = u64::try_from(row.get::<_, i64>(0).map_err(err)?).unwrap_or(0);
-            let payload = match row.get_ref(1).map_err(err)?.as_str() {
-                Ok(text) => Self::decode(programme, version, text)?,
-                Err(_) => {
-                    return Err(StoreError::Corrupt {
-                        programme: programme.clone(),
-                        version,
-                        detail: "the payload is not UTF-8 text".into(),
-                    });
+        std::thread::scope(|scope| {
+            let mut decoder = Decoder::new(programme, options.decode_threads);
+            let mut chunk = RawRows::default();
+            let read = loop {
+                match rows.next() {
+                    Ok(Some(row)) => {
+                        if let Err(e) = chunk.push(row) {
+                            break Err(err(e));
+                        }
+                        if chunk.rows.len() == DECODE_CHUNK
+                            && !decoder.hand_over(scope, std::mem::take(&mut chunk))
+                        {
+                            // A row already failed: what follows cannot matter.
+                            break Ok(());
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(err(e)),
                 }
             };
-            out.push(Recorded {
-                version,
-                event: payload,
-            });
-        }
-        Ok(out)
+            decoder.decode_here(chunk);
+            // Errors in stream order: a row that fails to decode comes
+            // before a failure to read a later one.
+            let out = decoder.finish(usize::try_from(limit).unwrap_or(usize::MAX))?;
+            read.map(|()| out)
+        })
     }
 
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {
