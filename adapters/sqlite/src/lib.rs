@@ -35,8 +35,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, missing_docs)]
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::thread::ScopedJoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -511,7 +512,8 @@ struct RawRows {
 impl RawRows {
     fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         if self.rows.is_empty() {
-            self.bytes.reserve(DECODE_CHUNK * 256);
+            // Room for rows of up to 512 bytes on average (they are about 250).
+            self.bytes.reserve(DECODE_CHUNK * 512);
             self.rows.reserve(DECODE_CHUNK);
         }
         let version = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
@@ -552,113 +554,179 @@ impl RawRows {
     }
 }
 
-/// Decoded chunks by their place in the load.
-type Decoded = Vec<(usize, Result<Vec<Recorded>, StoreError>)>;
+/// A chunk's events, or the first of its rows that does not decode.
+type Decoded = Result<Vec<Recorded>, StoreError>;
 
-/// One decoding thread: its queue and what it returns when the queue closes.
+/// One decoding thread: chunks go in through `queue` and come back
+/// decoded, in the same order, through `decoded`.
 struct Worker<'scope> {
-    queue: SyncSender<(usize, RawRows)>,
-    done: ScopedJoinHandle<'scope, Decoded>,
+    queue: SyncSender<RawRows>,
+    decoded: Receiver<Decoded>,
+    thread: Option<ScopedJoinHandle<'scope, ()>>,
 }
 
-/// Decodes the chunks of one load in order of reading, on up to `threads`
-/// scoped threads (started when the first chunk is full) and the reading
-/// thread.
-struct Decoder<'p, 'scope> {
+/// Where a chunk handed out is decoded.
+enum Slot {
+    /// On the reading thread, already.
+    Here(Decoded),
+    /// By that worker.
+    Worker(usize),
+}
+
+/// Decodes the chunks of one load on up to `threads` scoped threads
+/// (started when the first chunk is full) and on the reading thread when
+/// they are all busy, and hands the events to `each` in order, on the
+/// reading thread, as soon as every chunk before theirs is through.
+struct Decoder<'p, 'e, 'scope> {
     programme: &'p ProgrammeId,
     threads: usize,
+    each: &'e mut dyn FnMut(Recorded) -> bool,
     workers: Vec<Worker<'scope>>,
     /// Where the next chunk is offered first.
     next_worker: usize,
-    /// Chunks handed out so far.
-    chunks: usize,
-    /// Chunks decoded on the reading thread.
-    here: Decoded,
+    /// The chunks handed out and not yet passed to `each`, in order.
+    slots: VecDeque<Slot>,
+    /// Events passed to `each`.
+    handed: usize,
+    /// `each` asked for no more.
+    stopped: bool,
 }
 
-impl<'p, 'scope> Decoder<'p, 'scope> {
-    fn new(programme: &'p ProgrammeId, threads: usize) -> Self {
+impl<'p, 'e, 'scope> Decoder<'p, 'e, 'scope> {
+    fn new(
+        programme: &'p ProgrammeId,
+        threads: usize,
+        each: &'e mut dyn FnMut(Recorded) -> bool,
+    ) -> Self {
         Decoder {
             programme,
             threads,
+            each,
             workers: Vec::new(),
             next_worker: 0,
-            chunks: 0,
-            here: Vec::new(),
+            slots: VecDeque::new(),
+            handed: 0,
+            stopped: false,
         }
     }
 
     /// Queues a full chunk for a decoding thread, or decodes it here when
-    /// they are all busy. `false` once a row is known not to decode.
+    /// they are all busy; then passes on what is ready. An error is the
+    /// first row that does not decode, once the rows before it are passed on.
     fn hand_over<'env>(
         &mut self,
         scope: &'scope std::thread::Scope<'scope, 'env>,
         chunk: RawRows,
-    ) -> bool
+    ) -> Result<(), StoreError>
     where
         'p: 'scope,
     {
         if self.workers.len() < self.threads {
-            let (queue, chunks) = std::sync::mpsc::sync_channel::<(usize, RawRows)>(DECODE_QUEUE);
+            let (queue, chunks) = sync_channel::<RawRows>(DECODE_QUEUE);
+            let (done, decoded) = sync_channel::<Decoded>(DECODE_QUEUE);
             let programme = self.programme;
-            let done = scope.spawn(move || {
-                let mut out = Vec::new();
-                for (index, chunk) in chunks {
-                    let decoded = chunk.decode(programme);
-                    let failed = decoded.is_err();
-                    out.push((index, decoded));
-                    if failed {
-                        // Dropping the queue tells the reader to stop sending.
+            let thread = scope.spawn(move || {
+                for chunk in chunks {
+                    let result = chunk.decode(programme);
+                    let failed = result.is_err();
+                    // The reader stops listening when it has what it needs.
+                    if done.send(result).is_err() || failed {
                         break;
                     }
                 }
-                out
             });
-            self.workers.push(Worker { queue, done });
+            self.workers.push(Worker {
+                queue,
+                decoded,
+                thread: Some(thread),
+            });
         }
-        let index = self.chunks;
-        self.chunks += 1;
-        let mut chunk = (index, chunk);
+        match self.offer(chunk) {
+            Ok(w) => self.slots.push_back(Slot::Worker(w)),
+            Err(chunk) => {
+                let decoded = chunk.decode(self.programme);
+                self.slots.push_back(Slot::Here(decoded));
+            }
+        }
+        // Chunks in flight, bounded: wait for the oldest beyond the bound.
+        let bound = (self.workers.len() + 1) * (DECODE_QUEUE + 2);
+        while !self.stopped && self.slots.len() > bound {
+            self.pass_on_front(true)?;
+        }
+        while !self.stopped && self.pass_on_front(false)? {}
+        Ok(())
+    }
+
+    /// Queues `chunk` for the first worker with room, starting after the
+    /// last one used; the chunk back if none has.
+    fn offer(&mut self, mut chunk: RawRows) -> Result<usize, RawRows> {
         for _ in 0..self.workers.len() {
-            let worker = &self.workers[self.next_worker];
-            self.next_worker = (self.next_worker + 1) % self.workers.len();
-            match worker.queue.try_send(chunk) {
-                Ok(()) => return true,
-                Err(TrySendError::Full(c)) => chunk = c,
-                // The thread met a row that does not decode.
-                Err(TrySendError::Disconnected(_)) => return false,
+            let w = self.next_worker;
+            self.next_worker = (w + 1) % self.workers.len();
+            match self.workers[w].queue.try_send(chunk) {
+                Ok(()) => return Ok(w),
+                Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => chunk = c,
             }
         }
-        self.decode_here(chunk.1);
-        !matches!(self.here.last(), Some((_, Err(_))))
+        Err(chunk)
     }
 
-    /// Decodes a chunk on the reading thread.
+    /// Decodes the last (short) chunk of a load on the reading thread.
     fn decode_here(&mut self, chunk: RawRows) {
-        if chunk.rows.is_empty() {
-            return;
+        if !chunk.rows.is_empty() {
+            let decoded = chunk.decode(self.programme);
+            self.slots.push_back(Slot::Here(decoded));
         }
-        let index = self.chunks;
-        self.chunks += 1;
-        self.here.push((index, chunk.decode(self.programme)));
     }
 
-    /// The events of every chunk in order, or the first row that failed.
-    fn finish(self, capacity: usize) -> Result<Vec<Recorded>, StoreError> {
-        let mut all = self.here;
-        for worker in self.workers {
-            drop(worker.queue);
-            match worker.done.join() {
-                Ok(decoded) => all.extend(decoded),
-                Err(panic) => std::panic::resume_unwind(panic),
+    /// Passes the oldest chunk's events to `each` if it is decoded
+    /// (waiting for it if `wait`); `false` when it is not ready or there is
+    /// none.
+    fn pass_on_front(&mut self, wait: bool) -> Result<bool, StoreError> {
+        let decoded = match self.slots.front_mut() {
+            None => return Ok(false),
+            Some(Slot::Here(_)) => match self.slots.pop_front() {
+                Some(Slot::Here(decoded)) => decoded,
+                _ => unreachable!("the front slot was decoded here"),
+            },
+            Some(Slot::Worker(w)) => {
+                let worker = &mut self.workers[*w];
+                let received = if wait {
+                    worker.decoded.recv().ok()
+                } else {
+                    match worker.decoded.try_recv() {
+                        Ok(decoded) => Some(decoded),
+                        Err(TryRecvError::Empty) => return Ok(false),
+                        Err(TryRecvError::Disconnected) => None,
+                    }
+                };
+                let Some(decoded) = received else {
+                    // It ended without answering for a chunk it took: it panicked.
+                    if let Some(Err(panic)) = worker.thread.take().map(|t| t.join()) {
+                        std::panic::resume_unwind(panic);
+                    }
+                    return Err(StoreError::Backend {
+                        detail: "a decoding thread stopped before the end of the load".into(),
+                    });
+                };
+                self.slots.pop_front();
+                decoded
+            }
+        };
+        for r in decoded? {
+            self.handed += 1;
+            if !(self.each)(r) {
+                self.stopped = true;
+                break;
             }
         }
-        all.sort_unstable_by_key(|(index, _)| *index);
-        let mut out = Vec::with_capacity(capacity.min(all.len() * DECODE_CHUNK));
-        for (_, decoded) in all {
-            out.append(&mut decoded?);
-        }
-        Ok(out)
+        Ok(true)
+    }
+
+    /// Passes every chunk left to `each`, in order; the number passed on.
+    fn finish(&mut self) -> Result<usize, StoreError> {
+        while !self.stopped && self.pass_on_front(true)? {}
+        Ok(self.handed)
     }
 }
 
@@ -730,8 +798,23 @@ impl EventStore for SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Recorded>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(10_000));
+        self.load_each(programme, after, limit, &mut |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    }
+
+    fn load_each(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+        each: &mut dyn FnMut(Recorded) -> bool,
+    ) -> Result<usize, StoreError> {
         if limit == 0 {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let (path, options) = (self.path.clone(), self.options);
         let err = |e| error_of(&path, options, e);
@@ -744,30 +827,32 @@ impl EventStore for SqliteStore {
             .query(params![programme.as_str(), to_i64(after), limit])
             .map_err(err)?;
         std::thread::scope(|scope| {
-            let mut decoder = Decoder::new(programme, options.decode_threads);
+            let mut decoder = Decoder::new(programme, options.decode_threads, each);
             let mut chunk = RawRows::default();
-            let read = loop {
+            loop {
                 match rows.next() {
-                    Ok(Some(row)) => {
-                        if let Err(e) = chunk.push(row) {
-                            break Err(err(e));
-                        }
-                        if chunk.rows.len() == DECODE_CHUNK
-                            && !decoder.hand_over(scope, std::mem::take(&mut chunk))
-                        {
-                            // A row already failed: what follows cannot matter.
-                            break Ok(());
-                        }
+                    Ok(Some(row)) => chunk.push(row).map_err(err)?,
+                    Ok(None) => break,
+                    Err(e) => {
+                        // The rows before it come first.
+                        decoder.decode_here(chunk);
+                        let handed = decoder.finish()?;
+                        return if decoder.stopped {
+                            Ok(handed)
+                        } else {
+                            Err(err(e))
+                        };
                     }
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(err(e)),
                 }
-            };
+                if chunk.rows.len() == DECODE_CHUNK {
+                    decoder.hand_over(scope, std::mem::take(&mut chunk))?;
+                    if decoder.stopped {
+                        return Ok(decoder.handed);
+                    }
+                }
+            }
             decoder.decode_here(chunk);
-            // Errors in stream order: a row that fails to decode comes
-            // before a failure to read a later one.
-            let out = decoder.finish(usize::try_from(limit).unwrap_or(usize::MAX))?;
-            read.map(|()| out)
+            decoder.finish()
         })
     }
 

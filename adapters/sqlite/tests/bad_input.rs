@@ -358,3 +358,24 @@ fn a_corrupted_row_of_a_long_load_is_the_first_in_order() {
         );
     }
 }
+
+#[test]
+fn a_long_load_stops_where_its_reader_says() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("long-stop.db");
+    let programme = long_stream(&path, "long-stop");
+    for threads in [0, 1, 2] {
+        let mut store = store_with_threads(&path, threads);
+        for stop_at in [1u64, 256, 257, 1_000, 2_801] {
+            let mut seen = Vec::new();
+            let handed = store
+                .load_each(&programme, 0, 10_000, &mut |r| {
+                    seen.push(r.version);
+                    r.version < stop_at
+                })
+                .expect("load");
+            assert_eq!(handed as u64, stop_at, "{threads} threads");
+            assert!(seen.iter().copied().eq(1..=stop_at), "{threads} threads");
+        }
+    }
+}
