@@ -16,7 +16,12 @@
 //!
 //! Rows are stored as JSON (`payload`) next to their event type, schema
 //! version and command id, and decoded with [`Event::from_json`], so events
-//! of older schema versions keep loading.
+//! of older schema versions keep loading. A long load (a replay) reads the
+//! rows on the calling thread and decodes them in chunks of 256 on a scoped
+//! thread ([`SqliteOptions::decode_threads`]) while the engine folds the
+//! ones before; the queues between them hold a few chunks at most, and a
+//! row that does not decode is still [`StoreError::Corrupt`] naming its
+//! version, after the events before it.
 //!
 //! ```
 //! use grantflow_core::{Action, Command, CommandId, Engine, Programme, ProgrammeId};
