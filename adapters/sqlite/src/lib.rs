@@ -41,9 +41,10 @@
 #![warn(missing_debug_implementations, missing_docs)]
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::thread::ScopedJoinHandle;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
@@ -500,9 +501,12 @@ impl SqliteStore {
 
 /// Rows read per chunk handed to a decoding thread.
 const DECODE_CHUNK: usize = 256;
-/// Chunks queued for each decoding thread at most; when every queue is
-/// full the reading thread decodes the chunk itself.
+/// Chunks waiting for a decoding thread at most, per thread; when the
+/// queue is full the reading thread decodes the chunk itself.
 const DECODE_QUEUE: usize = 2;
+/// Chunks read and not yet handed to the caller at most: beyond it the
+/// reading thread decodes queued chunks itself, or waits for one.
+const DECODE_IN_FLIGHT: usize = 16;
 
 /// The payloads of consecutive event rows, read but not decoded.
 #[derive(Default)]
@@ -562,162 +566,211 @@ impl RawRows {
 /// A chunk's events, or the first of its rows that does not decode.
 type Decoded = Result<Vec<Recorded>, StoreError>;
 
-/// One decoding thread: chunks go in through `queue` and come back
-/// decoded, in the same order, through `decoded`.
-struct Worker<'scope> {
-    queue: SyncSender<RawRows>,
-    decoded: Receiver<Decoded>,
-    thread: Option<ScopedJoinHandle<'scope, ()>>,
+/// A decoded chunk from a decoding thread, by its place in the load (a
+/// panic while decoding is carried back to the reading thread).
+type Returned = (usize, std::thread::Result<Decoded>);
+
+/// Chunks waiting for a decoding thread, shared by the reading thread
+/// (which adds them, and takes them back to decode itself rather than
+/// wait) and the decoding threads.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
 }
 
-/// Where a chunk handed out is decoded.
-enum Slot {
-    /// On the reading thread, already.
-    Here(Decoded),
-    /// By that worker.
-    Worker(usize),
+#[derive(Default)]
+struct QueueState {
+    chunks: VecDeque<(usize, RawRows)>,
+    /// No more chunks will come: the decoding threads end.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A decoding thread never panics holding the lock (decoding runs
+        // outside it), so a poisoned lock is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The next chunk to decode, waiting for one; `None` once closed.
+    fn next(&self) -> Option<(usize, RawRows)> {
+        let mut state = self.lock();
+        loop {
+            if let Some(chunk) = state.chunks.pop_front() {
+                return Some(chunk);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.chunks.clear();
+        drop(state);
+        self.changed.notify_all();
+    }
 }
 
 /// Decodes the chunks of one load on up to `threads` scoped threads
-/// (started when the first chunk is full) and on the reading thread when
-/// they are all busy, and hands the events to `each` in order, on the
-/// reading thread, as soon as every chunk before theirs is through.
-struct Decoder<'p, 'e, 'scope> {
-    programme: &'p ProgrammeId,
+/// (started when the first chunk is full) and on the reading thread, which
+/// decodes a chunk itself whenever the queue is full or it would otherwise
+/// wait, and hands the events to `each` in order, on the reading thread,
+/// as soon as every chunk before theirs is through.
+struct Decoder<'a, 'e> {
+    programme: &'a ProgrammeId,
     threads: usize,
     each: &'e mut dyn FnMut(Recorded) -> bool,
-    workers: Vec<Worker<'scope>>,
-    /// Where the next chunk is offered first.
-    next_worker: usize,
-    /// The chunks handed out and not yet passed to `each`, in order.
-    slots: VecDeque<Slot>,
+    queue: &'a Queue,
+    /// Where the decoding threads send their chunks back (`None` until
+    /// they start).
+    returned: Option<Receiver<Returned>>,
+    /// The chunks handed out and not yet passed to `each`, from the oldest
+    /// (numbered `passed`): decoded or not yet.
+    pending: VecDeque<Option<Decoded>>,
+    /// Chunks passed to `each`.
+    passed: usize,
     /// Events passed to `each`.
     handed: usize,
     /// `each` asked for no more.
     stopped: bool,
 }
 
-impl<'p, 'e, 'scope> Decoder<'p, 'e, 'scope> {
+impl<'a, 'e> Decoder<'a, 'e> {
     fn new(
-        programme: &'p ProgrammeId,
+        programme: &'a ProgrammeId,
         threads: usize,
         each: &'e mut dyn FnMut(Recorded) -> bool,
+        queue: &'a Queue,
     ) -> Self {
         Decoder {
             programme,
             threads,
             each,
-            workers: Vec::new(),
-            next_worker: 0,
-            slots: VecDeque::new(),
+            queue,
+            returned: None,
+            pending: VecDeque::new(),
+            passed: 0,
             handed: 0,
             stopped: false,
         }
     }
 
-    /// Queues a full chunk for a decoding thread, or decodes it here when
-    /// they are all busy; then passes on what is ready. An error is the
-    /// first row that does not decode, once the rows before it are passed on.
-    fn hand_over<'env>(
+    /// Queues a full chunk for the decoding threads, or decodes it here
+    /// when the queue is full; then passes on what is ready. An error is
+    /// the first row that does not decode, once the rows before it are
+    /// passed on.
+    fn hand_over<'scope, 'env>(
         &mut self,
         scope: &'scope std::thread::Scope<'scope, 'env>,
         chunk: RawRows,
     ) -> Result<(), StoreError>
     where
-        'p: 'scope,
+        'a: 'scope,
     {
-        if self.workers.len() < self.threads {
-            let (queue, chunks) = sync_channel::<RawRows>(DECODE_QUEUE);
-            let (done, decoded) = sync_channel::<Decoded>(DECODE_QUEUE);
-            let programme = self.programme;
-            let thread = scope.spawn(move || {
-                for chunk in chunks {
-                    let result = chunk.decode(programme);
-                    let failed = result.is_err();
-                    // The reader stops listening when it has what it needs.
-                    if done.send(result).is_err() || failed {
-                        break;
+        if self.returned.is_none() && self.threads > 0 {
+            let (done, returned) = sync_channel::<Returned>(DECODE_IN_FLIGHT);
+            for _ in 0..self.threads {
+                let (queue, programme, done) = (self.queue, self.programme, done.clone());
+                scope.spawn(move || {
+                    while let Some((index, chunk)) = queue.next() {
+                        let decoded =
+                            std::panic::catch_unwind(AssertUnwindSafe(|| chunk.decode(programme)));
+                        if done.send((index, decoded)).is_err() {
+                            break;
+                        }
                     }
-                }
-            });
-            self.workers.push(Worker {
-                queue,
-                decoded,
-                thread: Some(thread),
-            });
-        }
-        match self.offer(chunk) {
-            Ok(w) => self.slots.push_back(Slot::Worker(w)),
-            Err(chunk) => {
-                let decoded = chunk.decode(self.programme);
-                self.slots.push_back(Slot::Here(decoded));
+                });
             }
+            self.returned = Some(returned);
         }
-        // Chunks in flight, bounded: wait for the oldest beyond the bound.
-        let bound = (self.workers.len() + 1) * (DECODE_QUEUE + 2);
-        while !self.stopped && self.slots.len() > bound {
-            self.pass_on_front(true)?;
+        let index = self.passed + self.pending.len();
+        let mut state = self.queue.lock();
+        if self.returned.is_some() && state.chunks.len() < DECODE_QUEUE * self.threads {
+            state.chunks.push_back((index, chunk));
+            drop(state);
+            self.queue.changed.notify_one();
+            self.pending.push_back(None);
+        } else {
+            drop(state);
+            self.pending.push_back(Some(chunk.decode(self.programme)));
         }
-        while !self.stopped && self.pass_on_front(false)? {}
+        self.take_returned(false);
+        while !self.stopped && self.pending.len() > DECODE_IN_FLIGHT {
+            self.wait_front();
+            self.pass_on_front()?;
+        }
+        while !self.stopped && self.pass_on_front()? {}
         Ok(())
-    }
-
-    /// Queues `chunk` for the first worker with room, starting after the
-    /// last one used; the chunk back if none has.
-    fn offer(&mut self, mut chunk: RawRows) -> Result<usize, RawRows> {
-        for _ in 0..self.workers.len() {
-            let w = self.next_worker;
-            self.next_worker = (w + 1) % self.workers.len();
-            match self.workers[w].queue.try_send(chunk) {
-                Ok(()) => return Ok(w),
-                Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => chunk = c,
-            }
-        }
-        Err(chunk)
     }
 
     /// Decodes the last (short) chunk of a load on the reading thread.
     fn decode_here(&mut self, chunk: RawRows) {
         if !chunk.rows.is_empty() {
-            let decoded = chunk.decode(self.programme);
-            self.slots.push_back(Slot::Here(decoded));
+            self.pending.push_back(Some(chunk.decode(self.programme)));
         }
     }
 
-    /// Passes the oldest chunk's events to `each` if it is decoded
-    /// (waiting for it if `wait`); `false` when it is not ready or there is
-    /// none.
-    fn pass_on_front(&mut self, wait: bool) -> Result<bool, StoreError> {
-        let decoded = match self.slots.front_mut() {
-            None => return Ok(false),
-            Some(Slot::Here(_)) => match self.slots.pop_front() {
-                Some(Slot::Here(decoded)) => decoded,
-                _ => unreachable!("the front slot was decoded here"),
-            },
-            Some(Slot::Worker(w)) => {
-                let worker = &mut self.workers[*w];
-                let received = if wait {
-                    worker.decoded.recv().ok()
-                } else {
-                    match worker.decoded.try_recv() {
-                        Ok(decoded) => Some(decoded),
-                        Err(TryRecvError::Empty) => return Ok(false),
-                        Err(TryRecvError::Disconnected) => None,
-                    }
-                };
-                let Some(decoded) = received else {
-                    // It ended without answering for a chunk it took: it panicked.
-                    if let Some(Err(panic)) = worker.thread.take().map(|t| t.join()) {
-                        std::panic::resume_unwind(panic);
-                    }
-                    return Err(StoreError::Backend {
-                        detail: "a decoding thread stopped before the end of the load".into(),
-                    });
-                };
-                self.slots.pop_front();
-                decoded
-            }
+    /// Files the chunks the decoding threads sent back: those already
+    /// there, or (if `wait`) at least one.
+    fn take_returned(&mut self, mut wait: bool) {
+        let Some(returned) = &self.returned else {
+            return;
         };
+        loop {
+            let got = if wait {
+                // The threads hold senders until the queue closes, and
+                // this waits only for a chunk one of them took.
+                returned.recv().ok()
+            } else {
+                returned.try_recv().ok()
+            };
+            let Some((index, decoded)) = got else {
+                return;
+            };
+            let decoded = decoded.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if let Some(slot) = self.pending.get_mut(index - self.passed) {
+                *slot = Some(decoded);
+            }
+            wait = false;
+        }
+    }
+
+    /// Makes the oldest pending chunk decoded: decodes a queued chunk
+    /// here rather than wait, and waits only for one a thread has taken.
+    fn wait_front(&mut self) {
+        while matches!(self.pending.front(), Some(None)) {
+            let taken = self.queue.lock().chunks.pop_front();
+            match taken {
+                Some((index, chunk)) => {
+                    let decoded = chunk.decode(self.programme);
+                    self.pending[index - self.passed] = Some(decoded);
+                    self.take_returned(false);
+                }
+                None => self.take_returned(true),
+            }
+        }
+    }
+
+    /// Passes the oldest chunk's events to `each` if it is decoded;
+    /// `false` when it is not or there is none.
+    fn pass_on_front(&mut self) -> Result<bool, StoreError> {
+        if !matches!(self.pending.front(), Some(Some(_))) {
+            return Ok(false);
+        }
+        let Some(Some(decoded)) = self.pending.pop_front() else {
+            return Ok(false);
+        };
+        self.passed += 1;
         for r in decoded? {
             self.handed += 1;
             if !(self.each)(r) {
@@ -728,10 +781,21 @@ impl<'p, 'e, 'scope> Decoder<'p, 'e, 'scope> {
         Ok(true)
     }
 
-    /// Passes every chunk left to `each`, in order; the number passed on.
+    /// Passes every chunk left to `each`, in order; the number of events
+    /// passed on.
     fn finish(&mut self) -> Result<usize, StoreError> {
-        while !self.stopped && self.pass_on_front(true)? {}
+        while !self.stopped && !self.pending.is_empty() {
+            self.wait_front();
+            self.pass_on_front()?;
+        }
         Ok(self.handed)
+    }
+}
+
+impl Drop for Decoder<'_, '_> {
+    fn drop(&mut self) {
+        // The decoding threads end (the scope waits for them).
+        self.queue.close();
     }
 }
 
@@ -831,8 +895,9 @@ impl EventStore for SqliteStore {
         let mut rows = stmt
             .query(params![programme.as_str(), to_i64(after), limit])
             .map_err(err)?;
+        let queue = Queue::default();
         std::thread::scope(|scope| {
-            let mut decoder = Decoder::new(programme, options.decode_threads, each);
+            let mut decoder = Decoder::new(programme, options.decode_threads, each, &queue);
             let mut chunk = RawRows::default();
             loop {
                 match rows.next() {
