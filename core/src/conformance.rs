@@ -289,6 +289,15 @@ impl<S: EventStore> EventStore for Borrowed<'_, S> {
     ) -> Result<Vec<Recorded>, StoreError> {
         self.0.load(programme, after, limit)
     }
+    fn load_each(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+        each: &mut dyn FnMut(Recorded) -> bool,
+    ) -> Result<usize, StoreError> {
+        self.0.load_each(programme, after, limit, each)
+    }
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {
         self.0.version(programme)
     }

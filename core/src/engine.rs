@@ -230,22 +230,30 @@ impl<S: EventStore> Engine<S> {
     }
 
     /// Applies events other writers appended since the last load.
+    ///
+    /// Each event is folded as the store hands it over
+    /// ([`EventStore::load_each`]), so a store can read and decode the next
+    /// ones meanwhile.
     pub fn catch_up(&mut self) -> Result<(), EngineError> {
         loop {
-            let page =
-                self.store
-                    .load(&self.programme, self.state.version, self.config.load_page)?;
-            let n = page.len();
-            for r in &page {
-                if r.version != self.state.version + 1 {
-                    return Err(StoreError::Corrupt {
-                        programme: self.programme.clone(),
-                        version: r.version,
-                        detail: format!("expected version {}", self.state.version + 1),
-                    }
-                    .into());
-                }
-                evolve(&mut self.state, &r.event)?;
+            let after = self.state.version;
+            let (programme, state) = (&self.programme, &mut self.state);
+            let mut failed = None;
+            let n =
+                self.store.load_each(
+                    programme,
+                    after,
+                    self.config.load_page,
+                    &mut |r| match fold(programme, state, &r) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    },
+                )?;
+            if let Some(e) = failed {
+                return Err(e);
             }
             if n < self.config.load_page {
                 return Ok(());
@@ -497,4 +505,18 @@ impl<S: EventStore> Engine<S> {
         }
         Ok(out)
     }
+}
+
+/// Folds the next recorded event into `state`, which must be at the version before it.
+fn fold(programme: &ProgrammeId, state: &mut State, r: &Recorded) -> Result<(), EngineError> {
+    if r.version != state.version + 1 {
+        return Err(StoreError::Corrupt {
+            programme: programme.clone(),
+            version: r.version,
+            detail: format!("expected version {}", state.version + 1),
+        }
+        .into());
+    }
+    evolve(state, &r.event)?;
+    Ok(())
 }

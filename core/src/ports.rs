@@ -102,6 +102,30 @@ pub trait EventStore {
         limit: usize,
     ) -> Result<Vec<Recorded>, StoreError>;
 
+    /// Hands the events [`EventStore::load`] would return to `each`, in
+    /// order, until `each` returns `false`; returns how many it handed over.
+    /// A store error comes after the events before the failing row.
+    ///
+    /// The default loads the events as one page; a store may read and
+    /// decode the next events while `each` runs (the engine folds its state
+    /// this way).
+    fn load_each(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+        each: &mut dyn FnMut(Recorded) -> bool,
+    ) -> Result<usize, StoreError> {
+        let mut handed = 0;
+        for r in self.load(programme, after, limit)? {
+            handed += 1;
+            if !each(r) {
+                break;
+            }
+        }
+        Ok(handed)
+    }
+
     /// The stream's current version (0 when empty).
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError>;
 

@@ -52,6 +52,15 @@ impl EventStore for Backend {
     ) -> Result<Vec<Recorded>, StoreError> {
         delegate!(self, s => s.load(programme, after, limit))
     }
+    fn load_each(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+        each: &mut dyn FnMut(Recorded) -> bool,
+    ) -> Result<usize, StoreError> {
+        delegate!(self, s => s.load_each(programme, after, limit, each))
+    }
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {
         delegate!(self, s => s.version(programme))
     }
