@@ -107,7 +107,22 @@ impl Given {
 
     pub fn when_cmd(&mut self, cmd: Command) -> Result<Vec<Event>, Rejection> {
         let before = self.state.clone();
-        match decide(&self.state, &cmd, self.now) {
+        // `decide_into` agrees with `decide`, whatever its buffer held before.
+        let mut buffer = vec![Event::new(
+            cmd.id,
+            self.now,
+            EventKind::PotToppedUp {
+                amount: Money::pounds(1),
+                note: "left over".into(),
+            },
+        )];
+        let into = decide_into(&self.state, &cmd, self.now, &mut buffer);
+        let decided = decide(&self.state, &cmd, self.now);
+        match &decided {
+            Ok(events) => assert_eq!((&into, &buffer), (&Ok(()), events)),
+            Err(r) => assert_eq!((into, buffer.len()), (Err(r.clone()), 0)),
+        }
+        match decided {
             Ok(events) => {
                 for e in &events {
                     evolve(&mut self.state, e).expect("decided events apply");
