@@ -1,6 +1,6 @@
 //! Where the state keeps its applications: [`Applications`] stores each
 //! [`Application`] in arrival order, with a small hash index from
-//! [`ApplicationId`] to its position (an [`IdTable`](crate::id_table), eight
+//! [`ApplicationId`] to its position (an `IdTable`, eight
 //! bytes per application).
 //!
 //! Applications move through their lifecycle roughly in arrival order, so

@@ -1,4 +1,4 @@
-//! [`IdTable`]: the hash index behind [`Applications`](crate::Applications),
+//! [`IdTable`]: the hash index behind [`Applications`](crate::applications::Applications),
 //! [`CommandIndex`](crate::CommandIndex) and [`Invoices`](crate::Invoices).
 //! It maps a key (a UUID or a text) to a position in a list its owner keeps,
 //! and stores nothing but that position and a few bits of the key's hash.

@@ -5,7 +5,7 @@
 //! The index grows by one entry per command for the life of a programme,
 //! which makes it the largest structure in a long-running [`State`](crate::State).
 //! Entries are kept in the order their commands were first seen, and an
-//! [`IdTable`](crate::id_table) of positions finds them: recording a command
+//! `IdTable` of positions finds them: recording a command
 //! appends to the list and writes one table slot, and a new id's lookup
 //! reads one slot's cache line.
 

@@ -3,7 +3,7 @@
 //! invoice is never paid twice.
 //!
 //! References are kept in the order they were claimed, with an
-//! [`IdTable`](crate::id_table) of positions to find them; a new reference's
+//! `IdTable` of positions to find them; a new reference's
 //! lookup reads one slot and compares texts only when 24 bits of their
 //! hashes match.
 

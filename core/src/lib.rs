@@ -13,6 +13,12 @@
 //! - [`Engine`] — loads a stream from an [`EventStore`], decides, appends with
 //!   the expected version and the [`Notice`]s to send, and retries on conflict.
 //!
+//! The state keeps its large collections ([`Applications`](applications::Applications),
+//! the [`CommandIndex`] of commands seen, the claimed [`Invoices`]) in
+//! insertion order behind compact hash indexes. A loop over many commands can
+//! reuse one event buffer with [`decide_into`] and warm each batch with
+//! [`State::prefetch`].
+//!
 //! The core does no I/O and reads no clock or random source: time is the
 //! `now` argument, ids are supplied by the caller. Storage, notification
 //! delivery and frontends are adapter crates that implement the [`ports`].

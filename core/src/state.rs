@@ -262,7 +262,7 @@ impl State {
     /// nothing; it is a speed hint for a batch of commands against a large
     /// state. The lookups of different commands do not depend on each
     /// other, so the processor overlaps their cache misses here instead of
-    /// waiting for each one in turn inside [`decide`](crate::decide) (the
+    /// waiting for each one in turn inside [`decide`](crate::decide()) (the
     /// prefetch phase of a batch, as in TigerBeetle). Worth it when the
     /// state is far bigger than the processor's caches (hundreds of
     /// thousands of applications); a small state gains nothing.
