@@ -778,8 +778,17 @@ pub fn check_idempotency_from_snapshot<S: EventStore>(store: &mut S) -> Check {
         &fixtures::open(&tag, programme(10_000)),
         day(0),
     )?;
+    // A top-up before the snapshot: repeated, it would decide to events again.
+    let top_up = Command::new(
+        CommandId::from_name(&format!("{tag}-top-up")),
+        Action::TopUp {
+            amount: Money::pounds(100),
+            note: "before the snapshot".into(),
+        },
+    );
+    let top_up_out = exec(C, &mut eng, &top_up, day(0))?;
     let mut outcomes = Vec::new();
-    for n in 0..4 {
+    for n in 0..3 {
         let c = fixtures::submit(&tag, n);
         let out = exec(C, &mut eng, &c, day(1))?;
         outcomes.push((c, out));
@@ -805,6 +814,15 @@ pub fn check_idempotency_from_snapshot<S: EventStore>(store: &mut S) -> Check {
         C,
         without_index(eng.state()) == without_index(&live),
         "opening from the snapshot gave another state"
+    );
+    let again = exec(C, &mut eng, &top_up, day(2))?;
+    ensure!(
+        C,
+        again
+            == Outcome::Duplicate {
+                events: top_up_out.events().to_vec()
+            },
+        "a top-up from before the snapshot, repeated, gave {again:?}, first {top_up_out:?}"
     );
     for (c, out) in &outcomes {
         let again = exec(C, &mut eng, c, day(2))?;

@@ -298,13 +298,24 @@ impl<S: EventStore> Engine<S> {
     ) -> Result<Outcome, EngineError> {
         let mut conflicts = 0;
         loop {
-            self.look_up_commands([&command.id])?;
             if let Some(rec) = self.state.commands.get(&command.id).copied() {
                 return Ok(Outcome::Duplicate {
                     events: self.recorded_events(rec.first_version, rec.events)?,
                 });
             }
-            let events = match decide(&self.state, command, now) {
+            // An engine opened from a snapshot knows only the tail's commands.
+            // It asks the store about this one inside the append's transaction
+            // when the command decides to events, and separately only when it
+            // is refused or records nothing (a repeat answers instead).
+            let ask_store = !self.complete_index;
+            let decided = decide(&self.state, command, now);
+            if ask_store && decided.as_ref().map_or(true, Vec::is_empty) {
+                self.look_up_commands([&command.id])?;
+                if self.state.commands.contains_key(&command.id) {
+                    continue;
+                }
+            }
+            let events = match decided {
                 Ok(events) => events,
                 Err(rejection) => {
                     // The cached state may be behind the stream (another
@@ -326,8 +337,26 @@ impl<S: EventStore> Engine<S> {
             }
             let notes = notices(&self.state, &events);
             let before = self.state.version;
-            match self.store.append(&self.programme, before, &events, &notes) {
-                Ok(_) => {
+            let appended = if ask_store {
+                self.store
+                    .append_command(&self.programme, before, &command.id, &events, &notes)
+            } else {
+                self.store
+                    .append(&self.programme, before, &events, &notes)
+                    .map(Some)
+            };
+            match appended {
+                Ok(None) if conflicts < self.config.max_conflict_retries => {
+                    // Recorded before the snapshot: answer as the repeat it is.
+                    conflicts += 1;
+                    self.look_up_commands([&command.id])?;
+                }
+                Ok(None) => {
+                    return Err(EngineError::Contention {
+                        attempts: conflicts + 1,
+                    });
+                }
+                Ok(Some(_)) => {
                     let recorded = self.apply_all(events)?;
                     self.maybe_snapshot(before)?;
                     return Ok(Outcome::Applied {

@@ -140,6 +140,32 @@ pub trait EventStore {
         notices: &[Notice],
     ) -> Result<u64, StoreError>;
 
+    /// [`EventStore::append`] for the events of one command that the caller
+    /// does not know to be new (an engine opened from a snapshot knows only
+    /// the commands of the tail): if the stream already holds events of
+    /// `command`, nothing is written and the answer is `Ok(None)`.
+    ///
+    /// The default asks [`EventStore::command_records`] first, then appends;
+    /// a command recorded by another writer in between moves the version,
+    /// so the append is refused as a conflict. A store may instead check
+    /// inside the append's transaction, which saves a read.
+    fn append_command(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        command: &CommandId,
+        events: &[Event],
+        notices: &[Notice],
+    ) -> Result<Option<u64>, StoreError> {
+        if !self
+            .command_records(programme, std::slice::from_ref(command))?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        self.append(programme, expected, events, notices).map(Some)
+    }
+
     /// Where the events of each of `commands` sit in the programme's stream:
     /// the version of its first event and how many it recorded, for each id
     /// that recorded any (ids with none are left out; order is not

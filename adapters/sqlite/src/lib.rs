@@ -423,22 +423,26 @@ impl SqliteStore {
                 payload,
                 command: command.clone(),
             });
-        self.write_events(programme, expected, event_rows, |_, _| Ok(()))
+        self.write_events(programme, expected, None, event_rows, |_, _| Ok(()))
+            .map(|v| v.unwrap_or(expected))
     }
 
     /// Writes event rows at `expected + 1 ..` in one immediate transaction,
-    /// after checking the stream is at `expected`; `more` adds rows of its own
-    /// (the outbox) before the commit. A lost race is [`StoreError::Conflict`].
+    /// after checking the stream is at `expected` and, given `unseen`, that
+    /// no event of that command id is recorded (else nothing is written and
+    /// the answer is `None`); `more` adds rows of its own (the outbox) before
+    /// the commit. A lost race is [`StoreError::Conflict`].
     fn write_events<'a>(
         &mut self,
         programme: &ProgrammeId,
         expected: u64,
+        unseen: Option<&str>,
         rows: impl Iterator<Item = EventRow<'a>>,
         more: impl FnOnce(
             &rusqlite::Transaction<'_>,
             &dyn Fn(rusqlite::Error) -> StoreError,
         ) -> Result<(), StoreError>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let (path, options) = (self.path.clone(), self.options);
         let err = |e| error_of(&path, options, e);
         let tx = self
@@ -452,6 +456,17 @@ impl SqliteStore {
                 expected,
                 actual,
             });
+        }
+        if let Some(command) = unseen {
+            let seen = tx
+                .prepare_cached(
+                    "SELECT 1 FROM events INDEXED BY events_by_command WHERE programme_id = ?1 AND command_id = ?2 LIMIT 1",
+                )
+                .and_then(|mut stmt| stmt.exists(params![programme.as_str(), command]))
+                .map_err(err)?;
+            if seen {
+                return Ok(None);
+            }
         }
         let now = wall_clock_micros();
         let mut version = expected;
@@ -485,7 +500,81 @@ impl SqliteStore {
         }
         more(&tx, &err)?;
         tx.commit().map_err(err)?;
-        Ok(version)
+        Ok(Some(version))
+    }
+
+    /// Appends events and their notices in one transaction; given
+    /// `unseen`, only if no event of that command is recorded yet (`None`).
+    fn append_events(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        unseen: Option<&CommandId>,
+        events: &[Event],
+        notices: &[Notice],
+    ) -> Result<Option<u64>, StoreError> {
+        if events.is_empty() && notices.is_empty() {
+            let actual = self.version(programme)?;
+            if actual != expected {
+                return Err(StoreError::Conflict {
+                    programme: programme.clone(),
+                    expected,
+                    actual,
+                });
+            }
+            if let Some(command) = unseen {
+                if !self
+                    .command_records(programme, std::slice::from_ref(command))?
+                    .is_empty()
+                {
+                    return Ok(None);
+                }
+            }
+            return Ok(Some(actual));
+        }
+        // Encode before taking the write lock.
+        let mut encoded = Vec::with_capacity(events.len());
+        for e in events {
+            let json = serde_json::to_string(e).map_err(|err| StoreError::Backend {
+                detail: format!("cannot encode a {} event: {err}", e.kind.name()),
+            })?;
+            encoded.push(json);
+        }
+        let mut notes = Vec::with_capacity(notices.len());
+        for n in notices {
+            let json = serde_json::to_string(n).map_err(|err| StoreError::Backend {
+                detail: format!("cannot encode notice {}: {err}", n.id),
+            })?;
+            notes.push(json);
+        }
+        let next_attempt = micros(events.last().map_or(DateTime::<Utc>::MIN_UTC, |e| e.at));
+        let new_version = expected + events.len() as u64;
+        let rows = events.iter().zip(&encoded).map(|(e, json)| EventRow {
+            event_type: e.kind.name(),
+            schema: i64::from(e.schema_version),
+            payload: json,
+            command: e.command.to_string(),
+        });
+        let unseen = unseen.map(ToString::to_string);
+        self.write_events(programme, expected, unseen.as_deref(), rows, |tx, err| {
+            let mut outbox = tx
+                .prepare_cached(
+                    "INSERT INTO outbox (notice_id, programme_id, notice, next_attempt, version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice_id) DO NOTHING",
+                )
+                .map_err(err)?;
+            for (n, json) in notices.iter().zip(&notes) {
+                outbox
+                    .execute(params![
+                        n.id.to_string(),
+                        programme.as_str(),
+                        json,
+                        next_attempt,
+                        to_i64(new_version)
+                    ])
+                    .map_err(err)?;
+            }
+            Ok(())
+        })
     }
 
     fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
@@ -937,59 +1026,21 @@ impl EventStore for SqliteStore {
         events: &[Event],
         notices: &[Notice],
     ) -> Result<u64, StoreError> {
-        if events.is_empty() && notices.is_empty() {
-            let actual = self.version(programme)?;
-            if actual != expected {
-                return Err(StoreError::Conflict {
-                    programme: programme.clone(),
-                    expected,
-                    actual,
-                });
-            }
-            return Ok(actual);
-        }
-        // Encode before taking the write lock.
-        let mut encoded = Vec::with_capacity(events.len());
-        for e in events {
-            let json = serde_json::to_string(e).map_err(|err| StoreError::Backend {
-                detail: format!("cannot encode a {} event: {err}", e.kind.name()),
-            })?;
-            encoded.push(json);
-        }
-        let mut notes = Vec::with_capacity(notices.len());
-        for n in notices {
-            let json = serde_json::to_string(n).map_err(|err| StoreError::Backend {
-                detail: format!("cannot encode notice {}: {err}", n.id),
-            })?;
-            notes.push(json);
-        }
-        let next_attempt = micros(events.last().map_or(DateTime::<Utc>::MIN_UTC, |e| e.at));
-        let new_version = expected + events.len() as u64;
-        let rows = events.iter().zip(&encoded).map(|(e, json)| EventRow {
-            event_type: e.kind.name(),
-            schema: i64::from(e.schema_version),
-            payload: json,
-            command: e.command.to_string(),
-        });
-        self.write_events(programme, expected, rows, |tx, err| {
-            let mut outbox = tx
-                .prepare_cached(
-                    "INSERT INTO outbox (notice_id, programme_id, notice, next_attempt, version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice_id) DO NOTHING",
-                )
-                .map_err(err)?;
-            for (n, json) in notices.iter().zip(&notes) {
-                outbox
-                    .execute(params![
-                        n.id.to_string(),
-                        programme.as_str(),
-                        json,
-                        next_attempt,
-                        to_i64(new_version)
-                    ])
-                    .map_err(err)?;
-            }
-            Ok(())
-        })
+        // Without a command to check, every write answers with a version.
+        self.append_events(programme, expected, None, events, notices)
+            .map(|v| v.unwrap_or(expected))
+    }
+
+    /// Checks the command id inside the append's own transaction.
+    fn append_command(
+        &mut self,
+        programme: &ProgrammeId,
+        expected: u64,
+        command: &CommandId,
+        events: &[Event],
+        notices: &[Notice],
+    ) -> Result<Option<u64>, StoreError> {
+        self.append_events(programme, expected, Some(command), events, notices)
     }
 
     fn command_records(
