@@ -151,7 +151,8 @@ proptest! {
             evolve(&mut replayed, &back).expect("replays");
         }
         prop_assert_eq!(&replayed, &run.state);
-        // Prefetching the whole history (repeats, unknown ids, claims) reads only.
+        // Prefetching any commands (repeats, unknown ids, claims) does not panic
+        // and leaves the state as it was.
         replayed.prefetch(&commands);
         prop_assert_eq!(&replayed, &run.state);
         // A snapshot's JSON holds the state without the command index (history, not state).

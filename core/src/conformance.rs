@@ -887,6 +887,25 @@ pub fn check_idempotency_from_snapshot<S: EventStore>(store: &mut S) -> Check {
     );
     let full = replayed.state().clone();
     drop(replayed);
+    // Asked directly, with nothing to write: a recorded command is named as
+    // such, a new one answers with the version.
+    let recorded = store
+        .append_command(&p, version, &top_up.id, &[], &[])
+        .ctx(C, "append_command of a recorded command")?;
+    let fresh = store
+        .append_command(
+            &p,
+            version,
+            &CommandId::from_name(&format!("{tag}-new")),
+            &[],
+            &[],
+        )
+        .ctx(C, "append_command of a new command")?;
+    ensure!(
+        C,
+        recorded.is_none() && fresh == Some(version),
+        "append_command with nothing to write gave {recorded:?} and {fresh:?} at version {version}"
+    );
     same_records(C, store, &p, &full)?;
     Ok(())
 }
