@@ -3,7 +3,8 @@
 //!
 //! 1. durable appends through the engine with group commit vs raw batched
 //!    inserts of the same rows (events and outbox) in one transaction;
-//! 2. single-command durable commits vs raw single-row transactions;
+//! 2. single-command durable commits vs raw single-row transactions, the
+//!    two sides taking turns in rounds so that both see the same disk;
 //! 3. replaying 1,000,000 events from SQLite through the engine;
 //! 4. opening from a snapshot at several history lengths: with the same
 //!    live state (a fixed set of applications, the rest of the history
@@ -17,7 +18,10 @@
 //!
 //! Run: `cargo bench -p grantflow-sqlite --bench storage`
 //! (`GRANTFLOW_BENCH_REPLAY_EVENTS` changes the largest history, 1,000,000
-//! by default; `GRANTFLOW_BENCH_REPLAY_RUNS` the number of full replays, 3.)
+//! by default; `GRANTFLOW_BENCH_REPLAY_RUNS` the number of full replays, 3;
+//! `GRANTFLOW_BENCH_SINGLE_ROUNDS` the rounds of single commits, 40 of 25
+//! transactions a side; `GRANTFLOW_BENCH_PARTS` picks parts from
+//! `group,single,replay`, the last covering replay and snapshot opening.)
 
 // The allocator of the `grantflow` binary, which replays through this store.
 #[global_allocator]
@@ -244,14 +248,44 @@ fn group_commit(dir: &Path, from_snapshot: bool) -> Ratio {
     }
 }
 
-/// Single commands, each its own durable transaction, vs raw single-row transactions.
-fn single_commits(dir: &Path, from_snapshot: bool) -> Ratio {
-    const N: u64 = 300;
+/// Single commands, each its own durable transaction, against two raw
+/// baselines: single-row transactions (the target's measure) and
+/// transactions of the same rows the command writes (its two events and
+/// its notice: the equivalent work).
+///
+/// An `fsync` costs from a tenth of a millisecond to several, and its price
+/// drifts with the disk, so the three sides take turns: `rounds` rounds of
+/// `PER_ROUND` transactions each, the side that goes first rotating, so all
+/// see the same disk. Each side's figure is its median round; the spread
+/// of the per-round ratios and the ratio of the totals are printed beside.
+fn single_commits(dir: &Path, from_snapshot: bool, rounds: usize) -> [Ratio; 2] {
+    const PER_ROUND: usize = 25;
+    let n = rounds * PER_ROUND;
     let tag = if from_snapshot {
         "bench-single-snap"
     } else {
         "bench-single"
     };
+    let commands: Vec<Command> = (0..n as u64).map(|i| fixtures::submit(tag, i)).collect();
+    // The raw sides' rows: the same commands' events and notices, written
+    // once without fsync to a scratch file and read back.
+    let scratch = dir.join(format!("{tag}-rows.db"));
+    {
+        let fast = SqliteOptions {
+            synchronous: Synchronous::Off,
+            ..SqliteOptions::default()
+        };
+        let mut engine = open_engine(&scratch, tag, 4_000_000_000, fast, EngineConfig::default());
+        for c in &commands {
+            engine.execute(c, fixtures::day(1)).expect("submit");
+        }
+    }
+    let (events, outbox) = rows_of(&scratch);
+    // After the opening's event, each submission wrote two events and one notice.
+    assert_eq!(events.len(), 1 + 2 * n, "two events per submission");
+    assert_eq!(outbox.len(), n, "one notice per submission");
+    let command_rows = |i: usize| (&events[1 + 2 * i..3 + 2 * i], &outbox[i..=i]);
+
     let path = dir.join(format!("{tag}.db"));
     let mut engine = open_engine(
         &path,
@@ -268,31 +302,73 @@ fn single_commits(dir: &Path, from_snapshot: bool) -> Ratio {
             EngineConfig::default(),
         );
     }
-    let commands: Vec<Command> = (0..N).map(|i| fixtures::submit(tag, i)).collect();
-    let t = Instant::now();
-    for c in &commands {
-        engine.execute(c, fixtures::day(1)).expect("submit");
+    let one_row = raw_connection(&dir.join(format!("{tag}-raw1.db")), Synchronous::Full);
+    let same_rows = raw_connection(&dir.join(format!("{tag}-raw3.db")), Synchronous::Full);
+    // Per side: total time and per-round times.
+    let mut times = [(); 3].map(|()| (Duration::ZERO, Vec::with_capacity(rounds)));
+    for round in 0..rounds {
+        let span = round * PER_ROUND..(round + 1) * PER_ROUND;
+        for turn in 0..3 {
+            let side = (round + turn) % 3;
+            let t = Instant::now();
+            for i in span.clone() {
+                let (evs, obs) = command_rows(i);
+                match side {
+                    0 => {
+                        engine
+                            .execute(&commands[i], fixtures::day(1))
+                            .expect("submit");
+                    }
+                    1 => insert_rows(&one_row, &evs[1..], &[]),
+                    _ => insert_rows(&same_rows, evs, obs),
+                }
+            }
+            let took = t.elapsed();
+            times[side].0 += took;
+            times[side].1.push(took.as_secs_f64());
+        }
     }
-    let ours = t.elapsed();
-    drop(engine);
-    let (rows, _) = rows_of(&path);
-    let raw_path = dir.join(format!("{tag}-raw.db"));
-    let conn = raw_connection(&raw_path, Synchronous::Full);
-    let t = Instant::now();
-    for row in rows.iter().skip(1).step_by(2).take(N as usize) {
-        insert_rows(&conn, std::slice::from_ref(row), &[]);
-    }
-    let raw = t.elapsed();
-    Ratio {
-        name: if from_snapshot {
-            "single commits (1 command/tx, FULL)"
-        } else {
-            "single commits, index complete"
-        },
-        ours: N as f64 / ours.as_secs_f64(),
-        raw: N as f64 / raw.as_secs_f64(),
-        unit: "tx/s    ",
-        target: 0.8,
+    // A disk stall in one round would swing a ratio of totals, so the
+    // figures are each side's median round; the totals are printed too.
+    let median = |side: usize| {
+        let mut t = times[side].1.clone();
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    };
+    let ratio = |side: usize, name: &'static str| {
+        let mut per_round: Vec<f64> = times[side]
+            .1
+            .iter()
+            .zip(&times[0].1)
+            .map(|(raw, ours)| raw / ours * 100.0)
+            .collect();
+        per_round.sort_by(f64::total_cmp);
+        let at = |q: f64| per_round[((per_round.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "  {name}: {rounds} rounds of {PER_ROUND} tx a side, in turn; per-round ratio p10 {:.1}%, median {:.1}%, p90 {:.1}%; ratio of totals {:.1}%",
+            at(0.1),
+            at(0.5),
+            at(0.9),
+            times[side].0.as_secs_f64() / times[0].0.as_secs_f64() * 100.0
+        );
+        Ratio {
+            name,
+            ours: PER_ROUND as f64 / median(0),
+            raw: PER_ROUND as f64 / median(side),
+            unit: "tx/s    ",
+            target: 0.8,
+        }
+    };
+    if from_snapshot {
+        [
+            ratio(1, "single commits vs 1-row tx, median round"),
+            ratio(2, "single commits vs same-rows tx, median round"),
+        ]
+    } else {
+        [
+            ratio(1, "single, index complete, vs 1-row tx"),
+            ratio(2, "single, index complete, vs same-rows tx"),
+        ]
     }
 }
 
@@ -565,11 +641,28 @@ fn main() {
         "SQLite storage benchmarks (files in {})",
         dir.path().display()
     );
-    for from_snapshot in [true, false] {
-        report(&group_commit(dir.path(), from_snapshot));
+    let parts =
+        std::env::var("GRANTFLOW_BENCH_PARTS").unwrap_or_else(|_| "group,single,replay".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    if part("group") {
+        for from_snapshot in [true, false] {
+            report(&group_commit(dir.path(), from_snapshot));
+        }
     }
-    for from_snapshot in [true, false] {
-        report(&single_commits(dir.path(), from_snapshot));
+    let rounds: usize = std::env::var("GRANTFLOW_BENCH_SINGLE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
+        .max(1);
+    if part("single") {
+        for from_snapshot in [true, false] {
+            for r in single_commits(dir.path(), from_snapshot, rounds) {
+                report(&r);
+            }
+        }
+    }
+    if !part("replay") {
+        return;
     }
     let n: u64 = std::env::var("GRANTFLOW_BENCH_REPLAY_EVENTS")
         .ok()
