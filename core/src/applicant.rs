@@ -110,7 +110,7 @@ impl Applicant {
             && email.split_once('@').is_some_and(|(l, d)| {
                 !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
             })
-            && !email.contains(char::is_whitespace);
+            && !has_whitespace(email);
         if !ok {
             return Err(FieldProblem {
                 field: "contact.email",
@@ -129,7 +129,7 @@ impl Applicant {
             ("organisation.ods_code", &self.organisation.ods_code),
         ] {
             if let Some(v) = v {
-                if v.is_empty() || v.len() > 16 || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                if v.is_empty() || v.len() > 16 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     return Err(FieldProblem {
                         field,
                         problem: format!(
@@ -140,6 +140,22 @@ impl Applicant {
             }
         }
         Ok(())
+    }
+}
+
+/// The ASCII characters with the Unicode White_Space property (those for
+/// which `char::is_whitespace` holds).
+pub(crate) fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// Whether `s` holds a whitespace character (`char::is_whitespace`): a byte
+/// scan for ASCII text, the usual case, and a character scan otherwise.
+fn has_whitespace(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(ascii_space)
+    } else {
+        s.contains(char::is_whitespace)
     }
 }
 
@@ -156,5 +172,30 @@ impl CostRequest {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_whitespace;
+
+    #[test]
+    fn whitespace_scan_agrees_with_char_is_whitespace() {
+        for c in (0u32..0x3100).filter_map(char::from_u32) {
+            for s in [
+                c.to_string(),
+                format!("a{c}b@x.org"),
+                format!("{c}é"),
+                format!("{c} x{c}{c}"),
+                format!("\t{c}"),
+            ] {
+                assert_eq!(
+                    has_whitespace(&s),
+                    s.contains(char::is_whitespace),
+                    "{:?}",
+                    s
+                );
+            }
+        }
     }
 }

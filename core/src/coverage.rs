@@ -99,10 +99,19 @@ pub fn estimate(
     } else {
         Decimal::ONE
     };
-    let gross = |net: Decimal| Money::from_computed(net * factor);
+    // A computed net amount, with VAT when it is covered, rounded to pence.
+    let gross = |net: Decimal| Money::from_computed(if vat_covered { net * factor } else { net });
+    // The same for an amount already in pence: without VAT it is as it stands.
+    let gross_of = |net: Money| {
+        if vat_covered {
+            gross(net.as_decimal())
+        } else {
+            Ok(net)
+        }
+    };
 
     let fees = in_force(&c.certification_fee, on).ok_or(CoverageError::NoFeeTable(on))?;
-    let fee = gross(fees.value.fee(SizeBand::of(a.employees)).as_decimal())?;
+    let fee = gross_of(fees.value.fee(SizeBand::of(a.employees)))?;
 
     let days = r
         .consultancy_days
@@ -113,7 +122,7 @@ pub fn estimate(
 
     let plus = if r.level == Level::Plus && c.plus_funded.value {
         let quote = r.plus_audit_quote.unwrap_or(c.plus_audit_cap.value);
-        gross(quote.min(c.plus_audit_cap.value).as_decimal())?
+        gross_of(quote.min(c.plus_audit_cap.value))?
     } else {
         Money::ZERO
     };

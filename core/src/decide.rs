@@ -850,20 +850,7 @@ fn nonzero(amount: Money, field: &str) -> Result<(), Rejection> {
 }
 
 fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    let (len, total, control) = if value.is_ascii() {
-        let b = value.as_bytes();
-        (
-            value.trim().len(),
-            b.len(),
-            b.iter().any(u8::is_ascii_control),
-        )
-    } else {
-        (
-            value.trim().chars().count(),
-            value.chars().count(),
-            value.chars().any(char::is_control),
-        )
-    };
+    let (len, total, control) = text_measure(value);
     if len < min || total > max || control {
         return Err(Rejection::new(
             Code::InvalidText,
@@ -874,10 +861,71 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejectio
     Ok(())
 }
 
+/// A text's length in characters without surrounding whitespace, its whole
+/// length, and whether it holds a control character: one pass over the
+/// bytes of ASCII text (the usual case), character scans otherwise.
+fn text_measure(value: &str) -> (usize, usize, bool) {
+    let mut trimmed: Option<(usize, usize)> = None;
+    let mut control = false;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        if !b.is_ascii() {
+            return (
+                value.trim().chars().count(),
+                value.chars().count(),
+                value.chars().any(char::is_control),
+            );
+        }
+        control |= b.is_ascii_control();
+        if !crate::applicant::ascii_space(b) {
+            trimmed = Some((trimmed.map_or(i, |(start, _)| start), i + 1));
+        }
+    }
+    let len = trimmed.map_or(0, |(start, end)| end - start);
+    (len, value.len(), control)
+}
+
 fn field_rejection(p: FieldProblem) -> Rejection {
     Rejection::new(
         Code::InvalidApplication,
         format!("{}: {}", p.field, p.problem),
         p.field,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_measure;
+    use proptest::prelude::*;
+
+    fn by_chars(value: &str) -> (usize, usize, bool) {
+        (
+            value.trim().chars().count(),
+            value.chars().count(),
+            value.chars().any(char::is_control),
+        )
+    }
+
+    #[test]
+    fn measures_texts_as_character_scans_do() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\tINV-1\n",
+            "\u{b}x\u{c}",
+            "x\u{7f}",
+            "é ",
+            " ü\u{a0}",
+        ] {
+            assert_eq!(text_measure(s), by_chars(s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn text_measure_agrees_with_character_scans(s in "[ \\t\\n\\x0b\\x0c\\r\\x00-\\x1fa-z\\x7fé\\u{a0}\\u{2003}]{0,12}") {
+            prop_assert_eq!(text_measure(&s), by_chars(&s));
+        }
+    }
 }

@@ -39,36 +39,23 @@ pub enum MoneyError {
 
 /// A non-negative amount in pounds with at most two decimal places.
 ///
-/// Serialized as a string with exactly two decimals (`"300.00"`) so that no
-/// JSON reader turns it into a float; read from a string or a JSON number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Money(Decimal);
+/// Held as whole pence in an `i64` (the largest accepted amount,
+/// [`Money::MAX`], is 10^14 pence), so sums, differences and comparisons are
+/// integer operations; [`Money::as_decimal`] gives the amount as a decimal
+/// for computing with rates and fractions of days. Serialized as a string
+/// with exactly two decimals (`"300.00"`) so that no JSON reader turns it
+/// into a float; read from a string or a JSON number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(i64);
 
-impl Default for Money {
-    fn default() -> Money {
-        Money::ZERO
-    }
-}
-
-/// Every `Money` holds its decimal at scale 2, so the order of the amounts is
-/// the order of their mantissas (whole pence), compared as integers.
-impl Ord for Money {
-    fn cmp(&self, other: &Money) -> std::cmp::Ordering {
-        self.0.mantissa().cmp(&other.0.mantissa())
-    }
-}
-
-impl PartialOrd for Money {
-    fn partial_cmp(&self, other: &Money) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
+/// [`Money::MAX`] as a decimal, for checking values at the boundary.
+const MAX_DECIMAL: Decimal = Decimal::from_parts(276_447_232, 23_283, 0, false, 2);
 
 impl Money {
     /// Zero pounds.
-    pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
+    pub const ZERO: Money = Money(0);
     /// The largest amount accepted at the boundary: one trillion pounds.
-    pub const MAX: Money = Money(Decimal::from_parts(276_447_232, 23_283, 0, false, 2));
+    pub const MAX: Money = Money(100_000_000_000_000);
 
     /// Accepts `value` if it is a valid amount (non-negative, pence precision, not too large).
     pub fn new(value: Decimal) -> Result<Money, MoneyError> {
@@ -77,32 +64,37 @@ impl Money {
                 input: value.to_string(),
             });
         }
-        if value.normalize().scale() > 2 {
+        // At scale 2 or below the value has pence precision as it stands;
+        // only a longer scale needs normalising (1.500 is 1.50) to tell.
+        if value.scale() > 2 && value.normalize().scale() > 2 {
             return Err(MoneyError::SubPenny {
                 input: value.to_string(),
             });
         }
-        if value > Self::MAX.0 {
+        if value > MAX_DECIMAL {
             return Err(MoneyError::TooLarge {
                 input: value.to_string(),
             });
         }
         let mut v = value.abs();
         v.rescale(2);
-        Ok(Money(v))
+        // Non-negative, at scale 2 and at most MAX: the mantissa is the pence.
+        Ok(Money(i64::try_from(v.mantissa()).unwrap_or(Money::MAX.0)))
     }
 
     /// Whole pounds.
     pub fn pounds(pounds: u32) -> Money {
-        Money(Decimal::new(i64::from(pounds) * 100, 2))
+        Money(i64::from(pounds) * 100)
     }
 
     /// An amount given in pence.
     pub fn from_pence(pence: u64) -> Result<Money, MoneyError> {
-        let p = i64::try_from(pence).map_err(|_| MoneyError::TooLarge {
-            input: format!("{pence} pence"),
-        })?;
-        Money::new(Decimal::new(p, 2))
+        match i64::try_from(pence) {
+            Ok(p) if p <= Money::MAX.0 => Ok(Money(p)),
+            _ => Err(MoneyError::TooLarge {
+                input: Decimal::from_i128_with_scale(i128::from(pence), 2).to_string(),
+            }),
+        }
     }
 
     /// Rounds a computed value to pence with [`round_pence`] and accepts it.
@@ -112,33 +104,28 @@ impl Money {
 
     /// The amount as a decimal (always two decimal places).
     pub fn as_decimal(self) -> Decimal {
-        self.0
+        Decimal::new(self.0, 2)
     }
 
     /// The amount in pence.
     pub fn pence(self) -> i64 {
-        // At scale 2 the mantissa is the pence; Money::MAX fits an i64 comfortably.
-        i64::try_from(self.0.mantissa()).unwrap_or(i64::MAX)
+        self.0
     }
 
     /// Whether the amount is zero.
     pub fn is_zero(self) -> bool {
-        self.0.is_zero()
+        self.0 == 0
     }
 
-    /// An amount from whole pence; `None` outside the decimal range.
-    fn from_pence_i128(pence: i128) -> Option<Money> {
-        Decimal::try_from_i128_with_scale(pence, 2).ok().map(Money)
-    }
-
-    /// `self + other`, or an error if the sum leaves the decimal range.
+    /// `self + other`, or an error if the sum leaves the range of whole
+    /// pence in 64 bits (over 92,000 times [`Money::MAX`]).
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
-        // Both mantissas are below 2^96, so their sum fits an i128.
-        Money::from_pence_i128(self.0.mantissa() + other.0.mantissa()).ok_or_else(|| {
-            MoneyError::OutOfRange {
+        self.0
+            .checked_add(other.0)
+            .map(Money)
+            .ok_or_else(|| MoneyError::OutOfRange {
                 detail: format!("{self} + {other}"),
-            }
-        })
+            })
     }
 
     /// `self - other`, or an error if the result would be negative.
@@ -153,12 +140,8 @@ impl Money {
 
     /// `self - other`, or zero if that would be negative.
     pub fn saturating_sub(self, other: Money) -> Money {
-        let diff = self.0.mantissa() - other.0.mantissa();
-        if diff <= 0 {
-            return Money::ZERO;
-        }
-        // A difference of two amounts in range is in range.
-        Money::from_pence_i128(diff).unwrap_or(Money::ZERO)
+        // Both are non-negative, so the difference cannot overflow.
+        Money((self.0 - other.0).max(0))
     }
 
     /// The smaller of two amounts.
@@ -168,7 +151,7 @@ impl Money {
 
     /// Writes the amount for people: `£1,400.50`.
     pub fn display_pounds(self) -> String {
-        let s = format!("{:.2}", self.0);
+        let s = self.to_string();
         let (whole, frac) = s.split_once('.').unwrap_or((&s, "00"));
         let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
         for (i, c) in whole.chars().enumerate() {
@@ -189,7 +172,9 @@ pub fn round_pence(value: Decimal) -> Decimal {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.2}", self.0)
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let p = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", p / 100, p % 100)
     }
 }
 
