@@ -15,7 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
@@ -466,8 +466,16 @@ impl Clock {
         let day = t.div_euclid(DAY);
         let date = match self.date {
             Some(date) if self.day == day => date,
-            _ => {
-                let date = DateTime::from_timestamp(day.checked_mul(DAY)?, 0)?.date_naive();
+            cached => {
+                // Mostly the next day (each tick moves on by one): counting
+                // on to it is cheaper than finding the date of a Unix time.
+                let next = cached
+                    .filter(|_| self.day + 1 == day)
+                    .and_then(|d| d.succ_opt());
+                let date = match next {
+                    Some(date) => date,
+                    None => DateTime::from_timestamp(day.checked_mul(DAY)?, 0)?.date_naive(),
+                };
                 self.day = day;
                 self.date = Some(date);
                 date
@@ -559,10 +567,26 @@ fn pence(m: Money) -> i64 {
 }
 
 /// Pence as money: at most [`Money::MAX`], at least zero.
+///
+/// Whole pounds and the pence over them are joined with
+/// [`Money::checked_add`]: the same amount as [`Money::from_pence`] gives,
+/// without the checks on a decimal of unknown scale that cost several times more.
 fn money(pence: i64) -> Money {
-    match u64::try_from(pence) {
-        Ok(p) => Money::from_pence(p).unwrap_or(Money::MAX),
-        Err(_) => Money::ZERO,
+    static PENCE: OnceLock<[Money; 100]> = OnceLock::new();
+    let Ok(p) = u64::try_from(pence) else {
+        return Money::ZERO;
+    };
+    let under_a_pound = PENCE.get_or_init(|| {
+        std::array::from_fn(|n| Money::from_pence(n as u64).unwrap_or(Money::ZERO))
+    });
+    match (
+        u32::try_from(p / 100),
+        under_a_pound.get((p % 100) as usize),
+    ) {
+        (Ok(pounds), Some(rest)) => Money::pounds(pounds)
+            .checked_add(*rest)
+            .unwrap_or(Money::MAX),
+        _ => Money::from_pence(p).unwrap_or(Money::MAX),
     }
 }
 
@@ -914,28 +938,25 @@ impl Driver {
     /// Takes in one event that happened at Unix time `at`.
     fn on_event(&mut self, e: &Event, at: i64, draws: &[Draw]) {
         let days = |n: u16| at + i64::from(n) * DAY;
-        match &e.kind {
-            EventKind::ProgrammeOpened { programme } => {
-                self.pot.credits = plus(self.pot.credits, programme.pot.value);
-                self.pot.available = plus(self.pot.available, programme.pot.value);
-                return;
-            }
-            EventKind::PotToppedUp { amount, .. } => {
-                self.pot.credits = plus(self.pot.credits, *amount);
-                self.pot.available = plus(self.pot.available, *amount);
-                return;
-            }
-            _ => {}
-        }
         let Some(i) = e.kind.application().and_then(|id| self.index(id)) else {
+            // Only the programme's own events are about no application.
+            match &e.kind {
+                EventKind::ProgrammeOpened { programme } => {
+                    self.pot.credits = plus(self.pot.credits, programme.pot.value);
+                    self.pot.available = plus(self.pot.available, programme.pot.value);
+                }
+                EventKind::PotToppedUp { amount, .. } => {
+                    self.pot.credits = plus(self.pot.credits, *amount);
+                    self.pot.available = plus(self.pot.available, *amount);
+                }
+                _ => {}
+            }
             return;
         };
-        let Some(b) = draws.get(i).map(|d| d.behaviour) else {
+        let (Some(draw), Some(a)) = (draws.get(i), self.apps.get_mut(i)) else {
             return;
         };
-        let Some(a) = self.apps.get_mut(i) else {
-            return;
-        };
+        let b = &draw.behaviour;
         match &e.kind {
             EventKind::Submitted { coverage, .. } => {
                 a.coverage = *coverage;
