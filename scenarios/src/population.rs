@@ -17,7 +17,7 @@
 //! Every default is an assumption (there is no published data about who
 //! applied to the 2020 fund); `examples/scenario-2020.toml` names each one.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use grantflow_core::{Applicant, Contact, CostRequest, Level, Money, Organisation};
 use rand::Rng;
@@ -311,33 +311,55 @@ impl NameParts {
 }
 
 /// Appends `n` in decimal, padded with zeros to at least `width` digits.
+///
+/// The digits are copied four at a time from [`quads`]: cheaper than
+/// appending them one by one, or checking that a buffer of them is UTF-8.
 pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
-    // A `u64` has at most 20 digits; the padding zeros are already in place.
-    let mut digits = [b'0'; 20];
-    let mut first = digits.len();
+    // Groups of four digits, lowest first: a `u64` has at most 20 digits.
+    let mut groups = [0u16; 5];
+    let mut count = 0;
     let mut rest = n;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        first -= 1;
+    for g in &mut groups {
+        *g = (rest % 10_000) as u16;
+        rest /= 10_000;
+        count += 1;
         if rest == 0 {
             break;
         }
     }
-    for _ in digits.len()..width {
+    let top = groups.get(count - 1).copied().unwrap_or(0);
+    let top_digits = match top {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        _ => 4,
+    };
+    for _ in (count - 1) * 4 + top_digits..width {
         out.push('0');
     }
-    let first = first.min(digits.len().saturating_sub(width));
-    out.push_str(
-        digits
-            .get(first..)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .unwrap_or(""),
-    );
+    let quads = quads();
+    let quad = |g: u16| {
+        let at = usize::from(g) * 4;
+        quads.get(at..at + 4).unwrap_or("")
+    };
+    out.push_str(quad(top).get(4 - top_digits..).unwrap_or(""));
+    for g in groups.iter().take(count - 1).rev() {
+        out.push_str(quad(*g));
+    }
+}
+
+/// Every number from 0 to 9999 written with four digits, one after the
+/// other: "0000", "0001", ... "9999", made once per process.
+fn quads() -> &'static str {
+    static QUADS: OnceLock<String> = OnceLock::new();
+    QUADS.get_or_init(|| (0..10_000).map(|n| format!("{n:04}")).collect())
 }
 
 /// The most decimal digits of a `u32`.
 const DIGITS: usize = 10;
+
+/// What every e-mail address ends with.
+const DOMAIN: &str = ".example.co.uk";
 
 /// Empties `s`, keeping its allocation, with room for `len` bytes: rounded
 /// up, so that a reused text rarely needs to grow for a longer one.
@@ -379,30 +401,60 @@ impl Profile {
     }
 
     /// Overwrites `out` with [`Profile::applicant`], reusing its text buffers
-    /// (each grows at most once per text, before it is written).
+    /// (each grows at most once per text, before it is written). The texts
+    /// are copied from [`NameTexts`] in a few whole pieces.
     pub fn write_applicant(&self, out: &mut Applicant) {
         let n = &self.names;
-        let (place, trade, suffix) = (n.place(), n.trade(), entry(SUFFIX, n.suffix));
-        let (given, family, region) = (n.given(), n.family(), entry(REGIONS, n.region));
+        let region = entry(REGIONS, n.region);
         let org = &mut out.organisation;
-        let name = room(&mut org.name, place.len() + trade.len() + suffix.len() + 2);
-        name.push_str(place);
-        name.push(' ');
-        name.push_str(trade);
-        name.push(' ');
-        name.push_str(suffix);
+        let contact = &mut out.contact;
+        match NameTexts::get().pieces(n) {
+            Some([place, trade, person, user, host]) => {
+                room(&mut org.name, place.len() + trade.len()).push_str(place);
+                org.name.push_str(trade);
+                room(&mut contact.name, person.len()).push_str(person);
+                let email = room(
+                    &mut contact.email,
+                    user.len() + host.len() + DIGITS + DOMAIN.len(),
+                );
+                email.push_str(user);
+                email.push_str(host);
+            }
+            None => self.write_words(org, contact),
+        }
+        push_number(&mut contact.email, u64::from(self.serial), 1);
+        contact.email.push_str(DOMAIN);
         let number = cleared(&mut org.company_number, 8);
         push_number(number, u64::from(self.company_number), 8);
         org.charity_number = None;
         org.ods_code = None;
         cleared(&mut org.region, region.len()).push_str(region);
 
-        let contact = &mut out.contact;
+        room(&mut out.sector, self.sector.len()).push_str(&self.sector);
+        out.employees = self.employees;
+        out.uk_based = self.uk_based;
+        out.already_certified = self.already_certified;
+        out.vat_registered = self.vat_registered;
+    }
+
+    /// The organisation's name, the contact's name and the e-mail address up
+    /// to the serial, joined word by word: for a profile whose name parts are
+    /// outside the lists (read from a file; drawing never makes one), where a
+    /// missing word is empty.
+    fn write_words(&self, org: &mut Organisation, contact: &mut Contact) {
+        let n = &self.names;
+        let (place, trade, suffix) = (n.place(), n.trade(), entry(SUFFIX, n.suffix));
+        let (given, family) = (n.given(), n.family());
+        let name = room(&mut org.name, place.len() + trade.len() + suffix.len() + 2);
+        name.push_str(place);
+        name.push(' ');
+        name.push_str(trade);
+        name.push(' ');
+        name.push_str(suffix);
         let name = room(&mut contact.name, given.len() + family.len() + 1);
         name.push_str(given);
         name.push(' ');
         name.push_str(family);
-        const DOMAIN: &str = ".example.co.uk";
         let email = room(
             &mut contact.email,
             given.len() + family.len() + place.len() + 3 + DIGITS + DOMAIN.len(),
@@ -414,14 +466,84 @@ impl Profile {
         email.push_str(place);
         email.make_ascii_lowercase();
         email.push('-');
-        push_number(email, u64::from(self.serial), 1);
-        email.push_str(DOMAIN);
+    }
+}
 
-        room(&mut out.sector, self.sector.len()).push_str(&self.sector);
-        out.employees = self.employees;
-        out.uk_based = self.uk_based;
-        out.already_certified = self.already_certified;
-        out.vat_registered = self.vat_registered;
+/// The pieces of the applicants' texts, joined from the name lists once per
+/// process: writing an applicant then copies a few whole pieces instead of
+/// joining (and lower-casing) a dozen words each time.
+///
+/// An organisation's name is `place` + `trade_suffix` ("Kestrel " +
+/// "Pharmacy Ltd"), its contact is `contact` ("Priya Patel") and the e-mail
+/// address is `email_user` + `email_host` + serial + domain
+/// ("priya.patel@" + "kestrel-" + "17" + ".example.co.uk").
+struct NameTexts {
+    /// "Place " by place.
+    place: Vec<String>,
+    /// "Trade Suffix" by list of trades, then by `trade * SUFFIX.len() + suffix`.
+    trade_suffix: Vec<Vec<String>>,
+    /// "Given Family" by `given * FAMILY.len() + family`.
+    contact: Vec<String>,
+    /// "given.family@" in lower case, by `given * FAMILY.len() + family`.
+    email_user: Vec<String>,
+    /// "place-" in lower case, by place.
+    email_host: Vec<String>,
+}
+
+impl NameTexts {
+    fn get() -> &'static NameTexts {
+        static TEXTS: OnceLock<NameTexts> = OnceLock::new();
+        TEXTS.get_or_init(NameTexts::new)
+    }
+
+    fn new() -> NameTexts {
+        let people = |f: &dyn Fn(&str, &str) -> String| -> Vec<String> {
+            GIVEN
+                .iter()
+                .flat_map(|g| FAMILY.iter().map(move |s| (g, s)))
+                .map(|(g, s)| f(g, s))
+                .collect()
+        };
+        NameTexts {
+            place: FIRST.iter().map(|p| format!("{p} ")).collect(),
+            trade_suffix: TRADES
+                .iter()
+                .map(|list| {
+                    list.iter()
+                        .flat_map(|t| SUFFIX.iter().map(move |s| format!("{t} {s}")))
+                        .collect()
+                })
+                .collect(),
+            contact: people(&|g, s| format!("{g} {s}")),
+            email_user: people(&|g, s| format!("{g}.{s}@").to_ascii_lowercase()),
+            email_host: FIRST
+                .iter()
+                .map(|p| format!("{p}-").to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// The organisation's name, split as `place` + `trade_suffix`, the
+    /// contact's name, and the e-mail address's `email_user` + `email_host`;
+    /// `None` if a name part is outside its list.
+    fn pieces(&self, n: &NameParts) -> Option<[&str; 5]> {
+        let trade = usize::from(n.trade);
+        let suffix = usize::from(n.suffix);
+        let (given, family) = (usize::from(n.given), usize::from(n.family));
+        let list = TRADES.get(usize::from(n.trades))?;
+        if trade >= list.len() || suffix >= SUFFIX.len() || family >= FAMILY.len() {
+            return None;
+        }
+        let person = given * FAMILY.len() + family;
+        Some([
+            self.place.get(usize::from(n.place))?,
+            self.trade_suffix
+                .get(usize::from(n.trades))?
+                .get(trade * SUFFIX.len() + suffix)?,
+            self.contact.get(person)?,
+            self.email_user.get(person)?,
+            self.email_host.get(usize::from(n.place))?,
+        ])
     }
 }
 
@@ -908,8 +1030,13 @@ fn trades_of(sector: &str) -> u8 {
 }
 
 /// Draws an entry of `list` (every list has fewer than 256 entries).
+///
+/// The range is a `u32` one: rand samples a `usize` range that fits in a
+/// `u32` as that `u32` range, so the draw is the same as from
+/// `0..list.len()`, and the `u32` sampling is the one the other draws use.
 fn index_of(list: &[&str], rng: &mut impl Rng) -> u8 {
-    u8::try_from(rng.random_range(0..list.len().max(1))).unwrap_or(0)
+    let len = u32::try_from(list.len().max(1)).unwrap_or(u32::MAX);
+    u8::try_from(rng.random_range(0..len)).unwrap_or(0)
 }
 
 fn entry(list: &[&'static str], i: u8) -> &'static str {
@@ -1128,9 +1255,68 @@ mod tests {
         assert_eq!(serials, (1..=300).collect::<Vec<u32>>());
     }
 
+    /// Whole pieces or word by word (for name parts outside the lists, where
+    /// a missing word is empty), the texts are those of the words joined.
+    #[test]
+    fn the_applicant_texts_join_the_words_even_outside_the_lists() {
+        let p = Population::default_2020();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut profile = p.draw(&mut rng, 1).remove(0).profile;
+        let mut reused = profile.applicant();
+        for k in 0..3_000 {
+            // Mostly in range; now and then one part a little outside its list.
+            let part = |rng: &mut ChaCha8Rng, len: usize| {
+                let over = if k % 3 == 0 { 3 } else { 0 };
+                u8::try_from(rng.random_range(0..len + over)).unwrap()
+            };
+            let trades = part(&mut rng, TRADES.len());
+            let list = TRADES.get(usize::from(trades)).map_or(0, |l| l.len());
+            profile.names = NameParts {
+                place: part(&mut rng, FIRST.len()),
+                trades,
+                trade: part(&mut rng, list.max(1)),
+                suffix: part(&mut rng, SUFFIX.len()),
+                given: part(&mut rng, GIVEN.len()),
+                family: part(&mut rng, FAMILY.len()),
+                region: part(&mut rng, REGIONS.len()),
+            };
+            profile.serial = k;
+            let n = &profile.names;
+            let expected_name = format!("{} {} {}", n.place(), n.trade(), entry(SUFFIX, n.suffix));
+            let expected_email = format!(
+                "{}.{}@{}-{}.example.co.uk",
+                n.given(),
+                n.family(),
+                n.place(),
+                k
+            )
+            .to_ascii_lowercase();
+            profile.write_applicant(&mut reused);
+            assert_eq!(reused.organisation.name, expected_name);
+            assert_eq!(reused.contact.name, format!("{} {}", n.given(), n.family()));
+            assert_eq!(reused.contact.email, expected_email);
+            assert_eq!(reused, profile.applicant());
+        }
+    }
+
+    /// What [`index_of`] relies on: a `usize` range within `u32` draws as
+    /// the same `u32` range.
+    #[test]
+    fn small_usize_and_u32_ranges_draw_alike() {
+        let mut a = ChaCha8Rng::seed_from_u64(6);
+        let mut b = a.clone();
+        for len in (1..300).chain([70_000, 5_000_000, u32::MAX as usize]) {
+            for _ in 0..20 {
+                let x: usize = a.random_range(0..len);
+                let y: u32 = b.random_range(0..u32::try_from(len).unwrap());
+                assert_eq!(x, y as usize);
+            }
+        }
+    }
+
     #[test]
     fn numbers_are_written_in_decimal_with_padding() {
-        for (n, width) in [
+        let mut cases = vec![
             (0, 1),
             (7, 1),
             (7, 8),
@@ -1138,7 +1324,13 @@ mod tests {
             (13_999_999, 8),
             (u64::MAX, 1),
             (42, 30),
-        ] {
+            (10_000_000_000_000_000_000, 0),
+        ];
+        for k in 0..20 {
+            let p = 10u64.pow(k);
+            cases.extend([(p, 0), (p - 1, 0), (p + 1, 5), (p / 3 + 7, 12)]);
+        }
+        for (n, width) in cases {
             let mut s = String::from("x");
             push_number(&mut s, n, width);
             assert_eq!(s, format!("x{n:0width$}"), "{n} {width}");
