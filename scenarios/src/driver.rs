@@ -15,7 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use grantflow_core::event::EventKind;
@@ -592,26 +592,10 @@ fn pence(m: Money) -> i64 {
 }
 
 /// Pence as money: at most [`Money::MAX`], at least zero.
-///
-/// Whole pounds and the pence over them are joined with
-/// [`Money::checked_add`]: the same amount as [`Money::from_pence`] gives,
-/// without the checks on a decimal of unknown scale that cost several times more.
 fn money(pence: i64) -> Money {
-    static PENCE: OnceLock<[Money; 100]> = OnceLock::new();
-    let Ok(p) = u64::try_from(pence) else {
-        return Money::ZERO;
-    };
-    let under_a_pound = PENCE.get_or_init(|| {
-        std::array::from_fn(|n| Money::from_pence(n as u64).unwrap_or(Money::ZERO))
-    });
-    match (
-        u32::try_from(p / 100),
-        under_a_pound.get((p % 100) as usize),
-    ) {
-        (Ok(pounds), Some(rest)) => Money::pounds(pounds)
-            .checked_add(*rest)
-            .unwrap_or(Money::MAX),
-        _ => Money::from_pence(p).unwrap_or(Money::MAX),
+    match u64::try_from(pence) {
+        Ok(p) => Money::from_pence(p).unwrap_or(Money::MAX),
+        Err(_) => Money::ZERO,
     }
 }
 
