@@ -145,7 +145,7 @@ impl Applicant {
 
 /// The ASCII characters with the Unicode White_Space property (those for
 /// which `char::is_whitespace` holds).
-pub(crate) fn ascii_space(b: u8) -> bool {
+fn ascii_space(b: u8) -> bool {
     matches!(b, b'\t'..=b'\r' | b' ')
 }
 

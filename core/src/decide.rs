@@ -862,26 +862,23 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejectio
 }
 
 /// A text's length in characters without surrounding whitespace, its whole
-/// length, and whether it holds a control character: one pass over the
-/// bytes of ASCII text (the usual case), character scans otherwise.
+/// length, and whether it holds a control character: byte scans for ASCII
+/// text (the usual case), character scans otherwise.
 fn text_measure(value: &str) -> (usize, usize, bool) {
-    let mut trimmed: Option<(usize, usize)> = None;
-    let mut control = false;
-    for (i, &b) in value.as_bytes().iter().enumerate() {
-        if !b.is_ascii() {
-            return (
-                value.trim().chars().count(),
-                value.chars().count(),
-                value.chars().any(char::is_control),
-            );
-        }
-        control |= b.is_ascii_control();
-        if !crate::applicant::ascii_space(b) {
-            trimmed = Some((trimmed.map_or(i, |(start, _)| start), i + 1));
-        }
+    if value.is_ascii() {
+        let b = value.as_bytes();
+        (
+            value.trim().len(),
+            b.len(),
+            b.iter().any(u8::is_ascii_control),
+        )
+    } else {
+        (
+            value.trim().chars().count(),
+            value.chars().count(),
+            value.chars().any(char::is_control),
+        )
     }
-    let len = trimmed.map_or(0, |(start, end)| end - start);
-    (len, value.len(), control)
 }
 
 fn field_rejection(p: FieldProblem) -> Rejection {
