@@ -402,7 +402,7 @@ impl Profile {
 
     /// Overwrites `out` with [`Profile::applicant`], reusing its text buffers
     /// (each grows at most once per text, before it is written). The texts
-    /// are copied from [`NameTexts`] in a few whole pieces.
+    /// are copied in a few whole pieces from tables of name parts built once.
     pub fn write_applicant(&self, out: &mut Applicant) {
         let n = &self.names;
         let region = entry(REGIONS, n.region);
