@@ -70,6 +70,22 @@ pub fn failed(p: &Programme, a: &Applicant, on: NaiveDate) -> Vec<Criterion> {
 /// Pushes the verdict on each criterion to `out`; a passed one only when
 /// `with_passed`. Sentences are written only for what is pushed.
 fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &mut Vec<Criterion>) {
+    let e = &p.eligibility;
+    let open = p.opens.value <= on && on <= p.closes.value;
+    let sector = p.sector(&a.sector);
+    let max = e.max_employees_exclusive.value;
+    let small = a.employees < max;
+    let located = !e.uk_only.value || a.uk_based;
+    let new = !e.exclude_already_certified.value || !a.already_certified;
+    let verdicts = [
+        open,
+        sector.is_some_and(|(_, s)| s.eligible),
+        small,
+        located,
+        new,
+    ];
+    // Room for exactly what is pushed, in one allocation.
+    out.reserve_exact(verdicts.iter().filter(|&&v| with_passed || !v).count());
     let mut push = |id: &str,
                     passed: bool,
                     sentence: &dyn Fn() -> String,
@@ -83,8 +99,6 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
             });
         }
     };
-    let e = &p.eligibility;
-    let open = p.opens.value <= on && on <= p.closes.value;
     push(
         "open",
         open,
@@ -103,11 +117,11 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
         },
         &|| p.closes.provenance(),
     );
-    match p.sector(&a.sector) {
+    match sector {
         Some((_, s)) => push(
             "sector",
             s.eligible,
-            &|| format!("{}: {}", s.name, s.reason),
+            &|| concat(&[&s.name, ": ", &s.reason]),
             &|| {
                 s.reference
                     .clone()
@@ -131,27 +145,31 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
             &|| None,
         ),
     }
-    let max = e.max_employees_exclusive.value;
-    let small = a.employees < max;
     push(
         "size",
         small,
         &|| {
+            let mut staff = [0; 10];
+            let mut most = [0; 10];
+            let (staff, most) = (decimal(a.employees, &mut staff), decimal(max, &mut most));
             if small {
-                format!(
-                    "{} staff is fewer than {max}: a small or medium-sized business",
-                    a.employees
-                )
+                concat(&[
+                    staff,
+                    " staff is fewer than ",
+                    most,
+                    ": a small or medium-sized business",
+                ])
             } else {
-                format!(
-                    "{} staff is not fewer than {max}: only small and medium-sized businesses are funded",
-                    a.employees
-                )
+                concat(&[
+                    staff,
+                    " staff is not fewer than ",
+                    most,
+                    ": only small and medium-sized businesses are funded",
+                ])
             }
         },
         &|| e.max_employees_exclusive.provenance(),
     );
-    let located = !e.uk_only.value || a.uk_based;
     push(
         "location",
         located,
@@ -165,7 +183,6 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
         },
         &|| e.uk_only.provenance(),
     );
-    let new = !e.exclude_already_certified.value || !a.already_certified;
     push(
         "not_certified",
         new,
@@ -181,10 +198,113 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
     );
 }
 
+/// The pieces joined, in a string allocated once at its final length.
+fn concat(pieces: &[&str]) -> String {
+    let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `n` in decimal digits (as `{n}` writes it), in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // A digit, below 10: the cast is exact.
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::applicant::{Contact, Organisation};
+    use proptest::prelude::*;
+
+    #[test]
+    fn decimal_writes_as_display() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            249,
+            250,
+            1000,
+            65_535,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
+            let mut buf = [0; 10];
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The sentences written without `format!` are those `format!` writes.
+        #[test]
+        fn sentences_are_as_formatted(
+            employees in prop_oneof![0u32..400, any::<u32>()],
+            max in prop_oneof![1u32..400, any::<u32>()],
+            sector in 0usize..8,
+            uk_based: bool,
+            already_certified: bool,
+            days in 0i64..4000,
+        ) {
+            let mut p = Programme::healthcare_cyber_essentials_2020();
+            p.eligibility.max_employees_exclusive.value = max;
+            let a = Applicant {
+                organisation: Organisation {
+                    name: "Acme".into(),
+                    company_number: None,
+                    charity_number: None,
+                    ods_code: None,
+                    region: None,
+                },
+                contact: Contact {
+                    name: "A".into(),
+                    email: "a@acme.example".into(),
+                },
+                sector: p
+                    .sectors
+                    .get(sector)
+                    .map_or_else(|| "bakery".to_string(), |s| s.id.clone()),
+                employees,
+                uk_based,
+                already_certified,
+                vat_registered: true,
+            };
+            let on = NaiveDate::from_ymd_opt(2019, 1, 1).expect("date")
+                + chrono::Duration::days(days);
+            let all = explain(&p, &a, on);
+            let small = employees < max;
+            let size = if small {
+                format!("{employees} staff is fewer than {max}: a small or medium-sized business")
+            } else {
+                format!(
+                    "{employees} staff is not fewer than {max}: only small and medium-sized businesses are funded"
+                )
+            };
+            prop_assert_eq!(&all.criteria[2].sentence, &size);
+            if let Some((_, s)) = p.sector(&a.sector) {
+                prop_assert_eq!(&all.criteria[1].sentence, &format!("{}: {}", s.name, s.reason));
+            }
+            let want: Vec<Criterion> = all.failed().cloned().collect();
+            let got = failed(&p, &a, on);
+            prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn failed_lists_what_explain_fails() {
