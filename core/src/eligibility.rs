@@ -121,7 +121,7 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
         Some((_, s)) => push(
             "sector",
             s.eligible,
-            &|| concat(&[&s.name, ": ", &s.reason]),
+            &|| [s.name.as_str(), ": ", &s.reason].concat(),
             &|| {
                 s.reference
                     .clone()
@@ -153,19 +153,21 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
             let mut most = [0; 10];
             let (staff, most) = (decimal(a.employees, &mut staff), decimal(max, &mut most));
             if small {
-                concat(&[
+                [
                     staff,
                     " staff is fewer than ",
                     most,
                     ": a small or medium-sized business",
-                ])
+                ]
+                .concat()
             } else {
-                concat(&[
+                [
                     staff,
                     " staff is not fewer than ",
                     most,
                     ": only small and medium-sized businesses are funded",
-                ])
+                ]
+                .concat()
             }
         },
         &|| e.max_employees_exclusive.provenance(),
@@ -196,15 +198,6 @@ fn judge(p: &Programme, a: &Applicant, on: NaiveDate, with_passed: bool, out: &m
         },
         &|| e.exclude_already_certified.provenance(),
     );
-}
-
-/// The pieces joined, in a string allocated once at its final length.
-fn concat(pieces: &[&str]) -> String {
-    let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
-    for p in pieces {
-        s.push_str(p);
-    }
-    s
 }
 
 /// `n` in decimal digits (as `{n}` writes it), in `buf`.
