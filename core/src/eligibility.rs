@@ -221,6 +221,28 @@ mod tests {
     use crate::applicant::{Contact, Organisation};
     use proptest::prelude::*;
 
+    /// A VAT-registered applicant "Acme" with the answers that matter to eligibility.
+    fn acme(sector: String, employees: u32, uk_based: bool, already_certified: bool) -> Applicant {
+        Applicant {
+            organisation: Organisation {
+                name: "Acme".into(),
+                company_number: None,
+                charity_number: None,
+                ods_code: None,
+                region: None,
+            },
+            contact: Contact {
+                name: "A".into(),
+                email: "a@acme.example".into(),
+            },
+            sector,
+            employees,
+            uk_based,
+            already_certified,
+            vat_registered: true,
+        }
+    }
+
     #[test]
     fn decimal_writes_as_display() {
         for n in [
@@ -257,27 +279,11 @@ mod tests {
         ) {
             let mut p = Programme::healthcare_cyber_essentials_2020();
             p.eligibility.max_employees_exclusive.value = max;
-            let a = Applicant {
-                organisation: Organisation {
-                    name: "Acme".into(),
-                    company_number: None,
-                    charity_number: None,
-                    ods_code: None,
-                    region: None,
-                },
-                contact: Contact {
-                    name: "A".into(),
-                    email: "a@acme.example".into(),
-                },
-                sector: p
-                    .sectors
-                    .get(sector)
-                    .map_or_else(|| "bakery".to_string(), |s| s.id.clone()),
-                employees,
-                uk_based,
-                already_certified,
-                vat_registered: true,
-            };
+            let sector = p
+                .sectors
+                .get(sector)
+                .map_or_else(|| "bakery".to_string(), |s| s.id.clone());
+            let a = acme(sector, employees, uk_based, already_certified);
             let on = NaiveDate::from_ymd_opt(2019, 1, 1).expect("date")
                 + chrono::Duration::days(days);
             let all = explain(&p, &a, on);
@@ -303,24 +309,7 @@ mod tests {
     fn failed_lists_what_explain_fails() {
         let p = Programme::healthcare_cyber_essentials_2020();
         let on = NaiveDate::from_ymd_opt(2020, 10, 1).expect("date");
-        let base = Applicant {
-            organisation: Organisation {
-                name: "Acme".into(),
-                company_number: None,
-                charity_number: None,
-                ods_code: None,
-                region: None,
-            },
-            contact: Contact {
-                name: "A".into(),
-                email: "a@acme.example".into(),
-            },
-            sector: "medical-supplier".into(),
-            employees: 10,
-            uk_based: true,
-            already_certified: false,
-            vat_registered: true,
-        };
+        let base = acme("medical-supplier".into(), 10, true, false);
         let variants = [
             base.clone(),
             Applicant {
