@@ -91,8 +91,11 @@ impl Money {
     pub fn from_pence(pence: u64) -> Result<Money, MoneyError> {
         match i64::try_from(pence) {
             Ok(p) if p <= Money::MAX.0 => Ok(Money(p)),
-            _ => Err(MoneyError::TooLarge {
-                input: Decimal::from_i128_with_scale(i128::from(pence), 2).to_string(),
+            Ok(p) => Err(MoneyError::TooLarge {
+                input: Decimal::new(p, 2).to_string(),
+            }),
+            Err(_) => Err(MoneyError::TooLarge {
+                input: format!("{pence} pence"),
             }),
         }
     }
@@ -404,6 +407,19 @@ mod tests {
         assert!(serde_json::from_str::<Money>("0.005").is_err());
         assert_eq!(Money::pounds(1234567).display_pounds(), "£1,234,567.00");
         assert_eq!(Money::from_pence(5).unwrap().display_pounds(), "£0.05");
+        assert_eq!(Money::from_pence(100_000_000_000_000).unwrap(), Money::MAX);
+        assert_eq!(
+            Money::from_pence(100_000_000_000_001),
+            Err(MoneyError::TooLarge {
+                input: "1000000000000.01".into()
+            })
+        );
+        assert_eq!(
+            Money::from_pence(u64::MAX),
+            Err(MoneyError::TooLarge {
+                input: format!("{} pence", u64::MAX)
+            })
+        );
     }
 
     #[test]
