@@ -2,7 +2,8 @@
 //! equivalent work in the same run:
 //!
 //! 1. durable appends through the engine with group commit vs raw batched
-//!    inserts of the same rows (events and outbox) in one transaction;
+//!    inserts of the same rows (events, the notices on their last) in one
+//!    transaction;
 //! 2. single-command durable commits vs raw single-row transactions, the
 //!    two sides taking turns in rounds so that both see the same disk;
 //! 3. replaying 1,000,000 events from SQLite through the engine;
@@ -99,39 +100,42 @@ fn raw_connection(path: &Path, sync: Synchronous) -> Connection {
     conn
 }
 
-type EventRow = (String, i64, String, i64, String, String, i64);
-type OutboxRow = (String, String, String, i64, i64);
+/// An event row as the store writes it: the columns of `events`, the
+/// last two holding an append's notices on its last row.
+type EventRow = (
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+);
 
-fn rows_of(path: &Path) -> (Vec<EventRow>, Vec<OutboxRow>) {
+fn rows_of(path: &Path) -> Vec<EventRow> {
     let conn = Connection::open(path).expect("open");
-    let mut s = conn.prepare("SELECT programme_id, version, event_type, schema_version, payload, command_id, recorded_at FROM events ORDER BY rowid").expect("prepare");
-    let events = s
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    let mut s = conn.prepare("SELECT notice_id, programme_id, notice, next_attempt, version FROM outbox ORDER BY seq").expect("prepare");
-    let outbox = s
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    (events, outbox)
+    let mut s = conn.prepare("SELECT programme_id, version, event_type, schema_version, payload, command_id, recorded_at, notices, notices_due FROM events ORDER BY rowid").expect("prepare");
+    s.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ))
+    })
+    .expect("query")
+    .collect::<Result<Vec<_>, _>>()
+    .expect("rows")
 }
 
-fn insert_rows(conn: &Connection, events: &[EventRow], outbox: &[OutboxRow]) {
+fn insert_rows(conn: &Connection, events: &[EventRow]) {
     conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
     {
         let mut max = conn
@@ -141,17 +145,10 @@ fn insert_rows(conn: &Connection, events: &[EventRow], outbox: &[OutboxRow]) {
             let _: i64 = max.query_row([&first.0], |r| r.get(0)).expect("version");
         }
         let mut ins = conn
-            .prepare_cached("INSERT INTO events (programme_id, version, event_type, schema_version, payload, command_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .prepare_cached("INSERT INTO events (programme_id, version, event_type, schema_version, payload, command_id, recorded_at, notices, notices_due) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
             .expect("prepare");
         for e in events {
-            ins.execute(params![e.0, e.1, e.2, e.3, e.4, e.5, e.6])
-                .expect("insert");
-        }
-        let mut ob = conn
-            .prepare_cached("INSERT INTO outbox (notice_id, programme_id, notice, next_attempt, version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice_id) DO NOTHING")
-            .expect("prepare");
-        for o in outbox {
-            ob.execute(params![o.0, o.1, o.2, o.3, o.4])
+            ins.execute(params![e.0, e.1, e.2, e.3, e.4, e.5, e.6, e.7, e.8])
                 .expect("insert");
         }
     }
@@ -220,19 +217,14 @@ fn group_commit(dir: &Path, from_snapshot: bool) -> Ratio {
     drop(engine);
 
     // The raw side writes exactly the rows the engine wrote, in the same transaction sizes.
-    let (rows, outbox) = rows_of(&path);
+    let rows = rows_of(&path);
     let rows = &rows[1..]; // without the programme's opening event
     let raw_path = dir.join(format!("{tag}-raw.db"));
     let conn = raw_connection(&raw_path, Synchronous::Full);
     let per_tx = rows.len() / BATCHES as usize;
-    let ob_per_tx = outbox.len() / BATCHES as usize;
     let t = Instant::now();
     for b in 0..BATCHES as usize {
-        insert_rows(
-            &conn,
-            &rows[b * per_tx..(b + 1) * per_tx],
-            &outbox[b * ob_per_tx..(b + 1) * ob_per_tx],
-        );
+        insert_rows(&conn, &rows[b * per_tx..(b + 1) * per_tx]);
     }
     let raw = t.elapsed();
     Ratio {
@@ -250,8 +242,8 @@ fn group_commit(dir: &Path, from_snapshot: bool) -> Ratio {
 
 /// Single commands, each its own durable transaction, against two raw
 /// baselines: single-row transactions (the target's measure) and
-/// transactions of the same rows the command writes (its two events and
-/// its notice: the equivalent work).
+/// transactions of the same rows the command writes (its two event rows,
+/// its notice riding on the second: the equivalent work).
 ///
 /// An `fsync` costs from a tenth of a millisecond to several, and its price
 /// drifts with the disk, so the three sides take turns: `rounds` rounds of
@@ -280,11 +272,23 @@ fn single_commits(dir: &Path, from_snapshot: bool, rounds: usize) -> [Ratio; 2] 
             engine.execute(c, fixtures::day(1)).expect("submit");
         }
     }
-    let (events, outbox) = rows_of(&scratch);
-    // After the opening's event, each submission wrote two events and one notice.
+    let events = rows_of(&scratch);
+    // After the opening's event, each submission wrote two events, its
+    // notice on the second.
     assert_eq!(events.len(), 1 + 2 * n, "two events per submission");
-    assert_eq!(outbox.len(), n, "one notice per submission");
-    let command_rows = |i: usize| (&events[1 + 2 * i..3 + 2 * i], &outbox[i..=i]);
+    let command_rows = |i: usize| &events[1 + 2 * i..3 + 2 * i];
+    assert!(
+        (0..n).all(|i| command_rows(i)[0].7.is_none() && command_rows(i)[1].7.is_some()),
+        "each submission's notice rides on its second event row"
+    );
+    // The one-row side writes each command's second event without its notice.
+    let lone_rows: Vec<EventRow> = (0..n)
+        .map(|i| {
+            let mut row = command_rows(i)[1].clone();
+            (row.7, row.8) = (None, None);
+            row
+        })
+        .collect();
 
     let path = dir.join(format!("{tag}.db"));
     let mut engine = open_engine(
@@ -319,11 +323,8 @@ fn single_commits(dir: &Path, from_snapshot: bool, rounds: usize) -> [Ratio; 2] 
                             .execute(&commands[i], fixtures::day(1))
                             .expect("submit");
                     }
-                    1 => insert_rows(&one_row, &command_rows(i).0[1..], &[]),
-                    _ => {
-                        let (evs, obs) = command_rows(i);
-                        insert_rows(&same_rows, evs, obs);
-                    }
+                    1 => insert_rows(&one_row, std::slice::from_ref(&lone_rows[i])),
+                    _ => insert_rows(&same_rows, command_rows(i)),
                 }
             }
             let took = t.elapsed();

@@ -14,6 +14,15 @@
 //! - [`SCHEMA_VERSION`] is the schema this crate writes; a file of a newer
 //!   one is refused with [`StoreError::SchemaTooNew`] before anything is written.
 //!
+//! An append's notices are written with its events, in the same
+//! transaction: as a JSON array on its last event row (`events.notices`).
+//! They move into the `outbox` table, where claims, acknowledgements and
+//! retries work on them, the next time the outbox is read (the first step
+//! of [`Outbox::claim`] and [`SqliteStore::outbox_entries`]), in the order
+//! they were appended and exactly once; a meta row records the last event
+//! row moved. A single commit so writes the event table and its two indexes
+//! only, and the outbox's three B-trees are written in batches by claims.
+//!
 //! Rows are stored as JSON (`payload`) next to their event type, schema
 //! version and command id, and decoded with [`Event::from_json`], so events
 //! of older schema versions keep loading. A long load (a replay) reads the
@@ -56,7 +65,7 @@ use grantflow_core::{
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this crate creates and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// SQLite's `synchronous` setting: how hard a commit waits for the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -154,6 +163,12 @@ const MIGRATIONS: &[&str] = &[
         data         TEXT    NOT NULL,
         saved_at     INTEGER NOT NULL
     );",
+    // 1 -> 2: an append's notices ride on its last event row and move to
+    // the outbox table when the outbox is next read; `outbox_fed` is the
+    // last event rowid moved. Rows written before hold no notices.
+    "ALTER TABLE events ADD COLUMN notices TEXT;
+    ALTER TABLE events ADD COLUMN notices_due INTEGER;
+    INSERT INTO grantflow_meta (key, value) SELECT 'outbox_fed', coalesce(max(rowid), 0) FROM events;",
 ];
 
 fn describe(e: &rusqlite::Error) -> String {
@@ -422,6 +437,7 @@ impl SqliteStore {
                 schema: *schema,
                 payload,
                 command: command.clone(),
+                notices: None,
             });
         self.write_events(programme, expected, None, event_rows, |_, _| Ok(()))
             .map(|v| v.unwrap_or(expected))
@@ -472,10 +488,11 @@ impl SqliteStore {
         let mut version = expected;
         {
             let mut insert = tx
-                .prepare_cached("INSERT INTO events (programme_id, version, event_type, schema_version, payload, command_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .prepare_cached("INSERT INTO events (programme_id, version, event_type, schema_version, payload, command_id, recorded_at, notices, notices_due) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
                 .map_err(err)?;
             for row in rows {
                 version += 1;
+                let (notices, due) = row.notices.unzip();
                 let result = insert.execute(params![
                     programme.as_str(),
                     to_i64(version),
@@ -483,7 +500,9 @@ impl SqliteStore {
                     row.schema,
                     row.payload,
                     row.command,
-                    now
+                    now,
+                    notices,
+                    due
                 ]);
                 match result {
                     Ok(_) => {}
@@ -534,38 +553,39 @@ impl SqliteStore {
             })?;
             encoded.push(json);
         }
-        let mut notes = Vec::with_capacity(notices.len());
-        for n in notices {
-            let json = serde_json::to_string(n).map_err(|err| StoreError::Backend {
-                detail: format!("cannot encode notice {}: {err}", n.id),
+        let notes = if notices.is_empty() {
+            None
+        } else {
+            let json = serde_json::to_string(notices).map_err(|err| StoreError::Backend {
+                detail: format!("cannot encode the notices of an append: {err}"),
             })?;
-            notes.push(json);
-        }
-        let next_attempt = micros(events.last().map_or(DateTime::<Utc>::MIN_UTC, |e| e.at));
-        let new_version = expected + events.len() as u64;
-        let rows = events.iter().zip(&encoded).map(|(e, json)| EventRow {
-            event_type: e.kind.name(),
-            schema: i64::from(e.schema_version),
-            payload: json,
-            command: e.command.to_string(),
-        });
+            Some(json)
+        };
+        let due = micros(events.last().map_or(DateTime::<Utc>::MIN_UTC, |e| e.at));
+        let last = events.len().checked_sub(1);
+        let rows = events
+            .iter()
+            .zip(&encoded)
+            .enumerate()
+            .map(|(i, (e, json))| EventRow {
+                event_type: e.kind.name(),
+                schema: i64::from(e.schema_version),
+                payload: json,
+                command: e.command.to_string(),
+                notices: notes
+                    .as_deref()
+                    .filter(|_| Some(i) == last)
+                    .map(|n| (n, due)),
+            });
         let unseen = unseen.map(ToString::to_string);
+        // Notices ride on the append's last event row; with no event to
+        // carry them they go to the outbox table directly, after the rows
+        // queued before them.
+        let direct = events.is_empty().then_some(notes.as_deref()).flatten();
         self.write_events(programme, expected, unseen.as_deref(), rows, |tx, err| {
-            let mut outbox = tx
-                .prepare_cached(
-                    "INSERT INTO outbox (notice_id, programme_id, notice, next_attempt, version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice_id) DO NOTHING",
-                )
-                .map_err(err)?;
-            for (n, json) in notices.iter().zip(&notes) {
-                outbox
-                    .execute(params![
-                        n.id.to_string(),
-                        programme.as_str(),
-                        json,
-                        next_attempt,
-                        to_i64(new_version)
-                    ])
-                    .map_err(err)?;
+            if let Some(json) = direct {
+                feed_outbox(tx, err)?;
+                queue_notices(tx, programme, json, due, to_i64(expected), err)?;
             }
             Ok(())
         })
@@ -882,15 +902,18 @@ impl Drop for Decoder<'_, '_> {
     }
 }
 
-/// Maps a SQLite error to the store's typed error, naming the file.
 /// One event row as written.
 struct EventRow<'a> {
     event_type: &'a str,
     schema: i64,
     payload: &'a str,
     command: String,
+    /// On an append's last row: its notices (a JSON array) and when they
+    /// are first due.
+    notices: Option<(&'a str, i64)>,
 }
 
+/// Maps a SQLite error to the store's typed error, naming the file.
 fn error_of(path: &Path, options: SqliteOptions, e: rusqlite::Error) -> StoreError {
     let path = path.display();
     match code(&e) {
@@ -1148,6 +1171,103 @@ impl EventStore for SqliteStore {
 
 type OutboxRow = (String, String, String, i64, i64, Option<String>);
 
+/// Event rows with notices moved to the outbox table per step at most.
+const FEED_CHUNK: usize = 1024;
+
+/// Moves the notices of the event rows appended since the last call into
+/// the outbox table, in the order they were appended, and records the last
+/// rowid moved; whether there was anything new. Run inside a write
+/// transaction, before any read of the outbox table; when nothing was
+/// appended since, it only reads two values.
+fn feed_outbox(
+    tx: &Connection,
+    err: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<bool, StoreError> {
+    let mut fed: i64 = tx
+        .prepare_cached(
+            "SELECT CAST(value AS INTEGER) FROM grantflow_meta WHERE key = 'outbox_fed'",
+        )
+        .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+        .map_err(err)?
+        .unwrap_or(0);
+    let top: i64 = tx
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM events")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(err)?;
+    if top <= fed {
+        return Ok(false);
+    }
+    loop {
+        let chunk: Vec<(i64, String, i64, String, i64)> = tx
+            .prepare_cached(
+                "SELECT rowid, programme_id, version, notices, notices_due FROM events
+                 WHERE rowid > ?1 AND rowid <= ?2 AND notices IS NOT NULL ORDER BY rowid LIMIT ?3",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![fed, top, FEED_CHUNK as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect()
+            })
+            .map_err(err)?;
+        for (_, programme, version, notices, due) in &chunk {
+            queue_notices(
+                tx,
+                &ProgrammeId::new(programme),
+                notices,
+                *due,
+                *version,
+                err,
+            )?;
+        }
+        match chunk.last() {
+            Some(&(rowid, ..)) if chunk.len() == FEED_CHUNK => fed = rowid,
+            _ => break,
+        }
+    }
+    tx.prepare_cached("UPDATE grantflow_meta SET value = ?1 WHERE key = 'outbox_fed'")
+        .and_then(|mut s| s.execute([top.to_string()]))
+        .map_err(err)?;
+    Ok(true)
+}
+
+/// Inserts the notices of one append (a JSON array) into the outbox table;
+/// a notice already queued is left as it is.
+fn queue_notices(
+    tx: &Connection,
+    programme: &ProgrammeId,
+    notices: &str,
+    due: i64,
+    version: i64,
+    err: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<(), StoreError> {
+    let parsed: Vec<Notice> = serde_json::from_str(notices).map_err(|e| StoreError::Corrupt {
+        programme: programme.clone(),
+        version: u64::try_from(version).unwrap_or(0),
+        detail: format!("the notices written with this event are unreadable: {e}"),
+    })?;
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO outbox (notice_id, programme_id, notice, next_attempt, version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (notice_id) DO NOTHING",
+        )
+        .map_err(err)?;
+    for n in &parsed {
+        let json = serde_json::to_string(n).map_err(|e| StoreError::Backend {
+            detail: format!("cannot encode notice {}: {e}", n.id),
+        })?;
+        insert
+            .execute(params![
+                n.id.to_string(),
+                programme.as_str(),
+                json,
+                due,
+                version
+            ])
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     fn entry(&self, row: OutboxRow) -> Result<OutboxEntry, StoreError> {
         let (programme, notice, status, attempts, next_attempt, last_error) = row;
@@ -1181,16 +1301,41 @@ impl SqliteStore {
         let id_text = id.to_string();
         all.push(&id_text);
         all.extend_from_slice(args);
-        let changed = self
+        let mut changed = self
             .conn
             .prepare_cached(sql)
             .and_then(|mut s| s.execute(all.as_slice()))
             .map_err(|e| self.error(e))?;
         if changed == 0 {
+            // A notice not read from the outbox yet may still ride on its
+            // event row.
+            if self.feed()? {
+                changed = self
+                    .conn
+                    .prepare_cached(sql)
+                    .and_then(|mut s| s.execute(all.as_slice()))
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        if changed == 0 {
             Err(StoreError::UnknownNotice(id))
         } else {
             Ok(())
         }
+    }
+
+    /// Moves notices still riding on their event rows into the outbox
+    /// table, in a transaction of its own; whether any event row was new.
+    fn feed(&mut self) -> Result<bool, StoreError> {
+        let (path, options) = (self.path.clone(), self.options);
+        let err = |e| error_of(&path, options, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let moved = feed_outbox(&tx, &err)?;
+        tx.commit().map_err(err)?;
+        Ok(moved)
     }
 
     fn select_entries(
@@ -1234,6 +1379,7 @@ impl Outbox for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
+        feed_outbox(&tx, &err)?;
         let rows: Vec<(i64, OutboxRow)> = {
             let mut stmt = tx
                 .prepare_cached(
@@ -1321,6 +1467,7 @@ impl SqliteStore {
         &mut self,
         programme: &ProgrammeId,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.feed()?;
         self.select_entries(
             "SELECT programme_id, notice, status, attempts, next_attempt, last_error FROM outbox WHERE programme_id = ?1 ORDER BY seq",
             &[&programme.as_str()],
