@@ -1301,21 +1301,15 @@ impl SqliteStore {
         let id_text = id.to_string();
         all.push(&id_text);
         all.extend_from_slice(args);
-        let mut changed = self
-            .conn
-            .prepare_cached(sql)
-            .and_then(|mut s| s.execute(all.as_slice()))
-            .map_err(|e| self.error(e))?;
-        if changed == 0 {
-            // A notice not read from the outbox yet may still ride on its
-            // event row.
-            if self.feed()? {
-                changed = self
-                    .conn
-                    .prepare_cached(sql)
-                    .and_then(|mut s| s.execute(all.as_slice()))
-                    .map_err(|e| self.error(e))?;
-            }
+        let run = |conn: &Connection| {
+            conn.prepare_cached(sql)
+                .and_then(|mut s| s.execute(all.as_slice()))
+        };
+        let mut changed = run(&self.conn).map_err(|e| self.error(e))?;
+        // A notice not read from the outbox yet may still ride on its
+        // event row.
+        if changed == 0 && self.feed()? {
+            changed = run(&self.conn).map_err(|e| self.error(e))?;
         }
         if changed == 0 {
             Err(StoreError::UnknownNotice(id))
