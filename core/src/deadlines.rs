@@ -151,6 +151,13 @@ struct Slot {
 
 impl Queue {
     fn find(&self, at_arrival: u128) -> Option<usize> {
+        // Most lookups are for the front (a reminder or expiry that a tick
+        // fired, the oldest deadline of its kind) or for one that went
+        // before it (a fired reminder its stage's change removes again).
+        let front = self.slots.front()?.at_arrival;
+        if at_arrival <= front {
+            return (at_arrival == front).then_some(0);
+        }
         self.slots
             .binary_search_by_key(&at_arrival, |s| s.at_arrival)
             .ok()
@@ -445,6 +452,39 @@ mod tests {
         }
 
         proptest! {
+            /// A queue's lookup, with its shortcuts at the front, finds what
+            /// a scan of the slots finds, gaps and a wrapped-around buffer
+            /// included.
+            #[test]
+            fn find_agrees_with_a_scan(
+                keys in proptest::collection::btree_set(0u128..64, 0..24),
+                gaps in proptest::collection::vec(any::<bool>(), 24),
+                popped in 0usize..8,
+                probe in 0u128..70,
+            ) {
+                let app = ApplicationId::new(uuid::Uuid::from_u128(1));
+                // Slots pushed and popped first move the start, so that
+                // the keys wrap around the end of the buffer.
+                let mut q = Queue {
+                    kind: 0,
+                    slots: VecDeque::with_capacity(keys.len().max(8)),
+                };
+                for _ in 0..popped {
+                    q.slots.push_back(Slot { at_arrival: 0, application: None });
+                }
+                for _ in 0..popped {
+                    q.slots.pop_front();
+                }
+                for (k, gap) in keys.iter().zip(&gaps) {
+                    q.slots.push_back(Slot {
+                        at_arrival: *k,
+                        application: (!gap).then_some(app),
+                    });
+                }
+                let want = q.slots.iter().position(|s| s.at_arrival == probe);
+                prop_assert_eq!(q.find(probe), want);
+            }
+
             /// The queues hold exactly what an ordered set would, in the same
             /// order, whatever order deadlines come and go in.
             #[test]
