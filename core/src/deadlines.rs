@@ -293,6 +293,21 @@ impl Deadlines {
         self.collect_below(due_limit(now)).into_iter()
     }
 
+    /// Whether any deadline is due at `now`: the same answer as
+    /// `due(now).next().is_some()`, from the fronts of the queues alone.
+    pub fn any_due(&self, now: DateTime<Utc>) -> bool {
+        let limit = due_limit(now);
+        // A queue's front is its earliest slot; a removed front is trimmed
+        // away, and were one left, it would only send a tick the long way.
+        self.queues
+            .iter()
+            .any(|q| q.slots.front().is_some_and(|s| s.at_arrival < limit))
+            || self
+                .stray
+                .first_key_value()
+                .is_some_and(|(k, _)| k.at_arrival < limit)
+    }
+
     /// How many deadlines are pending.
     pub fn len(&self) -> usize {
         self.len
@@ -515,6 +530,7 @@ mod tests {
                             let now = base + chrono::Duration::days(day);
                             let due: Vec<_> = index.due(now).collect();
                             let want: Vec<_> = model.iter().take_while(|d| d.at <= now).copied().collect();
+                            prop_assert_eq!(index.any_due(now), !want.is_empty());
                             prop_assert_eq!(due, want);
                         }
                     }

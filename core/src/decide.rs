@@ -113,6 +113,10 @@ fn decide_with(
             "open",
         ));
     };
+    if matches!(command.action, Action::Tick) && !state.deadlines.any_due(now) {
+        // Nothing is due: the tick records nothing, as `tick` would find.
+        return Ok(buffer);
+    }
     let mut d = Draft::new(state, p, command.id, now, buffer);
     match &command.action {
         Action::Open { .. } => {} // handled above
@@ -916,6 +920,136 @@ mod tests {
             " ü\u{a0}",
         ] {
             assert_eq!(text_measure(s), by_chars(s), "{s:?}");
+        }
+    }
+
+    mod ticks {
+        use std::sync::Arc;
+
+        use chrono::{DateTime, Duration, TimeZone, Utc};
+        use proptest::prelude::*;
+        use rust_decimal::Decimal;
+
+        use crate::applicant::{Applicant, Contact, CostRequest, Organisation};
+        use crate::command::{Action, Command};
+        use crate::decide::{Draft, decide, tick};
+        use crate::event::Event;
+        use crate::ids::{ApplicationId, CommandId};
+        use crate::lifecycle::Milestone;
+        use crate::money::Money;
+        use crate::programme::{Level, Programme};
+        use crate::state::{State, evolve};
+
+        fn app_id(n: u8) -> ApplicationId {
+            ApplicationId::new(uuid::Uuid::from_u128(u128::from(n) + 1))
+        }
+
+        fn applicant(n: u8) -> Applicant {
+            Applicant {
+                organisation: Organisation {
+                    name: format!("Supplier {n}"),
+                    company_number: Some(format!("{:08}", n)),
+                    charity_number: None,
+                    ods_code: None,
+                    region: None,
+                },
+                contact: Contact {
+                    name: "Office Manager".into(),
+                    email: format!("office{n}@supplier.example"),
+                },
+                sector: "medical-supplier".into(),
+                employees: 20,
+                uk_based: true,
+                already_certified: false,
+                vat_registered: true,
+            }
+        }
+
+        /// A tick the general way: every due deadline looked at.
+        fn tick_the_long_way(state: &State, command: &Command, now: DateTime<Utc>) -> Vec<Event> {
+            let p = state.programme().expect("open");
+            let mut d = Draft::new(state, p, command.id, now, Vec::new());
+            tick(&mut d);
+            d.events
+        }
+
+        #[derive(Clone, Debug)]
+        enum Step {
+            Wait(u32),
+            Submit(u8),
+            Accept(u8),
+            Milestone(u8, u8),
+            Tick,
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                3 => prop_oneof![1u32..48, 24u32 * 5..24 * 40].prop_map(Step::Wait),
+                2 => (0u8..8).prop_map(Step::Submit),
+                2 => (0u8..8).prop_map(Step::Accept),
+                2 => (0u8..8, 0u8..5).prop_map(|(a, m)| Step::Milestone(a, m)),
+                3 => Just(Step::Tick),
+            ]
+        }
+
+        proptest! {
+            /// A tick with nothing due (answered early) and any other tick
+            /// record what looking at every due deadline records.
+            #[test]
+            fn ticks_record_what_the_general_path_records(steps in proptest::collection::vec(step(), 0..80)) {
+                let mut programme = Programme::healthcare_cyber_essentials_2020();
+                programme.pot.value = Money::pounds(5_000);
+                programme.allocation.contingency.value = Money::ZERO;
+                let mut now = Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("date");
+                let mut state = State::default();
+                let mut next = 0u128;
+                let mut run = |state: &mut State, action: Action, now: DateTime<Utc>| {
+                    next += 1;
+                    let c = Command::new(CommandId::new(uuid::Uuid::from_u128(next)), action);
+                    if matches!(c.action, Action::Tick) {
+                        let long = tick_the_long_way(state, &c, now);
+                        prop_assert_eq!(decide(state, &c, now), Ok(long));
+                    }
+                    if let Ok(events) = decide(state, &c, now) {
+                        for e in &events {
+                            evolve(state, e).expect("applies");
+                        }
+                    }
+                    Ok(())
+                };
+                run(&mut state, Action::Open { programme: Box::new(programme) }, now)?;
+                for s in steps {
+                    let action = match s {
+                        Step::Wait(hours) => {
+                            now += Duration::hours(i64::from(hours));
+                            continue;
+                        }
+                        Step::Submit(a) => Action::Submit {
+                            application: app_id(a),
+                            applicant: Arc::new(applicant(a)),
+                            request: CostRequest {
+                                level: Level::Basic,
+                                consultancy_days: Decimal::from(2),
+                                day_rate: Money::pounds(450),
+                                plus_audit_quote: None,
+                            },
+                        },
+                        Step::Accept(a) => Action::Accept { application: app_id(a) },
+                        Step::Milestone(a, m) => Action::Milestone {
+                            application: app_id(a),
+                            milestone: [
+                                Milestone::ConsultancyEngaged,
+                                Milestone::SelfAssessmentSubmitted,
+                                Milestone::AssessmentFailed,
+                                Milestone::AssessmentPassed,
+                                Milestone::PlusAuditBooked,
+                            ][usize::from(m)],
+                        },
+                        Step::Tick => Action::Tick,
+                    };
+                    run(&mut state, action, now)?;
+                }
+            }
         }
     }
 
