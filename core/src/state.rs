@@ -203,6 +203,28 @@ fn stage_deadline_slots(p: &Programme, app: &Application, stage: &Stage) -> [Opt
     out
 }
 
+/// What [`stage_deadline_slots`] computes a stage's deadlines from: which
+/// of its arms the stage takes and that arm's times. Two stages of one
+/// application with the same basis carry the same deadlines.
+fn stage_deadline_basis(stage: &Stage) -> (u8, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    match *stage {
+        Stage::Offered { expires } => (1, Some(expires), None),
+        Stage::Awarded { pass_by }
+        | Stage::ConsultancyEngaged { pass_by }
+        | Stage::SelfAssessmentSubmitted { pass_by, .. } => (2, Some(pass_by), None),
+        Stage::FeedbackDue {
+            pass_by,
+            respond_by,
+        } => (3, Some(pass_by), Some(respond_by)),
+        Stage::Certified {
+            plus_by: Some(plus_by),
+        }
+        | Stage::PlusAuditBooked { plus_by, .. } => (4, Some(plus_by), None),
+        Stage::PlusRetest { plus_by, retest_by } => (5, Some(plus_by), Some(retest_by)),
+        _ => (0, None, None),
+    }
+}
+
 /// The certificate-expiry reminders of a certified application.
 pub fn certificate_deadlines(p: &Programme, app: &Application) -> impl Iterator<Item = Deadline> {
     let expires = app.certificate_expires;
@@ -622,8 +644,16 @@ fn apply(
         // index. A deadline both stages carry stays as it is: in particular a
         // reminder the old stage already fired (so no longer pending) does not
         // come back (Plus audit booked, failed, re-booked: one Plus reminder).
-        let old = stage_deadline_slots(p, app, &app.stage);
-        let new = stage_deadline_slots(p, app, &stage);
+        // Most stage changes keep the deadlines (a consultant engaged, a
+        // self-assessment sent, a completion): then there is nothing to diff.
+        let (old, new) = if stage_deadline_basis(&app.stage) == stage_deadline_basis(&stage) {
+            ([None; 3], [None; 3])
+        } else {
+            (
+                stage_deadline_slots(p, app, &app.stage),
+                stage_deadline_slots(p, app, &stage),
+            )
+        };
         for d in old.iter().flatten() {
             if !new.contains(&Some(*d)) {
                 deadlines.remove(d);
@@ -678,5 +708,113 @@ pub fn reminder_deadline(p: &Programme, app: &Application, reminder: &Reminder) 
         arrival: app.arrival,
         kind,
         application: app.id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone, Utc};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::applicant::{Contact, CostRequest, Organisation};
+    use crate::programme::Level;
+
+    fn stage(kind: u8, a: i64, b: i64, attempt: u8) -> Stage {
+        let base = Utc
+            .with_ymd_and_hms(2020, 9, 1, 9, 0, 0)
+            .single()
+            .expect("date");
+        let (a, b) = (base + Duration::days(a), base + Duration::days(b));
+        match kind % 19 {
+            0 => Stage::Submitted,
+            1 => Stage::Ineligible,
+            2 => Stage::Waitlisted,
+            3 => Stage::Offered { expires: a },
+            4 => Stage::Declined,
+            5 => Stage::Lapsed,
+            6 => Stage::Awarded { pass_by: a },
+            7 => Stage::ConsultancyEngaged { pass_by: a },
+            8 => Stage::SelfAssessmentSubmitted {
+                pass_by: a,
+                attempt,
+            },
+            9 => Stage::FeedbackDue {
+                pass_by: a,
+                respond_by: b,
+            },
+            10 => Stage::Failed,
+            11 => Stage::Certified { plus_by: Some(a) },
+            12 => Stage::Certified { plus_by: None },
+            13 => Stage::PlusAuditBooked {
+                plus_by: a,
+                attempt,
+            },
+            14 => Stage::PlusRetest {
+                plus_by: a,
+                retest_by: b,
+            },
+            15 => Stage::PlusCertified,
+            16 => Stage::PlusNotAchieved,
+            17 => Stage::Completed,
+            _ => Stage::Withdrawn,
+        }
+    }
+
+    proptest! {
+        /// Stages with the same basis carry the same deadlines, so that
+        /// `apply` may skip the diff between them.
+        #[test]
+        fn stages_with_one_basis_carry_the_same_deadlines(
+            k1 in 0u8..19, a1 in 0i64..3, b1 in 0i64..3, t1 in 1u8..3,
+            k2 in 0u8..19, a2 in 0i64..3, b2 in 0i64..3, t2 in 1u8..3,
+        ) {
+            let p = Programme::healthcare_cyber_essentials_2020();
+            let app = Application {
+                id: ApplicationId::new(uuid::Uuid::from_u128(7)),
+                arrival: 3,
+                sector: None,
+                applicant: Arc::new(Applicant {
+                    organisation: Organisation {
+                        name: "Supplier".into(),
+                        company_number: None,
+                        charity_number: None,
+                        ods_code: None,
+                        region: None,
+                    },
+                    contact: Contact {
+                        name: "Office Manager".into(),
+                        email: "office@supplier.example".into(),
+                    },
+                    sector: "medical-supplier".into(),
+                    employees: 20,
+                    uk_based: true,
+                    already_certified: false,
+                    vat_registered: true,
+                }),
+                request: CostRequest {
+                    level: Level::Basic,
+                    consultancy_days: Decimal::from(2),
+                    day_rate: Money::pounds(450),
+                    plus_audit_quote: None,
+                },
+                coverage: None,
+                submitted_at: Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("date"),
+                stage: Stage::Submitted,
+                account: Account::default(),
+                item_paid: [Money::ZERO; 3],
+                certificate_expires: None,
+            };
+            let (s1, s2) = (stage(k1, a1, b1, t1), stage(k2, a2, b2, t2));
+            if stage_deadline_basis(&s1) == stage_deadline_basis(&s2) {
+                prop_assert_eq!(
+                    stage_deadline_slots(&p, &app, &s1),
+                    stage_deadline_slots(&p, &app, &s2)
+                );
+            }
+        }
     }
 }
