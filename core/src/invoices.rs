@@ -47,7 +47,10 @@ impl Invoices {
     /// # Panics
     /// When 2^40 − 2 references are held already.
     pub fn insert(&mut self, reference: &str, application: ApplicationId) -> Option<ApplicationId> {
-        if let Some(p) = self.position(reference) {
+        // One hash for the lookup and the indexing.
+        let h = id_table::hash_text(reference);
+        let entries = &self.entries;
+        if let Some(p) = self.table.find(h, |p| &*entries[p].0 == reference) {
             return Some(std::mem::replace(&mut self.entries[p].1, application));
         }
         let position = self.entries.len();
@@ -55,9 +58,7 @@ impl Invoices {
         self.entries.push((reference.into(), application));
         let entries = &self.entries;
         self.table
-            .insert(id_table::hash_text(reference), position, |p| {
-                id_table::hash_text(&entries[p].0)
-            });
+            .insert(h, position, |p| id_table::hash_text(&entries[p].0));
         None
     }
 
