@@ -81,6 +81,24 @@ pub enum CoverageError {
     Money(#[from] MoneyError),
 }
 
+/// `days * rate` when it is a whole number of pence within [`Money::MAX`]
+/// (days of at most two decimal places, as requests give them), computed
+/// on integers; `None` when the product needs rounding or is out of range.
+fn exact_pence(days: Decimal, rate: Money) -> Option<Money> {
+    let unit = match days.scale() {
+        0 => 1,
+        1 => 10,
+        2 => 100,
+        _ => return None,
+    };
+    let product = days.mantissa().checked_mul(i128::from(rate.pence()))?;
+    if product < 0 || product % unit != 0 {
+        return None;
+    }
+    let pence = u64::try_from(product / unit).ok()?;
+    Money::from_pence(pence).ok()
+}
+
 /// The covered line items and award for an application judged on `on`.
 pub fn estimate(
     p: &Programme,
@@ -118,7 +136,11 @@ pub fn estimate(
         .min(c.consultancy_days_cap.value)
         .max(Decimal::ZERO);
     let rate = r.day_rate.min(c.consultancy_day_rate_cap.value);
-    let consultancy = gross(days * rate.as_decimal())?;
+    let consultancy = match exact_pence(days, rate) {
+        // Whole pence without VAT: nothing to round, the product stands.
+        Some(pence) if !vat_covered => pence,
+        _ => gross(days * rate.as_decimal())?,
+    };
 
     let plus = if r.level == Level::Plus && c.plus_funded.value {
         let quote = r.plus_audit_quote.unwrap_or(c.plus_audit_cap.value);
@@ -144,6 +166,37 @@ pub fn estimate(
 mod tests {
     use super::*;
     use crate::applicant::{Contact, Organisation};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The integer product, when it answers, is what rounding the
+        /// decimal product gives; it answers for every exact product.
+        #[test]
+        fn exact_pence_agrees_with_the_decimal_product(
+            mantissa in prop_oneof![0i64..100, 0i64..10_000, any::<i64>()],
+            scale in 0u32..4,
+            pence in prop_oneof![0u64..100_000, 0u64..=100_000_000_000_000],
+            negative in any::<bool>(),
+        ) {
+            let mut days = Decimal::new(mantissa, scale);
+            days.set_sign_negative(negative);
+            let rate = Money::from_pence(pence).expect("in range");
+            let general = days
+                .checked_mul(rate.as_decimal())
+                .map(Money::from_computed);
+            match exact_pence(days, rate) {
+                Some(fast) => prop_assert_eq!(general, Some(Ok(fast))),
+                None => {
+                    // Only inexact, negative or out-of-range products go the long way.
+                    let exact = general
+                        .clone()
+                        .and_then(Result::ok)
+                        .is_some_and(|m| m.as_decimal() == days * rate.as_decimal());
+                    prop_assert!(!exact || scale > 2 || days.is_sign_negative(), "{days} x {rate}");
+                }
+            }
+        }
+    }
 
     fn applicant(employees: u32, vat_registered: bool) -> Applicant {
         Applicant {
