@@ -94,13 +94,15 @@ impl Applications {
     /// changes) if the id is taken or `app.arrival` is not the next arrival number.
     pub(crate) fn push(&mut self, app: Application) -> Result<(), ApplicationId> {
         let next = self.by_arrival.len();
+        // One hash for the check and the indexing.
+        let h = hash(&app.id);
+        let all = &self.by_arrival;
         if next >= MAX_ENTRIES
-            || self.contains_key(&app.id)
+            || self.index.find(h, |i| all[i].id == app.id).is_some()
             || usize::try_from(app.arrival) != Ok(next)
         {
             return Err(app.id);
         }
-        let h = hash(&app.id);
         self.by_arrival.push(app);
         let all = &self.by_arrival;
         self.index.insert(h, next, |i| hash(&all[i].id));

@@ -463,13 +463,7 @@ fn apply(
         coverage,
     } = &event.kind
     {
-        if applications.contains_key(application) {
-            return Err(ReplayError::Duplicate {
-                version,
-                event: name,
-                application: *application,
-            });
-        }
+        // A taken id is refused by `push` with the same error.
         let arrival = applications.len() as u64;
         let app = Application {
             id: *application,
@@ -762,6 +756,80 @@ mod tests {
             17 => Stage::Completed,
             _ => Stage::Withdrawn,
         }
+    }
+
+    /// A second `submitted` event for a taken id is refused, naming the
+    /// id, and leaves the state as it was.
+    #[test]
+    fn a_taken_id_is_refused_on_replay() {
+        use crate::command::{Action, Command};
+        use crate::decide::decide;
+        use crate::ids::CommandId;
+        let at = Utc
+            .with_ymd_and_hms(2020, 9, 1, 9, 0, 0)
+            .single()
+            .expect("date");
+        let mut state = State::default();
+        let open = Command::new(
+            CommandId::new(uuid::Uuid::from_u128(1)),
+            Action::Open {
+                programme: Box::new(Programme::healthcare_cyber_essentials_2020()),
+            },
+        );
+        for e in decide(&state, &open, at).expect("opens") {
+            evolve(&mut state, &e).expect("applies");
+        }
+        let id = ApplicationId::new(uuid::Uuid::from_u128(7));
+        let submit = Command::new(
+            CommandId::new(uuid::Uuid::from_u128(2)),
+            Action::Submit {
+                application: id,
+                applicant: Arc::new(Applicant {
+                    organisation: Organisation {
+                        name: "Supplier".into(),
+                        company_number: Some("01234567".into()),
+                        charity_number: None,
+                        ods_code: None,
+                        region: None,
+                    },
+                    contact: Contact {
+                        name: "Office Manager".into(),
+                        email: "office@supplier.example".into(),
+                    },
+                    sector: "medical-supplier".into(),
+                    employees: 20,
+                    uk_based: true,
+                    already_certified: false,
+                    vat_registered: true,
+                }),
+                request: CostRequest {
+                    level: Level::Basic,
+                    consultancy_days: Decimal::from(2),
+                    day_rate: Money::pounds(450),
+                    plus_audit_quote: None,
+                },
+            },
+        );
+        let events = decide(&state, &submit, at).expect("submits");
+        let submitted = events
+            .iter()
+            .find(|e| matches!(e.kind, crate::event::EventKind::Submitted { .. }))
+            .expect("a submitted event")
+            .clone();
+        for e in &events {
+            evolve(&mut state, e).expect("applies");
+        }
+        let before = state.clone();
+        let again = evolve(&mut state, &submitted);
+        assert_eq!(
+            again,
+            Err(ReplayError::Duplicate {
+                version: before.version + 1,
+                event: submitted.kind.name(),
+                application: id,
+            })
+        );
+        assert_eq!(state, before);
     }
 
     proptest! {
