@@ -1225,7 +1225,7 @@ fn feed_outbox(
             _ => break,
         }
     }
-    tx.prepare_cached("UPDATE grantflow_meta SET value = ?1 WHERE key = 'outbox_fed'")
+    tx.prepare_cached("INSERT INTO grantflow_meta (key, value) VALUES ('outbox_fed', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .and_then(|mut s| s.execute([top.to_string()]))
         .map_err(err)?;
     Ok(true)

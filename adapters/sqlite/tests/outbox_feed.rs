@@ -117,6 +117,26 @@ fn notices_wait_on_their_event_row_until_the_outbox_is_read() {
         .acknowledge(id)
         .expect("acknowledge a notice not yet claimed");
     assert_eq!(count(&path, "SELECT count(*) FROM outbox"), 4);
+    // With its record of how far it got lost, the feed starts over and
+    // still queues nothing twice.
+    Connection::open(&path)
+        .expect("raw connection")
+        .execute("DELETE FROM grantflow_meta WHERE key = 'outbox_fed'", [])
+        .expect("forget the feed's place");
+    assert!(
+        store
+            .claim(now, now + Duration::minutes(5), 10)
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(count(&path, "SELECT count(*) FROM outbox"), 4);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT CAST(value AS INTEGER) FROM grantflow_meta WHERE key = 'outbox_fed'"
+        ),
+        count(&path, "SELECT max(rowid) FROM events")
+    );
     assert_eq!(
         store.acknowledge(NoticeId::from_name("no such notice")),
         Err(StoreError::UnknownNotice(NoticeId::from_name(
