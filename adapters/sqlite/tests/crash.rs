@@ -1,5 +1,6 @@
 //! Crash safety: a child process appends in a loop (single commands and
-//! group commits, with snapshots) and is killed with SIGKILL at random
+//! group commits, with snapshots; it also claims and acknowledges notices,
+//! moving them into the outbox table) and is killed with SIGKILL at random
 //! points. After each kill the file reopens, the log is a consistent prefix
 //! of what follows, the state replays and no command is half applied.
 //!
@@ -12,7 +13,7 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use grantflow_core::conformance::fixtures;
-use grantflow_core::{Action, Engine, EngineConfig, EventStore, ProgrammeId, StageKind};
+use grantflow_core::{Action, Engine, EngineConfig, EventStore, Outbox, ProgrammeId, StageKind};
 use grantflow_sqlite::SqliteStore;
 
 const CHILD_DB: &str = "GRANTFLOW_TEST_CRASH_DB";
@@ -59,6 +60,19 @@ fn crash_child() {
                 );
                 common::run(&mut engine, &withdraw).expect("withdraw");
             }
+        }
+        // Deliver a few notices, so that kills also land in the claims
+        // that move notices from their event rows into the outbox table.
+        let now = common::now();
+        let claimed = engine
+            .store_mut()
+            .claim(now, now + chrono::Duration::minutes(5), 4)
+            .expect("claim");
+        for entry in claimed {
+            engine
+                .store_mut()
+                .acknowledge(entry.notice.id)
+                .expect("acknowledge");
         }
         if n % 3 == 0 {
             // A group commit of three submissions.
