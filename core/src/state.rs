@@ -758,6 +758,36 @@ mod tests {
         }
     }
 
+    fn applicant() -> Applicant {
+        Applicant {
+            organisation: Organisation {
+                name: "Supplier".into(),
+                company_number: Some("01234567".into()),
+                charity_number: None,
+                ods_code: None,
+                region: None,
+            },
+            contact: Contact {
+                name: "Office Manager".into(),
+                email: "office@supplier.example".into(),
+            },
+            sector: "medical-supplier".into(),
+            employees: 20,
+            uk_based: true,
+            already_certified: false,
+            vat_registered: true,
+        }
+    }
+
+    fn request() -> CostRequest {
+        CostRequest {
+            level: Level::Basic,
+            consultancy_days: Decimal::from(2),
+            day_rate: Money::pounds(450),
+            plus_audit_quote: None,
+        }
+    }
+
     /// A second `submitted` event for a taken id is refused, naming the
     /// id, and leaves the state as it was.
     #[test]
@@ -784,30 +814,8 @@ mod tests {
             CommandId::new(uuid::Uuid::from_u128(2)),
             Action::Submit {
                 application: id,
-                applicant: Arc::new(Applicant {
-                    organisation: Organisation {
-                        name: "Supplier".into(),
-                        company_number: Some("01234567".into()),
-                        charity_number: None,
-                        ods_code: None,
-                        region: None,
-                    },
-                    contact: Contact {
-                        name: "Office Manager".into(),
-                        email: "office@supplier.example".into(),
-                    },
-                    sector: "medical-supplier".into(),
-                    employees: 20,
-                    uk_based: true,
-                    already_certified: false,
-                    vat_registered: true,
-                }),
-                request: CostRequest {
-                    level: Level::Basic,
-                    consultancy_days: Decimal::from(2),
-                    day_rate: Money::pounds(450),
-                    plus_audit_quote: None,
-                },
+                applicant: Arc::new(applicant()),
+                request: request(),
             },
         );
         let events = decide(&state, &submit, at).expect("submits");
@@ -845,30 +853,8 @@ mod tests {
                 id: ApplicationId::new(uuid::Uuid::from_u128(7)),
                 arrival: 3,
                 sector: None,
-                applicant: Arc::new(Applicant {
-                    organisation: Organisation {
-                        name: "Supplier".into(),
-                        company_number: None,
-                        charity_number: None,
-                        ods_code: None,
-                        region: None,
-                    },
-                    contact: Contact {
-                        name: "Office Manager".into(),
-                        email: "office@supplier.example".into(),
-                    },
-                    sector: "medical-supplier".into(),
-                    employees: 20,
-                    uk_based: true,
-                    already_certified: false,
-                    vat_registered: true,
-                }),
-                request: CostRequest {
-                    level: Level::Basic,
-                    consultancy_days: Decimal::from(2),
-                    day_rate: Money::pounds(450),
-                    plus_audit_quote: None,
-                },
+                applicant: Arc::new(applicant()),
+                request: request(),
                 coverage: None,
                 submitted_at: Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("date"),
                 stage: Stage::Submitted,
