@@ -926,43 +926,19 @@ mod tests {
     mod ticks {
         use std::sync::Arc;
 
-        use chrono::{DateTime, Duration, TimeZone, Utc};
+        use chrono::{DateTime, Duration, Utc};
         use proptest::prelude::*;
-        use rust_decimal::Decimal;
 
-        use crate::applicant::{Applicant, Contact, CostRequest, Organisation};
         use crate::command::{Action, Command};
+        use crate::conformance::fixtures;
         use crate::decide::{Draft, decide, tick};
         use crate::event::Event;
         use crate::ids::{ApplicationId, CommandId};
         use crate::lifecycle::Milestone;
-        use crate::money::Money;
-        use crate::programme::{Level, Programme};
         use crate::state::{State, evolve};
 
         fn app_id(n: u8) -> ApplicationId {
             ApplicationId::new(uuid::Uuid::from_u128(u128::from(n) + 1))
-        }
-
-        fn applicant(n: u8) -> Applicant {
-            Applicant {
-                organisation: Organisation {
-                    name: format!("Supplier {n}"),
-                    company_number: Some(format!("{:08}", n)),
-                    charity_number: None,
-                    ods_code: None,
-                    region: None,
-                },
-                contact: Contact {
-                    name: "Office Manager".into(),
-                    email: format!("office{n}@supplier.example"),
-                },
-                sector: "medical-supplier".into(),
-                employees: 20,
-                uk_based: true,
-                already_certified: false,
-                vat_registered: true,
-            }
         }
 
         /// A tick the general way: every due deadline looked at.
@@ -997,10 +973,8 @@ mod tests {
             /// record what looking at every due deadline records.
             #[test]
             fn ticks_record_what_the_general_path_records(steps in proptest::collection::vec(step(), 0..80)) {
-                let mut programme = Programme::healthcare_cyber_essentials_2020();
-                programme.pot.value = Money::pounds(5_000);
-                programme.allocation.contingency.value = Money::ZERO;
-                let mut now = Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("date");
+                let programme = fixtures::programme(5_000);
+                let mut now = fixtures::day(0);
                 let mut state = State::default();
                 let mut next = 0u128;
                 let mut run = |state: &mut State, action: Action, now: DateTime<Utc>| {
@@ -1026,13 +1000,8 @@ mod tests {
                         }
                         Step::Submit(a) => Action::Submit {
                             application: app_id(a),
-                            applicant: Arc::new(applicant(a)),
-                            request: CostRequest {
-                                level: Level::Basic,
-                                consultancy_days: Decimal::from(2),
-                                day_rate: Money::pounds(450),
-                                plus_audit_quote: None,
-                            },
+                            applicant: Arc::new(fixtures::applicant(u64::from(a))),
+                            request: fixtures::request(),
                         },
                         Step::Accept(a) => Action::Accept { application: app_id(a) },
                         Step::Milestone(a, m) => Action::Milestone {

@@ -40,7 +40,7 @@
 pub mod applicant;
 pub mod applications;
 pub mod command;
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod coverage;
 pub mod deadlines;

@@ -709,19 +709,14 @@ pub fn reminder_deadline(p: &Programme, app: &Application, reminder: &Reminder) 
 mod tests {
     use std::sync::Arc;
 
-    use chrono::{Duration, TimeZone, Utc};
+    use chrono::Duration;
     use proptest::prelude::*;
-    use rust_decimal::Decimal;
 
     use super::*;
-    use crate::applicant::{Contact, CostRequest, Organisation};
-    use crate::programme::Level;
+    use crate::conformance::fixtures;
 
     fn stage(kind: u8, a: i64, b: i64, attempt: u8) -> Stage {
-        let base = Utc
-            .with_ymd_and_hms(2020, 9, 1, 9, 0, 0)
-            .single()
-            .expect("date");
+        let base = fixtures::day(0);
         let (a, b) = (base + Duration::days(a), base + Duration::days(b));
         match kind % 19 {
             0 => Stage::Submitted,
@@ -758,36 +753,6 @@ mod tests {
         }
     }
 
-    fn applicant() -> Applicant {
-        Applicant {
-            organisation: Organisation {
-                name: "Supplier".into(),
-                company_number: Some("01234567".into()),
-                charity_number: None,
-                ods_code: None,
-                region: None,
-            },
-            contact: Contact {
-                name: "Office Manager".into(),
-                email: "office@supplier.example".into(),
-            },
-            sector: "medical-supplier".into(),
-            employees: 20,
-            uk_based: true,
-            already_certified: false,
-            vat_registered: true,
-        }
-    }
-
-    fn request() -> CostRequest {
-        CostRequest {
-            level: Level::Basic,
-            consultancy_days: Decimal::from(2),
-            day_rate: Money::pounds(450),
-            plus_audit_quote: None,
-        }
-    }
-
     /// A second `submitted` event for a taken id is refused, naming the
     /// id, and leaves the state as it was.
     #[test]
@@ -795,10 +760,7 @@ mod tests {
         use crate::command::{Action, Command};
         use crate::decide::decide;
         use crate::ids::CommandId;
-        let at = Utc
-            .with_ymd_and_hms(2020, 9, 1, 9, 0, 0)
-            .single()
-            .expect("date");
+        let at = fixtures::day(0);
         let mut state = State::default();
         let open = Command::new(
             CommandId::new(uuid::Uuid::from_u128(1)),
@@ -814,8 +776,8 @@ mod tests {
             CommandId::new(uuid::Uuid::from_u128(2)),
             Action::Submit {
                 application: id,
-                applicant: Arc::new(applicant()),
-                request: request(),
+                applicant: Arc::new(fixtures::applicant(7)),
+                request: fixtures::request(),
             },
         );
         let events = decide(&state, &submit, at).expect("submits");
@@ -853,10 +815,10 @@ mod tests {
                 id: ApplicationId::new(uuid::Uuid::from_u128(7)),
                 arrival: 3,
                 sector: None,
-                applicant: Arc::new(applicant()),
-                request: request(),
+                applicant: Arc::new(fixtures::applicant(7)),
+                request: fixtures::request(),
                 coverage: None,
-                submitted_at: Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).single().expect("date"),
+                submitted_at: fixtures::day(0),
                 stage: Stage::Submitted,
                 account: Account::default(),
                 item_paid: [Money::ZERO; 3],
