@@ -121,6 +121,20 @@ fn case(code: RejectionCode) -> RejectionCode {
                 amount: "300.01".parse().expect("money"),
             })
         }
+        RejectionCode::CommandIdReused => {
+            let id = CommandId::from_name("used");
+            g.when_cmd(Command::new(
+                id,
+                Action::TopUp {
+                    amount: Money::pounds(10),
+                    note: String::new(),
+                },
+            ))
+            .expect("the top-up is taken");
+            g.when_cmd(Command::new(id, Action::Tick))
+                .expect_err("another command under a used id")
+                .code
+        }
         RejectionCode::ZeroAmount => g.rejected(Action::TopUp {
             amount: Money::ZERO,
             note: String::new(),

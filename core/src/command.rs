@@ -3,18 +3,27 @@
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use uuid::Uuid;
 
 use crate::applicant::{Applicant, CostRequest};
 use crate::coverage::Item;
-use crate::ids::{ApplicationId, CommandId};
+use crate::ids::{ApplicationId, CommandId, NAMESPACE};
 use crate::lifecycle::Milestone;
 use crate::money::Money;
 use crate::programme::Programme;
 
 /// A request to change a programme, with its idempotency id.
+///
+/// The id is the caller's: sending the same command again under it returns
+/// the first outcome and records nothing; sending another command under a
+/// recorded id is refused with
+/// [`CommandIdReused`](crate::RejectionCode::CommandIdReused). A refused
+/// command records nothing, so its id stays free and the command may be
+/// retried under it. Blank ids are refused at the boundary
+/// ([`CommandId::given`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
-    /// Chosen by the caller; a repeat with the same id is a no-op.
+    /// Chosen by the caller; the same command again under it is a no-op.
     pub id: CommandId,
     /// What to do.
     #[serde(flatten)]
@@ -26,6 +35,60 @@ impl Command {
     pub fn new(id: CommandId, action: Action) -> Command {
         Command { id, action }
     }
+}
+
+/// The fingerprint of an [`Action`] ([`Action::digest`]), recorded with the
+/// first event of its command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandDigest(pub Uuid);
+
+/// Which action a command was, without its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CommandKind {
+    Open,
+    TopUp,
+    Submit,
+    Accept,
+    Decline,
+    Withdraw,
+    Milestone,
+    Claim,
+    Complete,
+    Clawback,
+    Tick,
+}
+
+impl CommandKind {
+    /// The kind as written on the wire, e.g. `top_up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandKind::Open => "open",
+            CommandKind::TopUp => "top_up",
+            CommandKind::Submit => "submit",
+            CommandKind::Accept => "accept",
+            CommandKind::Decline => "decline",
+            CommandKind::Withdraw => "withdraw",
+            CommandKind::Milestone => "milestone",
+            CommandKind::Claim => "claim",
+            CommandKind::Complete => "complete",
+            CommandKind::Clawback => "clawback",
+            CommandKind::Tick => "tick",
+        }
+    }
+}
+
+/// What a command asked, recorded with its first event so that a command id
+/// sent again can be told apart: the same kind and digest is a retry, any
+/// other is a different command under a used id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// The command's action.
+    pub command: CommandKind,
+    /// [`Action::digest`] of its action.
+    pub digest: CommandDigest,
 }
 
 /// The actions a programme accepts. Time enters only as the `now` given to
@@ -92,21 +155,43 @@ impl Action {
         }
     }
 
+    /// A fingerprint of what the action asks: its JSON form, hashed (UUID
+    /// v5 in the grantflow namespace). Two actions share a digest exactly
+    /// when they ask the same thing, so a command id sent again with another
+    /// action is told apart from a retry.
+    pub fn digest(&self) -> CommandDigest {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        CommandDigest(Uuid::new_v5(&NAMESPACE, &json))
+    }
+
+    /// Which action this is.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Action::Open { .. } => CommandKind::Open,
+            Action::TopUp { .. } => CommandKind::TopUp,
+            Action::Submit { .. } => CommandKind::Submit,
+            Action::Accept { .. } => CommandKind::Accept,
+            Action::Decline { .. } => CommandKind::Decline,
+            Action::Withdraw { .. } => CommandKind::Withdraw,
+            Action::Milestone { .. } => CommandKind::Milestone,
+            Action::Claim { .. } => CommandKind::Claim,
+            Action::Complete { .. } => CommandKind::Complete,
+            Action::Clawback { .. } => CommandKind::Clawback,
+            Action::Tick => CommandKind::Tick,
+        }
+    }
+
+    /// What this action asks, as recorded with its command's first event.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            command: self.kind(),
+            digest: self.digest(),
+        }
+    }
+
     /// The action's stable name.
     pub fn name(&self) -> &'static str {
-        match self {
-            Action::Open { .. } => "open",
-            Action::TopUp { .. } => "top_up",
-            Action::Submit { .. } => "submit",
-            Action::Accept { .. } => "accept",
-            Action::Decline { .. } => "decline",
-            Action::Withdraw { .. } => "withdraw",
-            Action::Milestone { .. } => "milestone",
-            Action::Claim { .. } => "claim",
-            Action::Complete { .. } => "complete",
-            Action::Clawback { .. } => "clawback",
-            Action::Tick => "tick",
-        }
+        self.kind().as_str()
     }
 }
 

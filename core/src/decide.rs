@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, Months, Utc};
 use rustc_hash::FxHashSet;
 
-use crate::applicant::FieldProblem;
+use crate::applicant::{Applicant, CostRequest, FieldProblem};
 use crate::command::{Action, Command};
 use crate::coverage::{self, Item};
 use crate::eligibility;
@@ -24,9 +24,16 @@ use crate::lifecycle::{Milestone, Stage, StageKind, TRANSITIONS, Trigger};
 use crate::money::Money;
 use crate::programme::{Programme, WaitlistPolicy, add_working_days};
 use crate::rejection::{Rejection, RejectionCode as Code};
-use crate::state::{Application, DeadlineKind, State};
+use crate::state::{Application, CommandRecord, DeadlineKind, State, evolve};
 
 /// Decides what `command` does to `state` at `now`.
+///
+/// Time binds at every command: the deadlines due at `now` fire first,
+/// exactly as a [`Action::Tick`] at `now` would fire them (same order, same
+/// re-offers), and the command is then decided on the state they leave. When
+/// the command is accepted, the deadline events come first in the result
+/// and the command's own follow; when it is refused, nothing is recorded and
+/// the rejection names the deadline that passed, if one did.
 ///
 /// A command whose id is in [`State::commands`] returns no events (it was
 /// applied already; the record says where). A state folded from the first
@@ -39,6 +46,30 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, Rejection> {
     decide_with(state, command, now, Vec::new())
+}
+
+/// The rejection of a command sent under an id that `record` holds for
+/// another command; `None` when it is the same command (or the record does
+/// not say what its command asked).
+pub fn reused_id(command: &Command, record: &CommandRecord) -> Option<Rejection> {
+    let (first, at) = record.origin?;
+    let asked = command.action.origin();
+    (first != asked).then(|| {
+        let again = if first.command == asked.command {
+            format!("another `{}` with different details", asked.command.as_str())
+        } else {
+            format!("a `{}`", asked.command.as_str())
+        };
+        Rejection::new(
+            Code::CommandIdReused,
+            format!(
+                "command id {} was recorded at {at} for a `{}` command, and this is {again}: give this command a new id (sending the first command again under its id returns its first outcome)",
+                command.id,
+                first.command.as_str()
+            ),
+            "command_id",
+        )
+    })
 }
 
 /// [`decide`] into a buffer the caller keeps: `events` is cleared and then
@@ -61,11 +92,86 @@ fn decide_with(
     state: &State,
     command: &Command,
     now: DateTime<Utc>,
+    buffer: Vec<Event>,
+) -> Result<Vec<Event>, Rejection> {
+    if let Some(record) = state.commands.get(&command.id) {
+        return match reused_id(command, record) {
+            Some(rejection) => Err(rejection),
+            None => Ok(buffer),
+        };
+    }
+    let mut events = decide_new(state, command, now, buffer)?;
+    if let Some(first) = events.first_mut() {
+        first.origin = Some(command.action.origin());
+    }
+    Ok(events)
+}
+
+/// [`decide`] for a command id not seen before.
+fn decide_new(
+    state: &State,
+    command: &Command,
+    now: DateTime<Utc>,
     mut buffer: Vec<Event>,
 ) -> Result<Vec<Event>, Rejection> {
-    if state.commands.contains_key(&command.id) {
+    check_time(state, now)?;
+    if let Action::Open { programme } = &command.action {
+        open(state, command.id, programme, now, &mut buffer)?;
         return Ok(buffer);
     }
+    let Some(p) = state.programme() else {
+        return Err(Rejection::new(
+            Code::NotOpened,
+            "the programme is not open: send an `open` command with its rules first",
+            "open",
+        ));
+    };
+    if !state.deadlines.any_due(now) {
+        // Nothing is due: the command is decided on the state as it is (a
+        // tick records nothing).
+        return decide_action(state, p, command, now, buffer);
+    }
+    let mut d = Draft::new(state, p, command.id, now, buffer);
+    tick(&mut d);
+    let mut events = d.events;
+    if matches!(command.action, Action::Tick) || events.is_empty() {
+        if events.is_empty() {
+            return decide_action(state, p, command, now, events);
+        }
+        return Ok(events);
+    }
+    // The deadlines changed the state: decide the command on what they leave.
+    let mut after = state.clone();
+    for event in &events {
+        evolve(&mut after, event).map_err(|e| {
+            Rejection::new(
+                Code::InvalidRules,
+                format!("the deadlines due at {now} do not apply to this state: {e}"),
+                "deadlines",
+            )
+        })?;
+    }
+    let p = after.programme().unwrap_or(p);
+    match decide_action(&after, p, command, now, Vec::new()) {
+        Ok(own) => {
+            events.extend(own);
+            Ok(events)
+        }
+        Err(mut rejection) => {
+            if let Some(passed) = command
+                .action
+                .application()
+                .and_then(|id| deadline_passed(state, &events, id))
+            {
+                rejection.message = format!("{passed}, before this command: {}", rejection.message);
+            }
+            Err(rejection)
+        }
+    }
+}
+
+/// Refuses a `now` outside the supported years or before the last event.
+fn check_time(state: &State, now: DateTime<Utc>) -> Result<(), Rejection> {
     if !(1900..=9999).contains(&now.year()) {
         return Err(Rejection::new(
             Code::TimeOutOfRange,
@@ -86,181 +192,103 @@ fn decide_with(
             ));
         }
     }
-    if let Action::Open { programme } = &command.action {
-        if state.programme.is_some() {
-            return Err(Rejection::new(
-                Code::AlreadyOpened,
-                "the programme is open already: a stream holds one programme",
-                "open",
-            ));
+    Ok(())
+}
+
+/// The sentence naming the deadline that ended `application`'s stage among
+/// the deadline `events` that fired before a command, read against the
+/// `state` they fired on.
+fn deadline_passed(state: &State, events: &[Event], application: ApplicationId) -> Option<String> {
+    let stage = state.applications.get(&application)?.stage;
+    events.iter().find_map(|e| match (&e.kind, stage) {
+        (EventKind::Lapsed { application: a, .. }, Stage::Offered { expires })
+            if *a == application =>
+        {
+            Some(format!("the offer to {application} lapsed at {expires}"))
         }
-        programme
-            .validate()
-            .map_err(|e| Rejection::new(Code::InvalidRules, e.to_string(), "programme"))?;
-        buffer.push(Event::new(
-            command.id,
-            now,
-            EventKind::ProgrammeOpened {
-                programme: programme.clone(),
+        (
+            EventKind::CertificationFailed {
+                application: a,
+                reason,
+                ..
             },
-        ));
-        return Ok(buffer);
-    }
-    let Some(p) = state.programme() else {
+            _,
+        ) if *a == application => Some(match (reason, stage) {
+            (FailureReason::FeedbackWindowEnded, Stage::FeedbackDue { respond_by, .. }) => {
+                format!("the feedback window of {application} closed at {respond_by}")
+            }
+            (FailureReason::PassWindowEnded, stage) => match stage.pass_by() {
+                Some(by) => format!("the pass window of {application} closed at {by}"),
+                None => format!("the pass window of {application} closed"),
+            },
+            _ => format!("application {application} failed certification"),
+        }),
+        (EventKind::PlusNotAchieved { application: a, .. }, stage) if *a == application => {
+            Some(match stage {
+                Stage::PlusRetest { retest_by, .. } => {
+                    format!("the Plus re-test window of {application} closed at {retest_by}")
+                }
+                Stage::Certified { plus_by: Some(by) }
+                | Stage::PlusAuditBooked { plus_by: by, .. } => {
+                    format!("the Cyber Essentials Plus window of {application} closed at {by}")
+                }
+                _ => format!("the Cyber Essentials Plus window of {application} closed"),
+            })
+        }
+        _ => None,
+    })
+}
+
+fn open(
+    state: &State,
+    command: CommandId,
+    programme: &Programme,
+    now: DateTime<Utc>,
+    events: &mut Vec<Event>,
+) -> Result<(), Rejection> {
+    if state.programme.is_some() {
         return Err(Rejection::new(
-            Code::NotOpened,
-            "the programme is not open: send an `open` command with its rules first",
+            Code::AlreadyOpened,
+            "the programme is open already: a stream holds one programme",
             "open",
         ));
-    };
-    if matches!(command.action, Action::Tick) && !state.deadlines.any_due(now) {
-        // Nothing is due: the tick records nothing, as `tick` would find.
-        return Ok(buffer);
     }
+    programme
+        .validate()
+        .map_err(|e| Rejection::new(Code::InvalidRules, e.to_string(), "programme"))?;
+    events.push(Event::new(
+        command,
+        now,
+        EventKind::ProgrammeOpened {
+            programme: Box::new(programme.clone()),
+        },
+    ));
+    Ok(())
+}
+
+/// Decides the command's own action on `state` (its deadlines fired already).
+fn decide_action(
+    state: &State,
+    p: &Programme,
+    command: &Command,
+    now: DateTime<Utc>,
+    buffer: Vec<Event>,
+) -> Result<Vec<Event>, Rejection> {
     let mut d = Draft::new(state, p, command.id, now, buffer);
     match &command.action {
-        Action::Open { .. } => {} // handled above
-        Action::TopUp { amount, note } => {
-            text("note", note, 0, 500)?;
-            nonzero(*amount, "amount")?;
-            if state
-                .pot
-                .credits
-                .checked_add(*amount)
-                .map_or(true, |c| c > Money::MAX)
-            {
-                return Err(Rejection::new(
-                    Code::AmountOutOfRange,
-                    format!(
-                        "a top-up of {amount} would take the pot's credits above {}",
-                        Money::MAX
-                    ),
-                    "amount",
-                ));
-            }
-            d.emit(EventKind::PotToppedUp {
-                amount: *amount,
-                note: note.clone(),
-            });
-            d.available = d.available.checked_add(*amount).unwrap_or(Money::MAX);
-            d.offer_waitlist();
-        }
+        Action::Open { .. } => {} // decided before any deadline
+        Action::TopUp { amount, note } => top_up(&mut d, *amount, note)?,
         Action::Submit {
             application,
             applicant,
             request,
-        } => {
-            if state.applications.contains_key(application) {
-                return Err(Rejection::new(
-                    Code::DuplicateApplication,
-                    format!("application {application} exists already: choose a new id"),
-                    "application",
-                ));
-            }
-            applicant
-                .check()
-                .and_then(|()| request.check())
-                .map_err(field_rejection)?;
-            let on = now.date_naive();
-            let eligible = eligibility::is_eligible(p, applicant, on);
-            let coverage = if eligible {
-                let c = coverage::estimate(p, applicant, request, on)
-                    .map_err(|e| Rejection::new(Code::NoCoverage, e.to_string(), "coverage"))?;
-                if c.award.is_zero() {
-                    return Err(Rejection::new(
-                        Code::InvalidApplication,
-                        "the application asks for nothing the programme covers",
-                        "request",
-                    ));
-                }
-                Some(c)
-            } else {
-                None
-            };
-            d.emit(EventKind::Submitted {
-                application: *application,
-                applicant: Arc::clone(applicant),
-                request: request.clone(),
-                coverage,
-            });
-            match coverage {
-                None => {
-                    let failed = eligibility::failed(p, applicant, on);
-                    d.emit(EventKind::FoundIneligible {
-                        application: *application,
-                        failed,
-                    });
-                }
-                Some(c) => {
-                    let sector = p
-                        .sector(&applicant.sector)
-                        .and_then(|(i, _)| u16::try_from(i).ok());
-                    let queue_ahead = p.allocation.policy.value == WaitlistPolicy::Strict
-                        && !state.waitlist.is_empty();
-                    if !queue_ahead && d.fits(sector, c.award) {
-                        d.offer(*application, sector, c.award);
-                    } else {
-                        d.emit(EventKind::Waitlisted {
-                            application: *application,
-                        });
-                    }
-                }
-            }
-        }
-        Action::Accept { application } => {
-            let app = d.app(application)?;
-            let Stage::Offered { expires } = app.stage else {
-                return Err(illegal(app, Trigger::Accept));
-            };
-            if now >= expires {
-                return Err(Rejection::new(
-                    Code::IllegalTransition,
-                    format!(
-                        "the offer to {application} expired at {expires}; it lapses at the next tick and cannot be accepted"
-                    ),
-                    "offered",
-                ));
-            }
-            let pass_by = add_months(now, p.windows.pass_months.value);
-            d.emit(EventKind::Accepted {
-                application: *application,
-                pass_by,
-            });
-        }
-        Action::Decline { application } => {
-            let app = d.app(application)?;
-            if app.stage.kind() != StageKind::Offered {
-                return Err(illegal(app, Trigger::Decline));
-            }
-            let released = d.release(app);
-            d.emit(EventKind::Declined {
-                application: *application,
-                released,
-            });
-            d.offer_waitlist();
-        }
+        } => submit(&mut d, *application, applicant, request)?,
+        Action::Accept { application } => accept(&mut d, *application)?,
+        Action::Decline { application } => decline(&mut d, *application)?,
         Action::Withdraw {
             application,
             reason,
-        } => {
-            text("reason", reason, 0, 500)?;
-            let app = d.app(application)?;
-            if app.stage.kind().is_final() || app.stage.kind() == StageKind::Submitted {
-                return Err(illegal(app, Trigger::Withdraw));
-            }
-            let released = if app.stage.kind() == StageKind::Waitlisted {
-                d.left_waitlist.insert(app.id);
-                Money::ZERO
-            } else {
-                d.release(app)
-            };
-            d.emit(EventKind::Withdrawn {
-                application: *application,
-                released,
-                reason: reason.clone(),
-            });
-            d.offer_waitlist();
-        }
+        } => withdraw(&mut d, *application, reason)?,
         Action::Milestone {
             application,
             milestone,
@@ -273,114 +301,273 @@ fn decide_with(
             item,
             invoice_ref,
             amount,
-        } => {
-            let app = d.app(application)?;
-            text("invoice_ref", invoice_ref, 1, 64)?;
-            let kind = app.stage.kind();
-            if !kind.is_funded() || kind == StageKind::Completed {
-                return Err(Rejection::new(
-                    Code::IllegalTransition,
-                    format!(
-                        "application {application} is {kind}: claims are paid only on a live award (awarded to certified, before completion)"
-                    ),
-                    kind.as_str(),
-                ));
-            }
-            if !milestone_reached(*item, kind) {
-                return Err(Rejection::new(
-                    Code::MilestoneNotReached,
-                    format!(
-                        "a {item} invoice is paid once {}; application {application} is {kind}",
-                        claim_milestone(*item)
-                    ),
-                    item.as_str(),
-                ));
-            }
-            if state.invoices.contains_key(invoice_ref) {
-                return Err(Rejection::new(
-                    Code::DuplicateInvoice,
-                    format!(
-                        "invoice `{invoice_ref}` was claimed already: each supplier invoice is paid once"
-                    ),
-                    "invoice_ref",
-                ));
-            }
-            nonzero(*amount, "amount")?;
-            let payable = app.payable(*item);
-            if *amount > payable {
-                return Err(Rejection::new(
-                    Code::ClaimExceedsCovered,
-                    format!(
-                        "{amount} is more than the {payable} left to pay for {item} on application {application}"
-                    ),
-                    item.as_str(),
-                ));
-            }
-            d.emit(EventKind::ClaimPaid {
-                application: *application,
-                item: *item,
-                invoice_ref: invoice_ref.clone(),
-                amount: *amount,
-            });
-        }
-        Action::Complete { application } => {
-            let app = d.app(application)?;
-            if !matches!(
-                app.stage.kind(),
-                StageKind::Certified | StageKind::PlusCertified | StageKind::PlusNotAchieved
-            ) {
-                return Err(illegal(app, Trigger::Complete));
-            }
-            let released = d.release(app);
-            d.emit(EventKind::Completed {
-                application: *application,
-                released,
-            });
-            d.offer_waitlist();
-        }
+        } => claim(&mut d, *application, *item, invoice_ref, *amount)?,
+        Action::Complete { application } => complete(&mut d, *application)?,
         Action::Clawback {
             application,
             amount,
             reason,
-        } => {
-            text("reason", reason, 1, 500)?;
-            let app = d.app(application)?;
-            let kind = app.stage.kind();
-            if !matches!(
-                kind,
-                StageKind::Completed | StageKind::Failed | StageKind::Withdrawn
-            ) {
-                return Err(Rejection::new(
-                    Code::NotCompleted,
-                    format!(
-                        "application {application} is {kind}: a clawback follows completion, failure or withdrawal"
-                    ),
-                    kind.as_str(),
-                ));
-            }
-            nonzero(*amount, "amount")?;
-            let net = app.account.net_paid();
-            if *amount > net {
-                return Err(Rejection::new(
-                    Code::ClawbackExceedsPaid,
-                    format!(
-                        "{amount} is more than the {net} paid (net of earlier clawbacks) on application {application}"
-                    ),
-                    "amount",
-                ));
-            }
-            d.emit(EventKind::ClawedBack {
-                application: *application,
-                amount: *amount,
-                reason: reason.clone(),
-            });
-            d.available = d.available.checked_add(*amount).unwrap_or(Money::MAX);
-            d.adjust_sector(app.sector, *amount, false);
-            d.offer_waitlist();
-        }
+        } => clawback(&mut d, *application, *amount, reason)?,
         Action::Tick => tick(&mut d),
     }
     Ok(d.events)
+}
+
+fn top_up(d: &mut Draft<'_>, amount: Money, note: &str) -> Result<(), Rejection> {
+    text("note", note, 0, 500)?;
+    nonzero(amount, "amount")?;
+    if d.state
+        .pot
+        .credits
+        .checked_add(amount)
+        .map_or(true, |c| c > Money::MAX)
+    {
+        return Err(Rejection::new(
+            Code::AmountOutOfRange,
+            format!(
+                "a top-up of {amount} would take the pot's credits above {}",
+                Money::MAX
+            ),
+            "amount",
+        ));
+    }
+    d.emit(EventKind::PotToppedUp {
+        amount,
+        note: note.to_string(),
+    });
+    d.available = d.available.checked_add(amount).unwrap_or(Money::MAX);
+    d.offer_waitlist();
+    Ok(())
+}
+
+fn submit(
+    d: &mut Draft<'_>,
+    application: ApplicationId,
+    applicant: &Arc<Applicant>,
+    request: &CostRequest,
+) -> Result<(), Rejection> {
+    let (state, p) = (d.state, d.p);
+    if state.applications.contains_key(&application) {
+        return Err(Rejection::new(
+            Code::DuplicateApplication,
+            format!("application {application} exists already: choose a new id"),
+            "application",
+        ));
+    }
+    applicant
+        .check()
+        .and_then(|()| request.check())
+        .map_err(field_rejection)?;
+    let on = d.now.date_naive();
+    let eligible = eligibility::is_eligible(p, applicant, on);
+    let coverage = if eligible {
+        let c = coverage::estimate(p, applicant, request, on)
+            .map_err(|e| Rejection::new(Code::NoCoverage, e.to_string(), "coverage"))?;
+        if c.award.is_zero() {
+            return Err(Rejection::new(
+                Code::InvalidApplication,
+                "the application asks for nothing the programme covers",
+                "request",
+            ));
+        }
+        Some(c)
+    } else {
+        None
+    };
+    d.emit(EventKind::Submitted {
+        application,
+        applicant: Arc::clone(applicant),
+        request: request.clone(),
+        coverage,
+    });
+    match coverage {
+        None => {
+            let failed = eligibility::failed(p, applicant, on);
+            d.emit(EventKind::FoundIneligible {
+                application,
+                failed,
+            });
+        }
+        Some(c) => {
+            let sector = p
+                .sector(&applicant.sector)
+                .and_then(|(i, _)| u16::try_from(i).ok());
+            let queue_ahead =
+                p.allocation.policy.value == WaitlistPolicy::Strict && !state.waitlist.is_empty();
+            if !queue_ahead && d.fits(sector, c.award) {
+                d.offer(application, sector, c.award);
+            } else {
+                d.emit(EventKind::Waitlisted { application });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn accept(d: &mut Draft<'_>, application: ApplicationId) -> Result<(), Rejection> {
+    let app = d.app(&application)?;
+    let Stage::Offered { .. } = app.stage else {
+        return Err(illegal(app, Trigger::Accept));
+    };
+    let pass_by = add_months(d.now, d.p.windows.pass_months.value);
+    d.emit(EventKind::Accepted {
+        application,
+        pass_by,
+    });
+    Ok(())
+}
+
+fn decline(d: &mut Draft<'_>, application: ApplicationId) -> Result<(), Rejection> {
+    let app = d.app(&application)?;
+    if app.stage.kind() != StageKind::Offered {
+        return Err(illegal(app, Trigger::Decline));
+    }
+    let released = d.release(app);
+    d.emit(EventKind::Declined {
+        application,
+        released,
+    });
+    d.offer_waitlist();
+    Ok(())
+}
+
+fn withdraw(d: &mut Draft<'_>, application: ApplicationId, reason: &str) -> Result<(), Rejection> {
+    text("reason", reason, 0, 500)?;
+    let app = d.app(&application)?;
+    if app.stage.kind().is_final() || app.stage.kind() == StageKind::Submitted {
+        return Err(illegal(app, Trigger::Withdraw));
+    }
+    let released = if app.stage.kind() == StageKind::Waitlisted {
+        d.left_waitlist.insert(app.id);
+        Money::ZERO
+    } else {
+        d.release(app)
+    };
+    d.emit(EventKind::Withdrawn {
+        application,
+        released,
+        reason: reason.to_string(),
+    });
+    d.offer_waitlist();
+    Ok(())
+}
+
+fn claim(
+    d: &mut Draft<'_>,
+    application: ApplicationId,
+    item: Item,
+    invoice_ref: &str,
+    amount: Money,
+) -> Result<(), Rejection> {
+    let app = d.app(&application)?;
+    text("invoice_ref", invoice_ref, 1, 64)?;
+    let kind = app.stage.kind();
+    if !kind.is_funded() || kind == StageKind::Completed {
+        return Err(Rejection::new(
+            Code::IllegalTransition,
+            format!(
+                "application {application} is {kind}: claims are paid only on a live award (awarded to certified, before completion)"
+            ),
+            kind.as_str(),
+        ));
+    }
+    if !milestone_reached(item, kind) {
+        return Err(Rejection::new(
+            Code::MilestoneNotReached,
+            format!(
+                "a {item} invoice is paid once {}; application {application} is {kind}",
+                claim_milestone(item)
+            ),
+            item.as_str(),
+        ));
+    }
+    if d.state.invoices.contains_key(invoice_ref) {
+        return Err(Rejection::new(
+            Code::DuplicateInvoice,
+            format!(
+                "invoice `{invoice_ref}` was claimed already: each supplier invoice is paid once"
+            ),
+            "invoice_ref",
+        ));
+    }
+    nonzero(amount, "amount")?;
+    let payable = app.payable(item);
+    if amount > payable {
+        return Err(Rejection::new(
+            Code::ClaimExceedsCovered,
+            format!(
+                "{amount} is more than the {payable} left to pay for {item} on application {application}"
+            ),
+            item.as_str(),
+        ));
+    }
+    d.emit(EventKind::ClaimPaid {
+        application,
+        item,
+        invoice_ref: invoice_ref.to_string(),
+        amount,
+    });
+    Ok(())
+}
+
+fn complete(d: &mut Draft<'_>, application: ApplicationId) -> Result<(), Rejection> {
+    let app = d.app(&application)?;
+    if !matches!(
+        app.stage.kind(),
+        StageKind::Certified | StageKind::PlusCertified | StageKind::PlusNotAchieved
+    ) {
+        return Err(illegal(app, Trigger::Complete));
+    }
+    let released = d.release(app);
+    d.emit(EventKind::Completed {
+        application,
+        released,
+    });
+    d.offer_waitlist();
+    Ok(())
+}
+
+fn clawback(
+    d: &mut Draft<'_>,
+    application: ApplicationId,
+    amount: Money,
+    reason: &str,
+) -> Result<(), Rejection> {
+    text("reason", reason, 1, 500)?;
+    let app = d.app(&application)?;
+    let kind = app.stage.kind();
+    if !matches!(
+        kind,
+        StageKind::Completed | StageKind::Failed | StageKind::Withdrawn
+    ) {
+        return Err(Rejection::new(
+            Code::NotCompleted,
+            format!(
+                "application {application} is {kind}: a clawback follows completion, failure or withdrawal"
+            ),
+            kind.as_str(),
+        ));
+    }
+    nonzero(amount, "amount")?;
+    let net = app.account.net_paid();
+    if amount > net {
+        return Err(Rejection::new(
+            Code::ClawbackExceedsPaid,
+            format!(
+                "{amount} is more than the {net} paid (net of earlier clawbacks) on application {application}"
+            ),
+            "amount",
+        ));
+    }
+    d.emit(EventKind::ClawedBack {
+        application,
+        amount,
+        reason: reason.to_string(),
+    });
+    d.available = d.available.checked_add(amount).unwrap_or(Money::MAX);
+    d.adjust_sector(app.sector, amount, false);
+    d.offer_waitlist();
+    Ok(())
 }
 
 fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Result<(), Rejection> {
@@ -410,16 +597,7 @@ fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Resul
                 attempt: 1,
             });
         }
-        (Milestone::SelfAssessmentSubmitted, Stage::FeedbackDue { respond_by, .. }) => {
-            if now > respond_by {
-                return Err(Rejection::new(
-                    Code::IllegalTransition,
-                    format!(
-                        "the feedback window closed at {respond_by}: the application fails at the next tick"
-                    ),
-                    "feedback_due",
-                ));
-            }
+        (Milestone::SelfAssessmentSubmitted, Stage::FeedbackDue { .. }) => {
             d.emit(EventKind::SelfAssessmentSubmitted {
                 application: id,
                 attempt: 2,
@@ -472,14 +650,7 @@ fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Resul
                 attempt: 1,
             })
         }
-        (Milestone::PlusAuditBooked, Stage::PlusRetest { retest_by, .. }) => {
-            if now > retest_by {
-                return Err(Rejection::new(
-                    Code::IllegalTransition,
-                    format!("the re-test window closed at {retest_by}"),
-                    "plus_retest",
-                ));
-            }
+        (Milestone::PlusAuditBooked, Stage::PlusRetest { .. }) => {
             d.emit(EventKind::PlusAuditBooked {
                 application: id,
                 attempt: 2,
@@ -584,7 +755,8 @@ fn tick(d: &mut Draft<'_>) {
                 });
             }
             (DeadlineKind::CertificateReminder(days), _) => {
-                if let Some(expires) = app.certificate_expires {
+                // Sent only while the expiry is still ahead.
+                if let Some(expires) = app.certificate_expires.filter(|e| *e > now) {
                     d.emit(EventKind::ReminderDue {
                         application: id,
                         reminder: Reminder::CertificateExpiring { expires, days },
@@ -946,7 +1118,11 @@ mod tests {
             let p = state.programme().expect("open");
             let mut d = Draft::new(state, p, command.id, now, Vec::new());
             tick(&mut d);
-            d.events
+            let mut events = d.events;
+            if let Some(first) = events.first_mut() {
+                first.origin = Some(command.action.origin());
+            }
+            events
         }
 
         #[derive(Clone, Debug)]

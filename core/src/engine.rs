@@ -16,13 +16,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
-use crate::decide::{decide, decide_into};
+use crate::decide::{decide, decide_into, reused_id};
 use crate::event::Event;
 use crate::ids::{CommandId, ProgrammeId};
 use crate::notices::notices;
 use crate::ports::{EventStore, Recorded, Snapshot, StoreError};
 use crate::rejection::Rejection;
-use crate::state::{ReplayError, State, evolve};
+use crate::state::{CommandRecord, ReplayError, State, evolve};
 
 /// Snapshot encoding version written by this engine. Format 2 leaves out
 /// the command index; snapshots of format 1 (which held it) are ignored,
@@ -299,9 +299,8 @@ impl<S: EventStore> Engine<S> {
         let mut conflicts = 0;
         loop {
             if let Some(rec) = self.state.commands.get(&command.id).copied() {
-                return Ok(Outcome::Duplicate {
-                    events: self.recorded_events(rec.first_version, rec.events)?,
-                });
+                let events = self.recorded_events(rec.first_version, rec.events)?;
+                return repeat(command, events).map_err(EngineError::Rejected);
             }
             // An engine opened from a snapshot knows only the tail's commands.
             // It asks the store about this one inside the append's transaction
@@ -423,7 +422,7 @@ impl<S: EventStore> Engine<S> {
                 if let Some(rec) = self.state.commands.get(&command.id).copied() {
                     if rec.first_version <= before {
                         match self.recorded_events(rec.first_version, rec.events) {
-                            Ok(events) => slots.push(Slot::Done(Ok(Outcome::Duplicate { events }))),
+                            Ok(events) => slots.push(Slot::Done(repeat(command, events))),
                             Err(e) => {
                                 failed = Some(e);
                                 break;
@@ -439,7 +438,7 @@ impl<S: EventStore> Engine<S> {
                                 event: e.clone(),
                             })
                             .collect();
-                        slots.push(Slot::Done(Ok(Outcome::Duplicate { events })));
+                        slots.push(Slot::Done(repeat(command, events)));
                     }
                     continue;
                 }
@@ -537,6 +536,21 @@ impl<S: EventStore> Engine<S> {
 }
 
 /// Folds the next recorded event into `state`, which must be at the version before it.
+/// The answer to a command whose id was recorded with `events`: its first
+/// outcome when it is the same command, `command_id_reused` when not.
+fn repeat(command: &Command, events: Vec<Recorded>) -> Result<Outcome, Rejection> {
+    if let Some(first) = events.first() {
+        let record = CommandRecord {
+            origin: first.event.origin.map(|o| (o, first.event.at)),
+            ..CommandRecord::located(first.version, 0)
+        };
+        if let Some(rejection) = reused_id(command, &record) {
+            return Err(rejection);
+        }
+    }
+    Ok(Outcome::Duplicate { events })
+}
+
 fn fold(programme: &ProgrammeId, state: &mut State, r: &Recorded) -> Result<(), EngineError> {
     if r.version != state.version + 1 {
         return Err(StoreError::Corrupt {

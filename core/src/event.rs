@@ -20,6 +20,7 @@ use serde::de::{
 use serde::{Deserialize, Serialize};
 
 use crate::applicant::{Applicant, CostRequest};
+use crate::command::Origin;
 use crate::coverage::{Coverage, Item};
 use crate::eligibility::Criterion;
 use crate::ids::{ApplicationId, CommandId};
@@ -40,6 +41,10 @@ pub struct Event {
     pub command: CommandId,
     /// The `now` of that command.
     pub at: DateTime<Utc>,
+    /// What the command asked: on its first event only (absent on events
+    /// written before command ids were checked against their command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
@@ -418,6 +423,7 @@ struct Envelope {
     schema_version: Option<u16>,
     command: Option<CommandId>,
     at: Option<timestamp::Stamp>,
+    origin: Option<Origin>,
 }
 
 impl Envelope {
@@ -438,6 +444,7 @@ impl Envelope {
             "schema_version" => once(&mut self.schema_version, "schema_version", map)?,
             "command" => once(&mut self.command, "command", map)?,
             "at" => once(&mut self.at, "at", map)?,
+            "origin" => once(&mut self.origin, "origin", map)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -452,6 +459,7 @@ impl Envelope {
                 .command
                 .ok_or_else(|| de::Error::missing_field("command"))?,
             at: self.at.ok_or_else(|| de::Error::missing_field("at"))?.0,
+            origin: self.origin,
             kind,
         })
     }
@@ -620,6 +628,7 @@ impl Event {
             schema_version: EVENT_SCHEMA_VERSION,
             command,
             at,
+            origin: None,
             kind,
         }
     }

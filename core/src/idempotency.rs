@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use crate::event::Event;
 use crate::id_table::{self, IdTable, MAX_ENTRIES};
 use crate::ids::CommandId;
 use crate::state::CommandRecord;
@@ -70,7 +71,8 @@ impl CommandIndex {
     /// one after another, so its second and later events find it at the
     /// end of the list without a lookup.
     #[inline]
-    pub(crate) fn record_event(&mut self, id: CommandId, version: u64) {
+    pub(crate) fn record_event(&mut self, event: &Event, version: u64) {
+        let id = event.command;
         if let Some((last, record)) = self.entries.last_mut()
             && *last == id
         {
@@ -84,6 +86,7 @@ impl CommandIndex {
                 CommandRecord {
                     first_version: version,
                     events: 1,
+                    origin: event.origin.map(|o| (o, event.at)),
                 },
             ),
         }
@@ -172,13 +175,14 @@ mod tests {
             for (raw, is_event, version) in steps {
                 let id = CommandId::new(Uuid::from_u128(raw));
                 if is_event {
-                    index.record_event(id, version);
+                    let event = Event::new(id, chrono::DateTime::UNIX_EPOCH, crate::event::EventKind::PotToppedUp { amount: crate::Money::pounds(1), note: String::new() });
+                    index.record_event(&event, version);
                     model
                         .entry(id)
-                        .or_insert(CommandRecord { first_version: version, events: 0 })
+                        .or_insert(CommandRecord::located(version, 0))
                         .events += 1;
                 } else {
-                    let record = CommandRecord { first_version: version, events: 2 };
+                    let record = CommandRecord::located(version, 2);
                     prop_assert_eq!(index.insert(id, record), model.insert(id, record));
                 }
                 prop_assert_eq!(index.len(), model.len());

@@ -10,6 +10,14 @@ use uuid::Uuid;
 /// The namespace under which names are turned into ids with [`ApplicationId::from_name`] and friends.
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_5e0e_3b4f_4d2a_9c55_0f6b_7d3e_2a11);
 
+/// An id given as empty or blank text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the {what} id is empty: give a UUID or a non-blank text such as `{what}-0001`")]
+pub struct BlankId {
+    /// Which kind of id: `command`, `application` or `notice`.
+    pub what: &'static str,
+}
+
 macro_rules! uuid_id {
     ($(#[$meta:meta])* $name:ident, $label:literal) => {
         $(#[$meta])*
@@ -27,6 +35,17 @@ macro_rules! uuid_id {
             /// the same name always gives the same id.
             pub fn from_name(name: &str) -> Self {
                 Self(Uuid::new_v5(&NAMESPACE, format!(concat!($label, ":{}"), name).as_bytes()))
+            }
+
+            /// An id a caller gave as text: surrounding whitespace is trimmed, a
+            /// UUID is taken as it is and any other text is turned into an id
+            /// with [`Self::from_name`]. Empty or blank text is refused.
+            pub fn given(text: &str) -> Result<Self, BlankId> {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(BlankId { what: $label });
+                }
+                Ok(Self::parse_or_name(text))
             }
 
             /// A UUID is taken as it is; any other text is turned into an id with [`Self::from_name`].

@@ -104,10 +104,7 @@ impl EventStore for InMemoryStore {
         for (i, e) in events.iter().enumerate() {
             index
                 .entry(e.command)
-                .or_insert(CommandRecord {
-                    first_version: expected + i as u64 + 1,
-                    events: 0,
-                })
+                .or_insert(CommandRecord::located(expected + i as u64 + 1, 0))
                 .events += 1;
         }
         let now = events

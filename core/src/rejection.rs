@@ -48,11 +48,13 @@ pub enum RejectionCode {
     AmountOutOfRange,
     /// `now` is outside the years 1900 to 9999.
     TimeOutOfRange,
+    /// The command id was recorded before for a different command.
+    CommandIdReused,
 }
 
 impl RejectionCode {
     /// Every code.
-    pub const ALL: [RejectionCode; 19] = [
+    pub const ALL: [RejectionCode; 20] = [
         RejectionCode::NotOpened,
         RejectionCode::AlreadyOpened,
         RejectionCode::InvalidRules,
@@ -72,6 +74,7 @@ impl RejectionCode {
         RejectionCode::InvalidText,
         RejectionCode::AmountOutOfRange,
         RejectionCode::TimeOutOfRange,
+        RejectionCode::CommandIdReused,
     ];
 
     /// The code as written on the wire, e.g. `illegal_transition`.
@@ -96,6 +99,7 @@ impl RejectionCode {
             RejectionCode::InvalidText => "invalid_text",
             RejectionCode::AmountOutOfRange => "amount_out_of_range",
             RejectionCode::TimeOutOfRange => "time_out_of_range",
+            RejectionCode::CommandIdReused => "command_id_reused",
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::applicant::{Applicant, CostRequest};
 pub use crate::applications::Applications;
-use crate::command::{Action, Command};
+use crate::command::{Action, Command, Origin};
 use crate::coverage::{Coverage, Item};
 pub use crate::deadlines::{Deadline, DeadlineKind, Deadlines};
 use crate::event::{Event, EventKind, Reminder};
@@ -86,6 +86,22 @@ pub struct CommandRecord {
     pub first_version: u64,
     /// How many events it recorded.
     pub events: u32,
+    /// What it asked and when it was recorded, read from its first event;
+    /// `None` from a store that reports only where the events sit, or for
+    /// events written before origins were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<(Origin, DateTime<Utc>)>,
+}
+
+impl CommandRecord {
+    /// Where a command's events sit, without what it asked.
+    pub fn located(first_version: u64, events: u32) -> CommandRecord {
+        CommandRecord {
+            first_version,
+            events,
+            origin: None,
+        }
+    }
 }
 
 /// Everything known about one programme, folded from its events.
@@ -411,7 +427,7 @@ pub fn evolve(state: &mut State, event: &Event) -> Result<(), ReplayError> {
     apply(state, event, version, name)?;
     state.version = version;
     state.last_at = Some(state.last_at.map_or(event.at, |t| t.max(event.at)));
-    state.commands.record_event(event.command, version);
+    state.commands.record_event(event, version);
     Ok(())
 }
 

@@ -21,7 +21,14 @@ Without it, the id is derived from the programme, the verb, its arguments and th
 --now, so running the same line again with the same --now is a no-op that prints the first
 outcome (for `apply`, from the reference and the answers: applying the same application
 again is a no-op, other answers under a used reference are refused). Without --now the clock
-is used, so each run is a new command.
+is used, so each run is a new command. An id recorded for one command and sent with another is
+refused (command_id_reused, exit 1), naming the first command and when it was recorded; an
+empty or blank id is bad usage (exit 2). A refused command records nothing, so it may be sent
+again under the same id once the reason is fixed.
+
+Time: the deadlines due at a command's --now (offers lapsing, windows closing, reminders)
+fire before the command is decided, as `tick` would fire them, and are recorded with it;
+`tick` is for deadlines no other command carries.
 
 Application ids: give any reference text (e.g. ACME-001) or a UUID. A reference is mapped to a
 stable UUID and kept in the database, so tables and exports show it.";
@@ -67,8 +74,8 @@ pub struct Change {
     /// Default: the system clock.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-    /// The command's idempotency id (UUID or any text). Default: derived from the verb, its
-    /// arguments and the effective --now.
+    /// The command's idempotency id (UUID or any non-blank text). Default: derived from the
+    /// verb, its arguments and the effective --now. Reused for another command: refused.
     #[arg(long, value_name = "ID")]
     pub command_id: Option<String>,
 }

@@ -467,7 +467,7 @@ pub fn command_lines(path: &Path) -> CliResult<Vec<Line>> {
             }
         };
         if let Some(serde_json::Value::String(id)) = obj.get("id") {
-            let id = CommandId::parse_or_name(id);
+            let id = CommandId::given(id).map_err(|e| bad(e.to_string()))?;
             obj.insert("id".into(), serde_json::Value::String(id.to_string()));
         }
         let mut reference = None;

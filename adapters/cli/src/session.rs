@@ -152,12 +152,17 @@ impl Session {
         verb: &str,
         args: &[&str],
         now: DateTime<Utc>,
-    ) -> CommandId {
+    ) -> CliResult<CommandId> {
         match given {
-            Some(text) => CommandId::parse_or_name(text.trim()),
-            None => derived_id(self.programme().as_str(), verb, args, Some(now)),
+            Some(text) => given_command_id(text),
+            None => Ok(derived_id(self.programme().as_str(), verb, args, Some(now))),
         }
     }
+}
+
+/// A `--command-id` as given: a UUID or any non-blank text; blank is bad usage.
+pub fn given_command_id(text: &str) -> CliResult<CommandId> {
+    CommandId::given(text).map_err(|e| CliError::usage(format!("--command-id: {e}")))
 }
 
 /// A command id derived from what the command says (and when, if `now` is given).

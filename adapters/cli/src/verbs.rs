@@ -325,7 +325,7 @@ fn simple(
     let now = input::now_or_clock(change.now.as_deref())?;
     let mut s = Session::open(db, programme)?;
     let action = build(&s)?;
-    let id = s.command_id(change.command_id.as_deref(), verb, args, now);
+    let id = s.command_id(change.command_id.as_deref(), verb, args, now)?;
     let command = Command::new(id, action);
     let outcome = s.execute(&command, now)?;
     print_outcome(&s.refs, &command, &outcome, json);
@@ -401,7 +401,7 @@ fn init(
         )));
     }
     let id = match change.command_id.as_deref() {
-        Some(t) => grantflow_core::CommandId::parse_or_name(t),
+        Some(t) => crate::session::given_command_id(t)?,
         None => derived_id(&p.id, "open", &[], None),
     };
     let command = Command::new(
@@ -535,11 +535,16 @@ fn apply(
             "--command-id applies to one application; CSV rows get ids derived from their references",
         ));
     }
+    let given_id = change
+        .command_id
+        .as_deref()
+        .map(crate::session::given_command_id)
+        .transpose()?;
     let commands: Vec<(Command, DateTime<Utc>)> = apps
         .iter()
         .map(|a| {
-            let id = match change.command_id.as_deref() {
-                Some(t) => grantflow_core::CommandId::parse_or_name(t),
+            let id = match given_id {
+                Some(id) => id,
                 None => {
                     // The same reference with the same answers is the same command (a re-run is a
                     // no-op); other answers under a used reference are refused as a duplicate.

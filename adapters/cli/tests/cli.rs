@@ -991,3 +991,52 @@ fn schemas_describe_every_command_event_and_the_rules() {
     let r = ok(dir.path(), "x.db", &["schema", "rules"]).json();
     assert_eq!(r["properties"]["pot"]["type"], "object");
 }
+
+#[test]
+fn a_command_id_is_never_silently_reused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (db, _) = seeded(d);
+    let top_up = [
+        "top-up",
+        "100",
+        "--now",
+        "2020-09-03",
+        "--command-id",
+        "X-1",
+    ];
+    ok(d, db, &top_up);
+    let ledger = ok(d, db, &["ledger", "--json"]).stdout;
+    // Another command under X-1 is refused, naming the first, and changes nothing.
+    let out = fails(
+        d,
+        db,
+        &[
+            "accept",
+            "ACME-001",
+            "--now",
+            "2020-09-03",
+            "--command-id",
+            "X-1",
+        ],
+        1,
+        "command_id_reused",
+    );
+    assert!(out.stderr.contains("`top_up`"), "{}", out.stderr);
+    assert_eq!(ok(d, db, &["ledger", "--json"]).stdout, ledger);
+    // The identical command is answered as applied before.
+    ok(d, db, &top_up);
+    assert_eq!(ok(d, db, &["ledger", "--json"]).stdout, ledger);
+    // Blank ids are bad usage.
+    for blank in ["", "  "] {
+        fails(
+            d,
+            db,
+            &["tick", "--now", "2020-09-03", "--command-id", blank],
+            2,
+            "empty",
+        );
+    }
+    // The offer is still open: the accept goes through under its own id.
+    ok(d, db, &["accept", "ACME-001", "--now", "2020-09-03"]);
+}

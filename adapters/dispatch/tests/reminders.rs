@@ -303,8 +303,9 @@ fn one_late_tick_raises_both_certificate_reminders_once() {
         run.milestone(app, m, at(3, 0));
     }
     run.exec(Action::Complete { application: app }, at(4, 0));
-    // Nobody ticks for a year: the first tick raises both, later ones nothing.
-    run.ticks(at(400, 0));
+    // Nobody ticks until after both reminder dates (30 and 7 days before the
+    // certificate expires on day 368): the first tick raises both, later ones nothing.
+    run.ticks(at(362, 0));
     run.ticks(at(401, 0));
     let counts = run.counts();
     assert_eq!(

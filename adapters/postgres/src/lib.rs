@@ -673,10 +673,7 @@ impl EventStore for PostgresStore {
             })?;
             out.push((
                 id,
-                CommandRecord {
-                    first_version,
-                    events: u32::try_from(count).unwrap_or(u32::MAX),
-                },
+                CommandRecord::located(first_version, u32::try_from(count).unwrap_or(u32::MAX)),
             ));
         }
         Ok(out)

@@ -1117,10 +1117,7 @@ impl EventStore for SqliteStore {
             })?;
             out.push((
                 id,
-                CommandRecord {
-                    first_version,
-                    events: u32::try_from(count).unwrap_or(u32::MAX),
-                },
+                CommandRecord::located(first_version, u32::try_from(count).unwrap_or(u32::MAX)),
             ));
         }
         Ok(out)
