@@ -75,6 +75,16 @@ fn decide_with(
             "now",
         ));
     }
+    // chrono holds a leap second (23:59:60) as a nanosecond of 10^9 or more.
+    if chrono::Timelike::nanosecond(&now) >= 1_000_000_000 {
+        return Err(Rejection::new(
+            Code::TimeOutOfRange,
+            format!(
+                "`now` {now} falls in a leap second: leap seconds are not accepted; give the next second (00 of the next minute)"
+            ),
+            "now",
+        ));
+    }
     if let Some(last) = state.last_at {
         if now < last {
             return Err(Rejection::new(
