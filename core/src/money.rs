@@ -27,7 +27,7 @@ pub enum MoneyError {
     /// as a binary float, which loses how it was written, so it is refused
     /// whatever its value.
     #[error(
-        "an amount written as a number with a decimal point or an exponent (read as {input}) is not exact: write amounts as pounds and pence, like 100 or \"100.00\" in quotes, without an exponent"
+        "amount {input} was given as a number with a decimal point or an exponent, which is read as a binary float and may not be what was written: write amounts as pounds and pence, like 100 or \"100.00\" in quotes, without an exponent"
     )]
     Float { input: String },
     /// The text carries a currency symbol or code.
