@@ -181,6 +181,16 @@ fn check_time(state: &State, now: DateTime<Utc>) -> Result<(), Rejection> {
             "now",
         ));
     }
+    // chrono holds a leap second (23:59:60) as a nanosecond of 10^9 or more.
+    if chrono::Timelike::nanosecond(&now) >= 1_000_000_000 {
+        return Err(Rejection::new(
+            Code::TimeOutOfRange,
+            format!(
+                "`now` {now} falls in a leap second: leap seconds are not accepted; give the next second (00 of the next minute)"
+            ),
+            "now",
+        ));
+    }
     if let Some(last) = state.last_at {
         if now < last {
             return Err(Rejection::new(
@@ -1025,76 +1035,29 @@ fn nonzero(amount: Money, field: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// A free text of a command, checked with [`text::check`](crate::text::check).
 fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    let (len, total, control) = text_measure(value);
-    if len < min || total > max || control {
-        return Err(Rejection::new(
+    crate::text::check(value, min, max).map_err(|p| {
+        Rejection::new(
             Code::InvalidText,
-            format!("`{field}` must be {min} to {max} characters without control characters"),
+            format!("`{field}` {p}"),
             field.to_string(),
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
-/// A text's length in characters without surrounding whitespace, its whole
-/// length, and whether it holds a control character: byte scans for ASCII
-/// text (the usual case), character scans otherwise.
-fn text_measure(value: &str) -> (usize, usize, bool) {
-    if value.is_ascii() {
-        let b = value.as_bytes();
-        (
-            value.trim().len(),
-            b.len(),
-            b.iter().any(u8::is_ascii_control),
-        )
-    } else {
-        (
-            value.trim().chars().count(),
-            value.chars().count(),
-            value.chars().any(char::is_control),
-        )
-    }
-}
-
+/// A text problem of an application is [`Code::InvalidText`], like a
+/// command's; any other problem is [`Code::InvalidApplication`].
 fn field_rejection(p: FieldProblem) -> Rejection {
-    Rejection::new(
-        Code::InvalidApplication,
-        format!("{}: {}", p.field, p.problem),
-        p.field,
-    )
+    let code = match p.problem {
+        crate::applicant::Problem::Text(_) => Code::InvalidText,
+        _ => Code::InvalidApplication,
+    };
+    Rejection::new(code, p.to_string(), p.field)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::text_measure;
-    use proptest::prelude::*;
-
-    fn by_chars(value: &str) -> (usize, usize, bool) {
-        (
-            value.trim().chars().count(),
-            value.chars().count(),
-            value.chars().any(char::is_control),
-        )
-    }
-
-    #[test]
-    fn measures_texts_as_character_scans_do() {
-        for s in [
-            "",
-            " ",
-            "a",
-            " a ",
-            "\tINV-1\n",
-            "\u{b}x\u{c}",
-            "x\u{7f}",
-            "é ",
-            " ü\u{a0}",
-        ] {
-            assert_eq!(text_measure(s), by_chars(s), "{s:?}");
-        }
-    }
-
     mod ticks {
         use std::sync::Arc;
 
@@ -1195,13 +1158,6 @@ mod tests {
                     run(&mut state, action, now)?;
                 }
             }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn text_measure_agrees_with_character_scans(s in "[ \\t\\n\\x0b\\x0c\\r\\x00-\\x1fa-z\\x7fé\\u{a0}\\u{2003}]{0,12}") {
-            prop_assert_eq!(text_measure(&s), by_chars(&s));
         }
     }
 }

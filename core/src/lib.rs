@@ -63,6 +63,7 @@ pub mod rejection;
 pub mod state;
 #[cfg(feature = "proptest")]
 pub mod strategies;
+pub mod text;
 
 pub use applicant::{Applicant, Contact, CostRequest, Organisation};
 pub use command::{Action, Command};
@@ -83,3 +84,4 @@ pub use ports::{DeliveryError, EventStore, Notifier, Outbox, Recorded, StoreErro
 pub use programme::{Level, Programme, RulesError, WaitlistPolicy};
 pub use rejection::{Rejection, RejectionCode};
 pub use state::{Application, CommandRecord, State, evolve};
+pub use text::TextProblem;

@@ -329,6 +329,9 @@ pub enum RulesError {
     Invalid { field: String, problem: String },
 }
 
+/// The longest id, name or prefix of a rules file, in characters.
+const MAX_TEXT: usize = 200;
+
 fn invalid(field: impl Into<String>, problem: impl Into<String>) -> RulesError {
     RulesError::Invalid {
         field: field.into(),
@@ -365,21 +368,19 @@ impl Programme {
         self.sectors.iter().enumerate().find(|(_, s)| s.id == id)
     }
 
-    /// Checks every field; the first problem found is returned.
+    /// Checks every field; the first problem found is returned. Ids, names
+    /// and the grant id prefix are checked with [`text::check`](crate::text::check):
+    /// 1 to 200 characters, no control characters.
     pub fn validate(&self) -> Result<(), RulesError> {
         let text = |field: &str, v: &str| {
-            if v.trim().is_empty() {
-                Err(invalid(field, "must not be empty"))
-            } else {
-                Ok(())
-            }
+            crate::text::check(v, 1, MAX_TEXT).map_err(|p| invalid(field, p.to_string()))
         };
         text("id", &self.id)?;
         if !self
             .id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            || self.id.len() > 64
+            || self.id.chars().count() > 64
         {
             return Err(invalid(
                 "id",

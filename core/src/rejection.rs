@@ -42,11 +42,13 @@ pub enum RejectionCode {
     NotCompleted,
     /// `now` is earlier than the last recorded event.
     ClockWentBackwards,
-    /// A free-text field is empty or too long.
+    /// A free text (a command's note, reason or invoice reference, or an
+    /// applicant's name, contact, region or sector) is too short, too long
+    /// or holds a control character.
     InvalidText,
     /// The pot would leave the range of money.
     AmountOutOfRange,
-    /// `now` is outside the years 1900 to 9999.
+    /// `now` is outside the years 1900 to 9999, or in a leap second.
     TimeOutOfRange,
     /// The command id was recorded before for a different command.
     CommandIdReused,

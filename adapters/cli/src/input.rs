@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
 use grantflow_core::{
     Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Level, Milestone, Money,
     Organisation, StageKind,
@@ -31,11 +31,25 @@ pub fn read_file(path: &Path) -> CliResult<String> {
 }
 
 /// Parses `--now`/`--on`: RFC 3339 (`2020-09-01T09:00:00Z`) or a date
-/// (`2020-09-01`, taken as midnight UTC).
+/// (`2020-09-01`, taken as midnight UTC). A leap second (`23:59:60`) is
+/// refused, naming the next second to give instead.
 pub fn parse_time(text: &str) -> CliResult<DateTime<Utc>> {
     let t = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.with_timezone(&Utc));
+        let dt = dt.with_timezone(&Utc);
+        // chrono holds a leap second as a nanosecond of 10^9 or more.
+        if dt.nanosecond() >= 1_000_000_000 {
+            let next = dt
+                .with_nanosecond(0)
+                .and_then(|d| d.checked_add_signed(chrono::Duration::seconds(1)))
+                .map_or_else(String::new, |d| {
+                    format!(" instead: {}", d.to_rfc3339_opts(SecondsFormat::Secs, true))
+                });
+            return Err(CliError::usage(format!(
+                "`{t}` is a leap second: grantflow does not accept leap seconds; give the next second{next}"
+            )));
+        }
+        return Ok(dt);
     }
     match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         Ok(d) => Ok(d
@@ -67,29 +81,10 @@ pub fn now_or_clock(now: Option<&str>) -> CliResult<DateTime<Utc>> {
     }
 }
 
-/// Parses an amount of money such as `1400` or `1400.50` (no currency sign).
+/// Parses an amount of money such as `1400` or `1400.50` with the core's
+/// one parser ([`Money`]'s `FromStr`): no currency sign, no exponent.
 pub fn parse_money(field: &str, text: &str) -> CliResult<Money> {
-    money(text).map_err(|e| CliError::usage(format!("{field}: {e}")))
-}
-
-/// [`Money::from_str`], except that scientific notation beyond the range of
-/// money is reported as too large (the core calls it malformed).
-pub fn money(text: &str) -> Result<Money, grantflow_core::MoneyError> {
-    Money::from_str(text).map_err(|e| match e {
-        grantflow_core::MoneyError::Malformed { input }
-            if input.to_ascii_lowercase().contains('e')
-                && input
-                    .parse::<f64>()
-                    .is_ok_and(|f| f.is_finite() && f.abs() > 1e12) =>
-        {
-            if input.trim_start().starts_with('-') {
-                grantflow_core::MoneyError::Negative { input }
-            } else {
-                grantflow_core::MoneyError::TooLarge { input }
-            }
-        }
-        other => other,
-    })
+    Money::from_str(text).map_err(|e| CliError::usage(format!("{field}: {e}")))
 }
 
 /// Parses a milestone name.
@@ -198,13 +193,15 @@ pub fn application_json(path: &Path, reference: Option<&str>) -> CliResult<NewAp
     })
 }
 
+/// The longest reference of an application, in characters.
+const MAX_REFERENCE: usize = 100;
+
+/// Checks a reference with the core's text check: 1 to 100 characters, no
+/// control characters. The message does not repeat the reference, which may
+/// be unprintable.
 fn check_reference(reference: &str, origin: &str) -> CliResult<()> {
-    if reference.len() > 100 || reference.chars().any(char::is_control) {
-        return Err(CliError::usage(format!(
-            "{origin}: reference `{reference}` must be at most 100 printable characters"
-        )));
-    }
-    Ok(())
+    grantflow_core::text::check(reference, 1, MAX_REFERENCE)
+        .map_err(|p| CliError::usage(format!("{origin}: the reference {p}; nothing was applied")))
 }
 
 /// The columns of an applications CSV: (name, required).
@@ -236,6 +233,8 @@ fn csv_column_for_field(field: &str) -> &'static str {
         "organisation.company_number" => "company_number",
         "organisation.charity_number" => "charity_number",
         "organisation.ods_code" => "ods_code",
+        "organisation.region" => "region",
+        "sector" => "sector",
         "consultancy_days" => "consultancy_days",
         _ => "reference",
     }
@@ -333,7 +332,8 @@ pub fn applications_csv(path: &Path) -> CliResult<Vec<NewApplication>> {
         };
         let money = |col: &str, v: &str| -> CliResult<Money> {
             let (_, w) = at(col);
-            money(v).map_err(|e| CliError::usage(format!("{w}: {e}; nothing was applied")))
+            Money::from_str(v)
+                .map_err(|e| CliError::usage(format!("{w}: {e}; nothing was applied")))
         };
         let reference = text("reference")?;
         check_reference(&reference, &at("reference").1)?;
@@ -472,6 +472,7 @@ pub fn command_lines(path: &Path) -> CliResult<Vec<Line>> {
         }
         let mut reference = None;
         if let Some(serde_json::Value::String(app)) = obj.get("application") {
+            check_reference(app, &format!("{name} line {line}"))?;
             let id = ApplicationId::parse_or_name(app);
             if id.to_string() != app.to_ascii_lowercase() {
                 reference = Some((id, app.clone()));

@@ -81,8 +81,8 @@ fn string_schema(s: &str) -> Value {
         && s.replace('.', "").bytes().all(|c| c.is_ascii_digit());
     if money {
         return json!({
-            "description": "an amount in pounds: at most two decimals, not negative, at most 1000000000000; written as a string",
-            "anyOf": [{"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$"}, {"type": "number", "minimum": 0}]
+            "description": "an amount in pounds: at most two decimals, not negative, at most 1000000000000, no exponent; written as a string, or whole pounds as a number",
+            "anyOf": [{"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$"}, {"type": "integer", "minimum": 0}]
         });
     }
     if !s.is_empty()

@@ -647,7 +647,7 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
             (
                 s(&["top-up", "1e30", "--now", "2020-09-03"]),
                 2,
-                "too large",
+                "without an exponent",
             ),
             (s(&["top-up", "£12", "--now", "2020-09-03"]), 2, "£12"),
             (
@@ -697,6 +697,308 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
         status_before,
         "applications changed"
     );
+}
+
+/// Given a seeded database, when each of `cases` is run, then it fails with
+/// `code` and a one-line error holding every needle, and changes nothing.
+fn refused_and_unchanged(d: &Path, db: &str, cases: &[(Vec<String>, i32, Vec<&str>)]) {
+    let ledger = ok(d, db, &["ledger", "--json"]).stdout;
+    let status = ok(d, db, &["status", "--json"]).stdout;
+    for (args, code, needles) in cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = fails(d, db, &refs, *code, needles[0]);
+        for needle in needles {
+            assert!(out.stderr.contains(needle), "`{needle}` in {}", out.stderr);
+        }
+        assert!(
+            !out.stderr.contains(['\u{1b}', '\u{7}', '\u{7f}']),
+            "the error repeats a control character: {:?}",
+            out.stderr
+        );
+        assert_eq!(ok(d, db, &["ledger", "--json"]).stdout, ledger, "{args:?}");
+        assert_eq!(ok(d, db, &["status", "--json"]).stdout, status, "{args:?}");
+    }
+}
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+const CSV_HEADER: &str = "reference,organisation,region,contact_name,contact_email,sector,employees,uk_based,already_certified,vat_registered,level,consultancy_days,day_rate";
+
+/// A CSV of one row: `B-1` with `cell` for `column` (the other cells plain).
+fn csv_with(d: &Path, name: &str, column: &str, cell: &str) -> String {
+    let plain = [
+        ("reference", "B-1"),
+        ("organisation", "B Ltd"),
+        ("region", "North West"),
+        ("contact_name", "A B"),
+        ("contact_email", "a@b.example"),
+        ("sector", "medical-supplier"),
+        ("employees", "5"),
+        ("uk_based", "yes"),
+        ("already_certified", "no"),
+        ("vat_registered", "yes"),
+        ("level", "basic"),
+        ("consultancy_days", "1"),
+        ("day_rate", "500"),
+    ];
+    let row: Vec<&str> = plain
+        .iter()
+        .map(|&(c, v)| if c == column { cell } else { v })
+        .collect();
+    write(d, name, &format!("{CSV_HEADER}\n{}\n", row.join(",")))
+        .display()
+        .to_string()
+}
+
+/// A JSON application file: `ACME-002` with `edit` applied.
+fn json_with(d: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut app = application("ACME-002", "07654321", "medical-supplier", 20);
+    edit(&mut app);
+    write(d, name, &app.to_string()).display().to_string()
+}
+
+#[test]
+fn control_characters_in_applications_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (db, _) = seeded(d);
+    let now = ["--now", "2020-09-03"];
+    let apply = |file: String| args(&["apply", &file, now[0], now[1]]);
+    let cases = vec![
+        // JSON: the organisation's name, the contact's name and e-mail, the region, the reference
+        (
+            apply(json_with(d, "esc.json", |a| {
+                a["applicant"]["organisation"]["name"] = json!("Evil\u{1b}[2J Ltd")
+            })),
+            2,
+            vec!["organisation.name", "U+001B at character 5", "remove it"],
+        ),
+        (
+            apply(json_with(d, "bel.json", |a| {
+                a["applicant"]["contact"]["name"] = json!("Ann\u{7}")
+            })),
+            2,
+            vec!["contact.name", "U+0007"],
+        ),
+        (
+            apply(json_with(d, "nul.json", |a| {
+                a["applicant"]["contact"]["email"] = json!("ann\u{0}@example.org")
+            })),
+            2,
+            vec!["contact.email", "U+0000"],
+        ),
+        (
+            apply(json_with(d, "newline.json", |a| {
+                a["applicant"]["organisation"]["region"] = json!("North\nWest")
+            })),
+            2,
+            vec!["organisation.region", "U+000A"],
+        ),
+        (
+            apply(json_with(d, "c1.json", |a| {
+                a["applicant"]["organisation"]["region"] = json!("North\u{9b}West")
+            })),
+            2,
+            vec!["organisation.region", "U+009B"],
+        ),
+        (
+            apply(json_with(d, "del.json", |a| {
+                a["reference"] = json!("ACME\u{7f}")
+            })),
+            2,
+            vec!["reference", "U+007F"],
+        ),
+        // CSV: the same fields as cells
+        (
+            apply(csv_with(d, "esc.csv", "organisation", "B\u{1b}[31m Ltd")),
+            2,
+            vec!["column 2 (`organisation`)", "U+001B"],
+        ),
+        (
+            apply(csv_with(d, "nl.csv", "region", "\"North\nWest\"")),
+            2,
+            vec!["(`region`)", "U+000A"],
+        ),
+        (
+            apply(csv_with(d, "bel.csv", "contact_name", "A\u{7}B")),
+            2,
+            vec!["(`contact_name`)", "U+0007"],
+        ),
+        // A command-line text reaches the core's check
+        (
+            args(&["top-up", "10", "--note", "gift\u{1b}[2J", now[0], now[1]]),
+            1,
+            vec!["invalid_text", "U+001B"],
+        ),
+    ];
+    refused_and_unchanged(d, db, &cases);
+}
+
+#[test]
+fn names_are_counted_in_characters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (db, _) = seeded(d);
+    let long = |n: usize| "é".repeat(n);
+    // Given names of 201 "é", when applied, then they are refused as 201 characters
+    let cases = vec![
+        (
+            args(&[
+                "apply",
+                &json_with(d, "201.json", |a| {
+                    a["applicant"]["organisation"]["name"] = json!(long(201))
+                }),
+                "--now",
+                "2020-09-03",
+            ]),
+            2,
+            vec!["organisation.name", "has 201 characters: give at most 200"],
+        ),
+        (
+            args(&[
+                "apply",
+                &csv_with(d, "201.csv", "contact_name", &long(201)),
+                "--now",
+                "2020-09-03",
+            ]),
+            2,
+            vec!["(`contact_name`)", "has 201 characters"],
+        ),
+    ];
+    refused_and_unchanged(d, db, &cases);
+    // Given a name of 101 "é" (202 bytes), when applied, then it is accepted
+    let json = json_with(d, "101.json", |a| {
+        a["applicant"]["organisation"]["name"] = json!(long(101))
+    });
+    ok(d, db, &["apply", &json, "--now", "2020-09-03"]);
+    let csv = csv_with(d, "101.csv", "organisation", &long(101));
+    ok(d, db, &["apply", &csv, "--now", "2020-09-03"]);
+    let status = ok(d, db, &["status", "--json"]).stdout;
+    assert_eq!(status.matches(&long(101)).count(), 2, "{status}");
+}
+
+#[test]
+fn amounts_with_an_exponent_are_refused_everywhere() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (db, _) = seeded(d);
+    let advice = "write amounts as pounds and pence, like 100 or 100.00, without an exponent";
+    let now = ["--now", "2020-09-03"];
+    let cases = vec![
+        // a command-line flag
+        (args(&["top-up", "1e2", now[0], now[1]]), 2, vec![advice, "1e2"]),
+        (
+            args(&[
+                "claim", "ACME-001", "--item", "consultancy", "--invoice", "I-1", "--amount",
+                "1E2", now[0], now[1],
+            ]),
+            2,
+            vec![advice],
+        ),
+        // a CSV cell
+        (
+            args(&["apply", &csv_with(d, "e.csv", "day_rate", "5e2"), now[0], now[1]]),
+            2,
+            vec![advice, "(`day_rate`)"],
+        ),
+        // a JSON string and a JSON number
+        (
+            args(&[
+                "apply",
+                &json_with(d, "e-string.json", |a| a["request"]["day_rate"] = json!("5e2")),
+                now[0],
+                now[1],
+            ]),
+            2,
+            vec![advice],
+        ),
+        (
+            args(&[
+                "apply",
+                &write(
+                    d,
+                    "e-number.json",
+                    &application("ACME-003", "07654322", "medical-supplier", 20)
+                        .to_string()
+                        .replace("\"day_rate\":\"500\"", "\"day_rate\":5e2"),
+                )
+                .display()
+                .to_string(),
+                now[0],
+                now[1],
+            ]),
+            2,
+            vec!["without an exponent"],
+        ),
+        // a JSONL command
+        (
+            args(&[
+                "run",
+                &write(
+                    d,
+                    "e.jsonl",
+                    "{\"id\": \"t\", \"command\": \"top_up\", \"amount\": \"1e2\", \"note\": \"\"}\n",
+                )
+                .display()
+                .to_string(),
+                now[0],
+                now[1],
+            ]),
+            2,
+            vec![advice, "line 1"],
+        ),
+    ];
+    refused_and_unchanged(d, db, &cases);
+    // a rules file, as text and as a TOML number
+    let preset = ok(d, "x.db", &["init", "--print"]).stdout;
+    for (name, pot) in [
+        ("text.toml", "value = \"5e5\""),
+        ("number.toml", "value = 5e5"),
+    ] {
+        let rules = write(d, name, &preset.replacen("value = \"500000.00\"", pot, 1));
+        fails(
+            d,
+            "rules.db",
+            &["init", "--rules", &rules.display().to_string()],
+            2,
+            "without an exponent",
+        );
+    }
+    assert!(!d.join("rules.db").exists());
+}
+
+#[test]
+fn a_leap_second_is_refused_as_now() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (db, _) = seeded(d);
+    let leap = "2020-09-30T23:59:60Z";
+    let jsonl = write(
+        d,
+        "leap.jsonl",
+        &format!("{{\"id\": \"t\", \"command\": \"tick\", \"now\": \"{leap}\"}}\n"),
+    )
+    .display()
+    .to_string();
+    let cases = vec![
+        (
+            args(&["tick", "--now", leap]),
+            2,
+            vec![
+                "leap second",
+                "give the next second instead: 2020-10-01T00:00:00Z",
+            ],
+        ),
+        (
+            args(&["top-up", "10", "--now", "2020-09-30T23:59:60.5+00:00"]),
+            2,
+            vec!["leap second", "2020-10-01T00:00:00Z"],
+        ),
+        (args(&["run", &jsonl]), 2, vec!["line 1", "leap second"]),
+    ];
+    refused_and_unchanged(d, db, &cases);
 }
 
 #[test]
