@@ -15,9 +15,8 @@
 //!
 //! The state keeps its large collections ([`Applications`](applications::Applications),
 //! the [`CommandIndex`] of commands seen, the claimed [`Invoices`]) in
-//! insertion order behind compact hash indexes. A loop over many commands can
-//! reuse one event buffer with [`decide_into`] and warm each batch with
-//! [`State::prefetch`].
+//! insertion order, in hash maps keyed by id. A loop over many commands can
+//! reuse one event buffer with [`decide_into`].
 //!
 //! The core does no I/O and reads no clock or random source: time is the
 //! `now` argument, ids are supplied by the caller. Storage, notification
@@ -48,7 +47,6 @@ pub mod decide;
 pub mod eligibility;
 pub mod engine;
 pub mod event;
-mod id_table;
 pub mod idempotency;
 pub mod ids;
 pub mod invoices;
