@@ -53,7 +53,9 @@ impl Applications {
     }
 
     /// Every application with its id, in arrival order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&ApplicationId, &Application)> + ExactSizeIterator {
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&ApplicationId, &Application)> + ExactSizeIterator {
         self.by_id.iter()
     }
 
@@ -88,7 +90,8 @@ impl Serialize for Applications {
 impl<'de> Deserialize<'de> for Applications {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let read = IndexMap::<ApplicationId, Application, FxBuildHasher>::deserialize(deserializer)?;
+        let read =
+            IndexMap::<ApplicationId, Application, FxBuildHasher>::deserialize(deserializer)?;
         let mut all = Vec::with_capacity(read.len());
         for (id, app) in read {
             if id != app.id {

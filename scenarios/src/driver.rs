@@ -14,8 +14,8 @@
 //! any [`EventStore`]) or [`FnExecutor`] (any closure).
 
 use std::cmp::Reverse;
-use std::fmt::Write as _;
 use std::collections::BinaryHeap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
