@@ -398,7 +398,15 @@ impl PostgresStore {
                     .to_string()
             };
             versions.push(to_i64(expected + i as u64 + 1));
-            types.push(field("type"));
+            // The type sits under `event` from schema version 3, beside the envelope before.
+            types.push(
+                value
+                    .pointer("/event/type")
+                    .or_else(|| value.get("type"))
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
             schemas.push(
                 value
                     .get("schema_version")
