@@ -123,6 +123,15 @@ fn main() {
         }
     }
     let now = start + Duration::days(1);
+    // Commands go in batches (`GRANTFLOW_BENCH_BATCH`, 32 by default), each
+    // prefetched first (`State::prefetch`) as `Engine::execute_batch` does;
+    // `GRANTFLOW_BENCH_PREFETCH=0` turns the prefetch off.
+    let batch: usize = std::env::var("GRANTFLOW_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|b| *b > 0)
+        .unwrap_or(32);
+    let prefetch = std::env::var("GRANTFLOW_BENCH_PREFETCH").map_or(true, |v| v != "0");
 
     // `GRANTFLOW_BENCH_RUNS` timed runs (3 by default), each from an empty
     // state; every run is printed and the median is the figure.
@@ -135,7 +144,7 @@ fn main() {
     let mut paid = Money::ZERO;
     let mut events_applied = 0;
     for _ in 0..runs {
-        let (secs, applied, state_paid) = decide_and_evolve(&commands, n, now);
+        let (secs, applied, state_paid) = decide_and_evolve(&commands, n, now, batch, prefetch);
         decide_times.push(secs);
         (events_applied, paid) = (applied, state_paid);
     }
@@ -227,6 +236,8 @@ fn decide_and_evolve(
     commands: &[Command],
     n: usize,
     now: chrono::DateTime<Utc>,
+    batch: usize,
+    prefetch: bool,
 ) -> (f64, usize, Money) {
     let t = Instant::now();
     let mut state = State::default();
@@ -235,15 +246,20 @@ fn decide_and_evolve(
     let mut rejected = 0usize;
     let mut events_applied = 0usize;
     let mut events = Vec::new();
-    for c in commands {
-        match decide_into(&state, c, now, &mut events) {
-            Ok(()) => {
-                for e in &events {
-                    evolve(&mut state, e).expect("applies");
+    for batch in commands.chunks(batch) {
+        if prefetch {
+            state.prefetch(batch);
+        }
+        for c in batch {
+            match decide_into(&state, c, now, &mut events) {
+                Ok(()) => {
+                    for e in &events {
+                        evolve(&mut state, e).expect("applies");
+                    }
+                    events_applied += events.len();
                 }
-                events_applied += events.len();
+                Err(_) => rejected += 1,
             }
-            Err(_) => rejected += 1,
         }
     }
     let secs = t.elapsed().as_secs_f64();

@@ -151,6 +151,10 @@ proptest! {
             evolve(&mut replayed, &back).expect("replays");
         }
         prop_assert_eq!(&replayed, &run.state);
+        // Prefetching any commands (repeats, unknown ids, claims) does not panic
+        // and leaves the state as it was.
+        replayed.prefetch(&commands);
+        prop_assert_eq!(&replayed, &run.state);
         // A snapshot's JSON holds the state without the command index (history, not state).
         let snapshot: State = serde_json::from_str(&serde_json::to_string(&run.state).expect("encodes")).expect("decodes");
         let mut without_index = run.state.clone();

@@ -412,6 +412,7 @@ impl<S: EventStore> Engine<S> {
         loop {
             // Commands from before the snapshot: one question to the store for the batch.
             self.look_up_commands(commands.iter().map(|(c, _)| &c.id))?;
+            self.state.prefetch(commands.iter().map(|(c, _)| c));
             let before = self.state.version;
             let mut all_events = Vec::new();
             let mut all_notices = Vec::new();

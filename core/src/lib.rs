@@ -16,7 +16,8 @@
 //! The state keeps its large collections ([`Applications`](applications::Applications),
 //! the [`CommandIndex`] of commands seen, the claimed [`Invoices`]) in
 //! insertion order, in hash maps keyed by id. A loop over many commands can
-//! reuse one event buffer with [`decide_into`].
+//! reuse one event buffer with [`decide_into`] and warm each batch with
+//! [`State::prefetch`].
 //!
 //! The core does no I/O and reads no clock or random source: time is the
 //! `now` argument, ids are supplied by the caller. Storage, notification
