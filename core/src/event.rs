@@ -309,8 +309,7 @@ impl Event {
     /// upcasting older versions. The result carries the current version.
     ///
     /// An event of the current version is read directly; one of an older
-    /// version goes through a JSON tree, which [`upcast`] brings to the
-    /// current shape.
+    /// version goes through a JSON tree, brought to the current shape.
     pub fn from_json(text: &str) -> Result<Event, DecodeError> {
         let malformed = |e: serde_json::Error| DecodeError::Malformed(e.to_string());
         let direct = serde_json::from_str::<Event>(text);

@@ -366,7 +366,7 @@ impl PostgresStore {
     }
 
     fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
-        // Current rows decode in one pass, older ones are upcast, newer refused.
+        // Current rows decode directly, older ones are upcast, newer refused.
         Event::from_json(payload).map_err(|e| StoreError::Corrupt {
             programme: programme.clone(),
             version,

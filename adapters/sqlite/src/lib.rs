@@ -587,7 +587,7 @@ impl SqliteStore {
     }
 
     fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
-        // Rows of the current schema decode in one pass; older ones are
+        // Rows of the current schema decode directly; older ones are
         // upcast. A row claiming a newer version is refused.
         Event::from_json(payload).map_err(|e| StoreError::Corrupt {
             programme: programme.clone(),
