@@ -2,94 +2,53 @@
 //! [`CommandId`] to its [`CommandRecord`] (where its events sit in the
 //! stream), so that a repeated command is answered instead of acting twice.
 //!
-//! The index grows by one entry per command for the life of a programme,
-//! which makes it the largest structure in a long-running [`State`](crate::State).
-//! Entries are kept in the order their commands were first seen, and an
-//! `IdTable` of positions finds them: recording a command
-//! appends to the list and writes one table slot, and a new id's lookup
-//! reads one slot's cache line.
+//! The index grows by one entry per command for the life of a programme.
+//! Entries are kept in the order their commands were first seen (an
+//! [`IndexMap`]).
 
-use std::fmt;
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::event::Event;
-use crate::id_table::{self, IdTable, MAX_ENTRIES};
 use crate::ids::CommandId;
 use crate::state::CommandRecord;
 
 /// The commands seen, each with its record, in the order first seen.
-#[derive(Clone, Default)]
+///
+/// Equal to another when they hold the same commands with the same
+/// records, in whatever order they were seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommandIndex {
-    entries: Vec<(CommandId, CommandRecord)>,
-    table: IdTable,
-}
-
-fn hash(id: &CommandId) -> u64 {
-    id_table::hash(&id.0)
+    entries: IndexMap<CommandId, CommandRecord, FxBuildHasher>,
 }
 
 impl CommandIndex {
-    #[inline]
-    fn position(&self, id: &CommandId) -> Option<usize> {
-        let entries = &self.entries;
-        self.table.find(hash(id), |p| entries[p].0 == *id)
-    }
-
     /// The record of this command, if it was seen.
     pub fn get(&self, id: &CommandId) -> Option<&CommandRecord> {
-        self.position(id).map(|p| &self.entries[p].1)
+        self.entries.get(id)
     }
 
     /// Whether this command was seen.
     pub fn contains_key(&self, id: &CommandId) -> bool {
-        self.position(id).is_some()
+        self.entries.contains_key(id)
     }
 
     /// Records `id`, or replaces its record; returns the record replaced.
-    ///
-    /// # Panics
-    /// When the index already holds 2^40 − 2 commands (a bound no stream
-    /// of events this side of a petabyte reaches).
     pub fn insert(&mut self, id: CommandId, record: CommandRecord) -> Option<CommandRecord> {
-        if let Some(p) = self.position(&id) {
-            return Some(std::mem::replace(&mut self.entries[p].1, record));
-        }
-        self.push(id, record);
-        None
-    }
-
-    fn push(&mut self, id: CommandId, record: CommandRecord) {
-        let position = self.entries.len();
-        assert!(position < MAX_ENTRIES, "command index full");
-        self.entries.push((id, record));
-        let entries = &self.entries;
-        self.table
-            .insert(hash(&id), position, |p| hash(&entries[p].0));
+        self.entries.insert(id, record)
     }
 
     /// Counts one more event of command `id`, whose first event is
-    /// `version` if the command is new. The events of one command come
-    /// one after another, so its second and later events find it at the
-    /// end of the list without a lookup.
-    #[inline]
+    /// `version` if the command is new.
     pub(crate) fn record_event(&mut self, event: &Event, version: u64) {
-        let id = event.command;
-        if let Some((last, record)) = self.entries.last_mut()
-            && *last == id
-        {
-            record.events += 1;
-            return;
-        }
-        match self.position(&id) {
-            Some(p) => self.entries[p].1.events += 1,
-            None => self.push(
-                id,
-                CommandRecord {
-                    first_version: version,
-                    events: 1,
-                    origin: event.origin.map(|o| (o, event.at)),
-                },
-            ),
-        }
+        self.entries
+            .entry(event.command)
+            .or_insert(CommandRecord {
+                first_version: version,
+                events: 0,
+                origin: event.origin.map(|o| (o, event.at)),
+            })
+            .events += 1;
     }
 
     /// How many commands were seen.
@@ -104,56 +63,35 @@ impl CommandIndex {
 
     /// Every command with its record, in the order first seen.
     pub fn iter(&self) -> impl Iterator<Item = (&CommandId, &CommandRecord)> {
-        self.entries.iter().map(|(id, r)| (id, r))
+        self.entries.iter()
     }
 
     /// Every command id, in the order first seen.
     pub fn keys(&self) -> impl Iterator<Item = &CommandId> {
-        self.entries.iter().map(|(id, _)| id)
+        self.entries.keys()
     }
 
     /// Every record, in the order first seen.
     pub fn values(&self) -> impl Iterator<Item = &CommandRecord> {
-        self.entries.iter().map(|(_, r)| r)
+        self.entries.values()
     }
 
     /// Makes room for `additional` more commands.
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve(additional);
-        let entries = &self.entries;
-        self.table.reserve(additional, |p| hash(&entries[p].0));
     }
 
     /// Forgets every command, keeping the capacity.
     pub fn clear(&mut self) {
         self.entries.clear();
-        self.table.clear();
-    }
-}
-
-/// Equal when they hold the same commands with the same records, in
-/// whatever order they were seen.
-impl PartialEq for CommandIndex {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(id, r)| other.get(id) == Some(r))
-    }
-}
-
-impl Eq for CommandIndex {}
-
-impl fmt::Debug for CommandIndex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
     }
 }
 
 impl FromIterator<(CommandId, CommandRecord)> for CommandIndex {
     fn from_iter<I: IntoIterator<Item = (CommandId, CommandRecord)>>(iter: I) -> Self {
-        let mut index = CommandIndex::default();
-        for (id, record) in iter {
-            index.insert(id, record);
+        CommandIndex {
+            entries: iter.into_iter().collect(),
         }
-        index
     }
 }
 

@@ -2,64 +2,62 @@
 //! reference to the [`ApplicationId`] it was paid against, so that the same
 //! invoice is never paid twice.
 //!
-//! References are kept in the order they were claimed, with an
-//! `IdTable` of positions to find them; a new reference's
-//! lookup reads one slot and compares texts only when 24 bits of their
-//! hashes match.
+//! References that differ only in letter case or in surrounding white space
+//! (`INV-1`, `inv-1`, `" INV-1 "`) are the same invoice: the index is keyed
+//! on the reference trimmed and lower-cased, and keeps the reference as
+//! first claimed for display. References are kept in the order claimed (an
+//! [`IndexMap`]).
 
 use std::fmt;
 
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::id_table::{self, IdTable, MAX_ENTRIES};
 use crate::ids::ApplicationId;
 
+/// The key an invoice reference is filed under: trimmed and lower-cased.
+fn normalised(reference: &str) -> String {
+    reference.trim().to_lowercase()
+}
+
 /// Claimed invoice references, each with the application it was paid against.
-#[derive(Clone, Default)]
+///
+/// Equal to another when they hold the same references against the same
+/// applications, in whatever order they were claimed.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Invoices {
-    entries: Vec<(Box<str>, ApplicationId)>,
-    table: IdTable,
+    /// By normalised reference: the reference as given, and its application.
+    entries: IndexMap<String, (Box<str>, ApplicationId), FxBuildHasher>,
 }
 
 impl Invoices {
-    #[inline]
-    fn position(&self, reference: &str) -> Option<usize> {
-        let entries = &self.entries;
-        self.table.find(id_table::hash_text(reference), |p| {
-            &*entries[p].0 == reference
-        })
-    }
-
-    /// The application this reference was paid against, if it was claimed.
+    /// The application this reference (or one differing only in case or
+    /// surrounding white space) was paid against, if it was claimed.
     pub fn get(&self, reference: &str) -> Option<&ApplicationId> {
-        self.position(reference).map(|p| &self.entries[p].1)
+        self.entries.get(&normalised(reference)).map(|(_, app)| app)
     }
 
-    /// Whether this reference was claimed.
+    /// Whether this reference, or one differing only in case or
+    /// surrounding white space, was claimed.
     pub fn contains_key(&self, reference: &str) -> bool {
-        self.position(reference).is_some()
+        self.entries.contains_key(&normalised(reference))
     }
 
-    /// Records `reference` against `application`, or moves it there; returns
-    /// the application it was recorded against before.
-    ///
-    /// # Panics
-    /// When 2^40 − 2 references are held already.
+    /// Records `reference` against `application`, or moves it there (keeping
+    /// the reference as first given); returns the application it was
+    /// recorded against before.
     pub fn insert(&mut self, reference: &str, application: ApplicationId) -> Option<ApplicationId> {
-        // One hash for the lookup and the indexing.
-        let h = id_table::hash_text(reference);
-        let entries = &self.entries;
-        if let Some(p) = self.table.find(h, |p| &*entries[p].0 == reference) {
-            return Some(std::mem::replace(&mut self.entries[p].1, application));
+        match self.entries.entry(normalised(reference)) {
+            indexmap::map::Entry::Occupied(mut e) => {
+                Some(std::mem::replace(&mut e.get_mut().1, application))
+            }
+            indexmap::map::Entry::Vacant(e) => {
+                e.insert((reference.into(), application));
+                None
+            }
         }
-        let position = self.entries.len();
-        assert!(position < MAX_ENTRIES, "invoice index full");
-        self.entries.push((reference.into(), application));
-        let entries = &self.entries;
-        self.table
-            .insert(h, position, |p| id_table::hash_text(&entries[p].0));
-        None
     }
 
     /// How many references were claimed.
@@ -72,27 +70,16 @@ impl Invoices {
         self.entries.is_empty()
     }
 
-    /// Every reference with its application, in the order claimed.
+    /// Every reference (as first given) with its application, in the order claimed.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ApplicationId)> {
-        self.entries.iter().map(|(r, a)| (&**r, a))
+        self.entries.values().map(|(r, a)| (&**r, a))
     }
 
     /// Forgets every reference, keeping the capacity.
     pub fn clear(&mut self) {
         self.entries.clear();
-        self.table.clear();
     }
 }
-
-/// Equal when they hold the same references against the same applications,
-/// in whatever order they were claimed.
-impl PartialEq for Invoices {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(r, a)| other.get(r) == Some(a))
-    }
-}
-
-impl Eq for Invoices {}
 
 impl fmt::Debug for Invoices {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,13 +87,16 @@ impl fmt::Debug for Invoices {
     }
 }
 
-/// Written as a map from reference to application id, in the order claimed.
+/// Written as a map from reference (as given) to application id, in the order claimed.
 impl Serialize for Invoices {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.iter())
     }
 }
 
+/// Refuses a reference written twice. Two spellings of one reference (from
+/// a stream recorded before references were normalised) read as replaying
+/// their claims does: one entry, against the later application.
 impl<'de> Deserialize<'de> for Invoices {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Refs;
@@ -117,10 +107,12 @@ impl<'de> Deserialize<'de> for Invoices {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Invoices, A::Error> {
                 let mut out = Invoices::default();
+                let mut seen = std::collections::HashSet::new();
                 while let Some((reference, application)) =
                     map.next_entry::<String, ApplicationId>()?
                 {
-                    if out.insert(&reference, application).is_some() {
+                    out.insert(&reference, application);
+                    if !seen.insert(reference.clone()) {
                         return Err(serde::de::Error::custom(format!(
                             "invoice reference {reference:?} appears twice"
                         )));
@@ -136,32 +128,40 @@ impl<'de> Deserialize<'de> for Invoices {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-    use std::collections::HashMap;
     use uuid::Uuid;
 
-    proptest! {
-        /// Inserting and finding references agrees with a plain map, and the
-        /// JSON form round-trips.
-        #[test]
-        fn agrees_with_a_map(
-            steps in prop::collection::vec(("[A-C]{0,3}", 0u128..5), 0..200),
-        ) {
-            let mut refs = Invoices::default();
-            let mut model: HashMap<String, ApplicationId> = HashMap::new();
-            for (reference, app) in steps {
-                let app = ApplicationId::new(Uuid::from_u128(app));
-                prop_assert_eq!(refs.insert(&reference, app), model.insert(reference.clone(), app));
-                prop_assert_eq!(refs.len(), model.len());
-            }
-            for (reference, app) in &model {
-                prop_assert_eq!(refs.get(reference), Some(app));
-            }
-            prop_assert!(!refs.contains_key("not claimed"));
-            let json = serde_json::to_string(&refs).expect("encodes");
-            let back: Invoices = serde_json::from_str(&json).expect("decodes");
-            prop_assert_eq!(back, refs);
+    fn app(n: u128) -> ApplicationId {
+        ApplicationId::new(Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn references_differing_in_case_or_white_space_are_one_invoice() {
+        let mut refs = Invoices::default();
+        assert_eq!(refs.insert("INV-1", app(1)), None);
+        for same in ["INV-1", "inv-1", " INV-1 ", "inv-1 ", "\tInv-1\n"] {
+            assert!(refs.contains_key(same), "{same:?}");
+            assert_eq!(refs.get(same), Some(&app(1)), "{same:?}");
         }
+        assert!(!refs.contains_key("INV-12"));
+        assert_eq!(refs.insert(" inv-1", app(2)), Some(app(1)));
+        assert_eq!(refs.len(), 1);
+        // Displayed as first given.
+        assert_eq!(refs.iter().collect::<Vec<_>>(), [("INV-1", &app(2))]);
+    }
+
+    #[test]
+    fn the_json_form_round_trips_in_claim_order() {
+        let mut refs = Invoices::default();
+        refs.insert("B-2", app(2));
+        refs.insert("a-1", app(1));
+        let json = serde_json::to_string(&refs).expect("encodes");
+        assert_eq!(
+            json,
+            format!(r#"{{"B-2":"{}","a-1":"{}"}}"#, app(2).0, app(1).0)
+        );
+        let back: Invoices = serde_json::from_str(&json).expect("decodes");
+        assert_eq!(back, refs);
+        assert!(back.contains_key("A-1 "));
     }
 
     #[test]
@@ -170,5 +170,9 @@ mod tests {
         let json = format!(r#"{{"A-1":"{id}","A-1":"{id}"}}"#);
         let err = serde_json::from_str::<Invoices>(&json).expect_err("refused");
         assert!(err.to_string().contains("appears twice"), "{err}");
+        // Two spellings (claimed before references were normalised) are one.
+        let json = format!(r#"{{"A-1":"{id}","a-1":"{}"}}"#, app(2).0);
+        let refs = serde_json::from_str::<Invoices>(&json).expect("decodes");
+        assert_eq!(refs.get("A-1"), Some(&app(2)));
     }
 }

@@ -15,7 +15,7 @@
 //!
 //! The state keeps its large collections ([`Applications`](applications::Applications),
 //! the [`CommandIndex`] of commands seen, the claimed [`Invoices`]) in
-//! insertion order behind compact hash indexes. A loop over many commands can
+//! insertion order, in hash maps keyed by id. A loop over many commands can
 //! reuse one event buffer with [`decide_into`] and warm each batch with
 //! [`State::prefetch`].
 //!
@@ -48,7 +48,6 @@ pub mod decide;
 pub mod eligibility;
 pub mod engine;
 pub mod event;
-mod id_table;
 pub mod idempotency;
 pub mod ids;
 pub mod invoices;

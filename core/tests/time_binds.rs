@@ -82,7 +82,13 @@ fn names(events: &[Event]) -> Vec<&'static str> {
 /// Application 1's self-assessment submitted on day 10 (offered day 0,
 /// accepted day 1: six months to pass).
 fn self_assessed() -> Given {
-    let mut g = self_assessed();
+    let mut g = Given::programme(10_000);
+    g.submit(1, day(0));
+    g.accept(1, day(1)).unwrap();
+    g.milestone(1, Milestone::ConsultancyEngaged, day(2))
+        .unwrap();
+    g.milestone(1, Milestone::SelfAssessmentSubmitted, day(10))
+        .unwrap();
     g
 }
 

@@ -15,6 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
@@ -27,7 +28,7 @@ use grantflow_core::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::population::{Answer, Draw, Profile, push_number};
+use crate::population::{Answer, Draw, Profile};
 
 /// Why a command did not apply.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -876,10 +877,8 @@ impl Driver {
                 if !amount.is_zero() && stage.is_funded() && stage != StageKind::Completed {
                     let mut invoice_ref = std::mem::take(&mut self.spare.invoice);
                     invoice_ref.clear();
-                    invoice_ref.push_str("SIM-");
-                    push_number(&mut invoice_ref, i as u64, 1);
-                    invoice_ref.push('-');
-                    invoice_ref.push_str(item.as_str());
+                    // Writing to a `String` cannot fail.
+                    let _ = write!(invoice_ref, "SIM-{i}-{}", item.as_str());
                     let cmd = self.command(Action::Claim {
                         application: id,
                         item,

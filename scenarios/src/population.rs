@@ -17,6 +17,7 @@
 //! Every default is an assumption (there is no published data about who
 //! applied to the 2020 fund); `examples/scenario-2020.toml` names each one.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use grantflow_core::{Applicant, Contact, CostRequest, Level, Money, Organisation};
@@ -310,51 +311,6 @@ impl NameParts {
     }
 }
 
-/// Appends `n` in decimal, padded with zeros to at least `width` digits.
-///
-/// The digits are copied four at a time from [`quads`]: cheaper than
-/// appending them one by one, or checking that a buffer of them is UTF-8.
-pub(crate) fn push_number(out: &mut String, n: u64, width: usize) {
-    // Groups of four digits, lowest first: a `u64` has at most 20 digits.
-    let mut groups = [0u16; 5];
-    let mut count = 0;
-    let mut rest = n;
-    for g in &mut groups {
-        *g = (rest % 10_000) as u16;
-        rest /= 10_000;
-        count += 1;
-        if rest == 0 {
-            break;
-        }
-    }
-    let top = groups.get(count - 1).copied().unwrap_or(0);
-    let top_digits = match top {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        _ => 4,
-    };
-    for _ in (count - 1) * 4 + top_digits..width {
-        out.push('0');
-    }
-    let quads = quads();
-    let quad = |g: u16| {
-        let at = usize::from(g) * 4;
-        quads.get(at..at + 4).unwrap_or("")
-    };
-    out.push_str(quad(top).get(4 - top_digits..).unwrap_or(""));
-    for g in groups.iter().take(count - 1).rev() {
-        out.push_str(quad(*g));
-    }
-}
-
-/// Every number from 0 to 9999 written with four digits, one after the
-/// other: "0000", "0001", ... "9999", made once per process.
-fn quads() -> &'static str {
-    static QUADS: OnceLock<String> = OnceLock::new();
-    QUADS.get_or_init(|| (0..10_000).map(|n| format!("{n:04}")).collect())
-}
-
 /// The most decimal digits of a `u32`.
 const DIGITS: usize = 10;
 
@@ -422,10 +378,10 @@ impl Profile {
             }
             None => self.write_words(org, contact),
         }
-        push_number(&mut contact.email, u64::from(self.serial), 1);
-        contact.email.push_str(DOMAIN);
+        // Writing to a `String` cannot fail.
+        let _ = write!(contact.email, "{}{DOMAIN}", self.serial);
         let number = cleared(&mut org.company_number, 8);
-        push_number(number, u64::from(self.company_number), 8);
+        let _ = write!(number, "{:08}", self.company_number);
         org.charity_number = None;
         org.ods_code = None;
         cleared(&mut org.region, region.len()).push_str(region);
@@ -1311,29 +1267,6 @@ mod tests {
                 let y: u32 = b.random_range(0..u32::try_from(len).unwrap());
                 assert_eq!(x, y as usize);
             }
-        }
-    }
-
-    #[test]
-    fn numbers_are_written_in_decimal_with_padding() {
-        let mut cases = vec![
-            (0, 1),
-            (7, 1),
-            (7, 8),
-            (1_234_567, 8),
-            (13_999_999, 8),
-            (u64::MAX, 1),
-            (42, 30),
-            (10_000_000_000_000_000_000, 0),
-        ];
-        for k in 0..20 {
-            let p = 10u64.pow(k);
-            cases.extend([(p, 0), (p - 1, 0), (p + 1, 5), (p / 3 + 7, 12)]);
-        }
-        for (n, width) in cases {
-            let mut s = String::from("x");
-            push_number(&mut s, n, width);
-            assert_eq!(s, format!("x{n:0width$}"), "{n} {width}");
         }
     }
 

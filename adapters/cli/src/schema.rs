@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use grantflow_core::event::{FailureReason, PlusEnd, Reminder};
+use grantflow_core::event::{EVENT_SCHEMA_VERSION, FailureReason, PlusEnd, Reminder};
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Coverage,
     Criterion, Event, EventKind, Item, Level, Milestone, Money, Organisation, Programme,
@@ -486,7 +486,9 @@ pub fn schema(what: &str) -> CliResult<Value> {
             Ok(with_header(
                 infer(&refs, "", ""),
                 "grantflow event",
-                "A recorded event (schema_version 2), as stored and as `history --json` prints.",
+                &format!(
+                    "A recorded event (schema_version {EVENT_SCHEMA_VERSION}): its envelope, the kind under `event`; as stored and as `history --json` prints."
+                ),
             ))
         }
         "rules" | "programme" => {
@@ -513,7 +515,13 @@ mod tests {
         let c = schema("commands").unwrap();
         assert_eq!(c["oneOf"].as_array().unwrap().len(), 11);
         let e = schema("events").unwrap();
-        assert_eq!(e["oneOf"].as_array().unwrap().len(), 23);
+        assert_eq!(
+            e["properties"]["event"]["oneOf"].as_array().unwrap().len(),
+            23
+        );
+        for field in ["schema_version", "command", "at", "event"] {
+            assert!(e["required"].as_array().unwrap().contains(&json!(field)));
+        }
         let r = schema("rules").unwrap();
         assert!(r["required"].as_array().unwrap().contains(&json!("pot")));
         assert!(schema("nope").is_err());

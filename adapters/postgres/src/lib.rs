@@ -366,7 +366,7 @@ impl PostgresStore {
     }
 
     fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
-        // Current rows decode in one pass, older ones are upcast, newer refused.
+        // Current rows decode directly, older ones are upcast, newer refused.
         Event::from_json(payload).map_err(|e| StoreError::Corrupt {
             programme: programme.clone(),
             version,
@@ -398,7 +398,15 @@ impl PostgresStore {
                     .to_string()
             };
             versions.push(to_i64(expected + i as u64 + 1));
-            types.push(field("type"));
+            // The type sits under `event` from schema version 3, beside the envelope before.
+            types.push(
+                value
+                    .pointer("/event/type")
+                    .or_else(|| value.get("type"))
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
             schemas.push(
                 value
                     .get("schema_version")

@@ -2,13 +2,10 @@
 //! application lifecycles (9 events each) in `PATH` if the file does not
 //! exist, then runs `Engine::replay_all` over it `RUNS` times.
 //!
-//! `cargo run --release -p grantflow-sqlite --example replay_stream -- PATH APPS RUNS [DECODE_THREADS]`
-//!
-//! `DECODE_THREADS` sets [`SqliteOptions::decode_threads`] for the replays
-//! (the store's default when absent; 0 decodes on the replaying thread).
+//! `cargo run --release -p grantflow-sqlite --example replay_stream -- PATH APPS RUNS`
 //!
 //! The same file replayed by binaries built from two commits, taking turns,
-//! compares decoders under the same load; under
+//! compares them under the same load; under
 //! `valgrind --tool=callgrind --toggle-collect='*replay_once*'` it counts the
 //! instructions of the replay alone.
 
@@ -94,11 +91,6 @@ fn main() {
     };
     let apps: u64 = apps.parse().expect("APPS is a number");
     let runs: usize = runs.parse().expect("RUNS is a number");
-    let decode_threads = args
-        .next()
-        .map_or(SqliteOptions::default().decode_threads, |t| {
-            t.parse().expect("DECODE_THREADS is a number")
-        });
     let config = EngineConfig {
         snapshot_every: 0,
         ..EngineConfig::default()
@@ -107,11 +99,7 @@ fn main() {
     if !path.exists() {
         build(path, apps, config);
     }
-    let options = SqliteOptions {
-        decode_threads,
-        ..SqliteOptions::default()
-    };
-    let store = SqliteStore::open_with(path, options).expect("open");
+    let store = SqliteStore::open(path).expect("open");
     let mut engine = Engine::with_config(store, ProgrammeId::new(TAG), config).expect("engine");
     for _ in 0..runs {
         let t = Instant::now();

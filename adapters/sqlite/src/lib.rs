@@ -25,12 +25,10 @@
 //!
 //! Rows are stored as JSON (`payload`) next to their event type, schema
 //! version and command id, and decoded with [`Event::from_json`], so events
-//! of older schema versions keep loading. A long load (a replay) reads the
-//! rows on the calling thread and decodes them in chunks of 256 on a scoped
-//! thread ([`SqliteOptions::decode_threads`]) while the engine folds the
-//! ones before; the queues between them hold a few chunks at most, and a
-//! row that does not decode is still [`StoreError::Corrupt`] naming its
-//! version, after the events before it.
+//! of older schema versions keep loading. A load decodes each row on the
+//! calling thread as it is read and hands it to the engine; a row that does
+//! not decode is [`StoreError::Corrupt`] naming its version, after the
+//! events before it.
 //!
 //! ```
 //! use grantflow_core::{Action, Command, CommandId, Engine, Programme, ProgrammeId};
@@ -49,11 +47,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, missing_docs)]
 
-use std::collections::VecDeque;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, sync_channel};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
@@ -102,11 +96,6 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Page cache per connection, in KiB (SQLite's default is 2,000).
     pub cache_kib: u32,
-    /// Threads that decode the events of a long load while the calling
-    /// thread reads the rows (and decodes too when they are busy); 1 by
-    /// default, 0 to decode on the calling thread only. Loads of a few
-    /// hundred events or fewer start none.
-    pub decode_threads: usize,
 }
 
 impl Default for SqliteOptions {
@@ -115,7 +104,6 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
             cache_kib: 16 * 1024,
-            decode_threads: 1,
         }
     }
 }
@@ -426,7 +414,14 @@ impl SqliteStore {
                     .get("schema_version")
                     .and_then(serde_json::Value::as_i64)
                     .unwrap_or(0);
-                (field("type"), schema, field("command"))
+                // The type sits under `event` from schema version 3, beside the envelope before.
+                let kind = value
+                    .pointer("/event/type")
+                    .or_else(|| value.get("type"))
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                (kind, schema, field("command"))
             })
             .collect();
         let event_rows = parsed
@@ -592,313 +587,13 @@ impl SqliteStore {
     }
 
     fn decode(programme: &ProgrammeId, version: u64, payload: &str) -> Result<Event, StoreError> {
-        // Rows of the current schema decode in one pass; older ones are
+        // Rows of the current schema decode directly; older ones are
         // upcast. A row claiming a newer version is refused.
         Event::from_json(payload).map_err(|e| StoreError::Corrupt {
             programme: programme.clone(),
             version,
             detail: e.to_string(),
         })
-    }
-}
-
-/// Rows read per chunk handed to a decoding thread.
-const DECODE_CHUNK: usize = 256;
-/// Chunks waiting for a decoding thread at most, per thread; when the
-/// queue is full the reading thread decodes the chunk itself.
-const DECODE_QUEUE: usize = 2;
-/// Chunks read and not yet handed to the caller at most: beyond it the
-/// reading thread decodes queued chunks itself, or waits for one.
-const DECODE_IN_FLIGHT: usize = 16;
-
-/// The payloads of consecutive event rows, read but not decoded.
-#[derive(Default)]
-struct RawRows {
-    /// Their bytes, one after another.
-    bytes: Vec<u8>,
-    /// Per row: its version and where its payload ends in `bytes` (`None`
-    /// when the column does not hold text).
-    rows: Vec<(u64, Option<usize>)>,
-}
-
-impl RawRows {
-    fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
-        if self.rows.is_empty() {
-            // Room for rows of up to 512 bytes on average (they are about 250).
-            self.bytes.reserve(DECODE_CHUNK * 512);
-            self.rows.reserve(DECODE_CHUNK);
-        }
-        let version = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
-        let end = match row.get_ref(1)? {
-            rusqlite::types::ValueRef::Text(text) => {
-                self.bytes.extend_from_slice(text);
-                Some(self.bytes.len())
-            }
-            _ => None,
-        };
-        self.rows.push((version, end));
-        Ok(())
-    }
-
-    /// Decodes every row, stopping at the first that fails.
-    fn decode(self, programme: &ProgrammeId) -> Result<Vec<Recorded>, StoreError> {
-        let mut out = Vec::with_capacity(self.rows.len());
-        let mut start = 0;
-        for (version, end) in self.rows {
-            let text = end.and_then(|end| {
-                let text = std::str::from_utf8(&self.bytes[start..end]).ok();
-                start = end;
-                text
-            });
-            let Some(text) = text else {
-                return Err(StoreError::Corrupt {
-                    programme: programme.clone(),
-                    version,
-                    detail: "the payload is not UTF-8 text".into(),
-                });
-            };
-            out.push(Recorded {
-                version,
-                event: SqliteStore::decode(programme, version, text)?,
-            });
-        }
-        Ok(out)
-    }
-}
-
-/// A chunk's events, or the first of its rows that does not decode.
-type Decoded = Result<Vec<Recorded>, StoreError>;
-
-/// A decoded chunk from a decoding thread, by its place in the load (a
-/// panic while decoding is carried back to the reading thread).
-type Returned = (usize, std::thread::Result<Decoded>);
-
-/// Chunks waiting for a decoding thread, shared by the reading thread
-/// (which adds them, and takes them back to decode itself rather than
-/// wait) and the decoding threads.
-#[derive(Default)]
-struct Queue {
-    state: Mutex<QueueState>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct QueueState {
-    chunks: VecDeque<(usize, RawRows)>,
-    /// No more chunks will come: the decoding threads end.
-    closed: bool,
-}
-
-impl Queue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // A decoding thread never panics holding the lock (decoding runs
-        // outside it), so a poisoned lock is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The next chunk to decode, waiting for one; `None` once closed.
-    fn next(&self) -> Option<(usize, RawRows)> {
-        let mut state = self.lock();
-        loop {
-            if let Some(chunk) = state.chunks.pop_front() {
-                return Some(chunk);
-            }
-            if state.closed {
-                return None;
-            }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-    }
-
-    fn close(&self) {
-        let mut state = self.lock();
-        state.closed = true;
-        state.chunks.clear();
-        drop(state);
-        self.changed.notify_all();
-    }
-}
-
-/// Decodes the chunks of one load on up to `threads` scoped threads
-/// (started when the first chunk is full) and on the reading thread, which
-/// decodes a chunk itself whenever the queue is full or it would otherwise
-/// wait, and hands the events to `each` in order, on the reading thread,
-/// as soon as every chunk before theirs is through.
-struct Decoder<'a, 'e> {
-    programme: &'a ProgrammeId,
-    threads: usize,
-    each: &'e mut dyn FnMut(Recorded) -> bool,
-    queue: &'a Queue,
-    /// Where the decoding threads send their chunks back (`None` until
-    /// they start).
-    returned: Option<Receiver<Returned>>,
-    /// The chunks handed out and not yet passed to `each`, from the oldest
-    /// (numbered `passed`): decoded or not yet.
-    pending: VecDeque<Option<Decoded>>,
-    /// Chunks passed to `each`.
-    passed: usize,
-    /// Events passed to `each`.
-    handed: usize,
-    /// `each` asked for no more.
-    stopped: bool,
-}
-
-impl<'a, 'e> Decoder<'a, 'e> {
-    fn new(
-        programme: &'a ProgrammeId,
-        threads: usize,
-        each: &'e mut dyn FnMut(Recorded) -> bool,
-        queue: &'a Queue,
-    ) -> Self {
-        Decoder {
-            programme,
-            threads,
-            each,
-            queue,
-            returned: None,
-            pending: VecDeque::new(),
-            passed: 0,
-            handed: 0,
-            stopped: false,
-        }
-    }
-
-    /// Queues a full chunk for the decoding threads, or decodes it here
-    /// when the queue is full; then passes on what is ready. An error is
-    /// the first row that does not decode, once the rows before it are
-    /// passed on.
-    fn hand_over<'scope, 'env>(
-        &mut self,
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        chunk: RawRows,
-    ) -> Result<(), StoreError>
-    where
-        'a: 'scope,
-    {
-        if self.returned.is_none() && self.threads > 0 {
-            let (done, returned) = sync_channel::<Returned>(DECODE_IN_FLIGHT);
-            for _ in 0..self.threads {
-                let (queue, programme, done) = (self.queue, self.programme, done.clone());
-                scope.spawn(move || {
-                    while let Some((index, chunk)) = queue.next() {
-                        let decoded =
-                            std::panic::catch_unwind(AssertUnwindSafe(|| chunk.decode(programme)));
-                        if done.send((index, decoded)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            self.returned = Some(returned);
-        }
-        let index = self.passed + self.pending.len();
-        let mut state = self.queue.lock();
-        if self.returned.is_some() && state.chunks.len() < DECODE_QUEUE * self.threads {
-            state.chunks.push_back((index, chunk));
-            drop(state);
-            self.queue.changed.notify_one();
-            self.pending.push_back(None);
-        } else {
-            drop(state);
-            self.pending.push_back(Some(chunk.decode(self.programme)));
-        }
-        self.take_returned(false);
-        while !self.stopped && self.pending.len() > DECODE_IN_FLIGHT {
-            self.wait_front();
-            self.pass_on_front()?;
-        }
-        while !self.stopped && self.pass_on_front()? {}
-        Ok(())
-    }
-
-    /// Decodes the last (short) chunk of a load on the reading thread.
-    fn decode_here(&mut self, chunk: RawRows) {
-        if !chunk.rows.is_empty() {
-            self.pending.push_back(Some(chunk.decode(self.programme)));
-        }
-    }
-
-    /// Files the chunks the decoding threads sent back: those already
-    /// there, or (if `wait`) at least one.
-    fn take_returned(&mut self, mut wait: bool) {
-        let Some(returned) = &self.returned else {
-            return;
-        };
-        loop {
-            let got = if wait {
-                // The threads hold senders until the queue closes, and
-                // this waits only for a chunk one of them took.
-                returned.recv().ok()
-            } else {
-                returned.try_recv().ok()
-            };
-            let Some((index, decoded)) = got else {
-                return;
-            };
-            let decoded = decoded.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            if let Some(slot) = self.pending.get_mut(index - self.passed) {
-                *slot = Some(decoded);
-            }
-            wait = false;
-        }
-    }
-
-    /// Makes the oldest pending chunk decoded: decodes a queued chunk
-    /// here rather than wait, and waits only for one a thread has taken.
-    fn wait_front(&mut self) {
-        while matches!(self.pending.front(), Some(None)) {
-            let taken = self.queue.lock().chunks.pop_front();
-            match taken {
-                Some((index, chunk)) => {
-                    let decoded = chunk.decode(self.programme);
-                    self.pending[index - self.passed] = Some(decoded);
-                    self.take_returned(false);
-                }
-                None => self.take_returned(true),
-            }
-        }
-    }
-
-    /// Passes the oldest chunk's events to `each` if it is decoded;
-    /// `false` when it is not or there is none.
-    fn pass_on_front(&mut self) -> Result<bool, StoreError> {
-        if !matches!(self.pending.front(), Some(Some(_))) {
-            return Ok(false);
-        }
-        let Some(Some(decoded)) = self.pending.pop_front() else {
-            return Ok(false);
-        };
-        self.passed += 1;
-        for r in decoded? {
-            self.handed += 1;
-            if !(self.each)(r) {
-                self.stopped = true;
-                break;
-            }
-        }
-        Ok(true)
-    }
-
-    /// Passes every chunk left to `each`, in order; the number of events
-    /// passed on.
-    fn finish(&mut self) -> Result<usize, StoreError> {
-        while !self.stopped && !self.pending.is_empty() {
-            self.wait_front();
-            self.pass_on_front()?;
-        }
-        Ok(self.handed)
-    }
-}
-
-impl Drop for Decoder<'_, '_> {
-    fn drop(&mut self) {
-        // The decoding threads end (the scope waits for them).
-        self.queue.close();
     }
 }
 
@@ -1001,35 +696,27 @@ impl EventStore for SqliteStore {
         let mut rows = stmt
             .query(params![programme.as_str(), to_i64(after), limit])
             .map_err(err)?;
-        let queue = Queue::default();
-        std::thread::scope(|scope| {
-            let mut decoder = Decoder::new(programme, options.decode_threads, each, &queue);
-            let mut chunk = RawRows::default();
-            loop {
-                match rows.next() {
-                    Ok(Some(row)) => chunk.push(row).map_err(err)?,
-                    Ok(None) => break,
-                    Err(e) => {
-                        // The rows before it come first.
-                        decoder.decode_here(chunk);
-                        let handed = decoder.finish()?;
-                        return if decoder.stopped {
-                            Ok(handed)
-                        } else {
-                            Err(err(e))
-                        };
-                    }
-                }
-                if chunk.rows.len() == DECODE_CHUNK {
-                    decoder.hand_over(scope, std::mem::take(&mut chunk))?;
-                    if decoder.stopped {
-                        return Ok(decoder.handed);
-                    }
-                }
+        let mut handed = 0;
+        while let Some(row) = rows.next().map_err(err)? {
+            let version = u64::try_from(row.get::<_, i64>(0).map_err(err)?).unwrap_or(0);
+            let payload = match row.get_ref(1).map_err(err)? {
+                rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text).ok(),
+                _ => None,
+            };
+            let Some(payload) = payload else {
+                return Err(StoreError::Corrupt {
+                    programme: programme.clone(),
+                    version,
+                    detail: "the payload is not UTF-8 text".into(),
+                });
+            };
+            let event = Self::decode(programme, version, payload)?;
+            handed += 1;
+            if !each(Recorded { version, event }) {
+                break;
             }
-            decoder.decode_here(chunk);
-            decoder.finish()
-        })
+        }
+        Ok(handed)
     }
 
     fn version(&mut self, programme: &ProgrammeId) -> Result<u64, StoreError> {

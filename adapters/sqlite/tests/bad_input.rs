@@ -220,8 +220,7 @@ fn a_locked_database_is_unavailable_then_works_again() {
     );
 }
 
-/// A stream long enough that loading it hands chunks to decoding threads:
-/// the opening event and 1,400 submissions of two events each.
+/// A long stream: the opening event and 1,400 submissions of two events each.
 fn long_stream(path: &Path, tag: &str) -> ProgrammeId {
     let programme = ProgrammeId::new(tag);
     let mut engine =
@@ -240,49 +239,25 @@ fn long_stream(path: &Path, tag: &str) -> ProgrammeId {
     programme
 }
 
-fn store_with_threads(path: &Path, decode_threads: usize) -> SqliteStore {
-    SqliteStore::open_with(
-        path,
-        SqliteOptions {
-            decode_threads,
-            ..SqliteOptions::default()
-        },
-    )
-    .expect("open")
-}
-
 #[test]
-fn long_loads_decode_the_same_on_any_number_of_threads() {
+fn long_loads_page_the_same_as_one_load() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("long.db");
     let programme = long_stream(&path, "long");
-    let serial = store_with_threads(&path, 0)
-        .load(&programme, 0, 10_000)
-        .expect("load");
-    assert_eq!(serial.len(), 2_801);
-    assert!(serial.iter().zip(1..).all(|(r, v)| r.version == v));
-    for threads in [1, 2, 3] {
-        let mut store = store_with_threads(&path, threads);
-        assert_eq!(
-            store.load(&programme, 0, 10_000).expect("load"),
-            serial,
-            "{threads} threads"
-        );
-        for (after, limit) in [
-            (0, 256),
-            (0, 257),
-            (100, 1_000),
-            (2_000, 10_000),
-            (2_800, 5),
-        ] {
-            let page = store.load(&programme, after, limit).expect("page");
-            let end = (after as usize + limit).min(serial.len());
-            assert_eq!(
-                page,
-                serial[after as usize..end],
-                "{threads} threads, {after}+{limit}"
-            );
-        }
+    let mut store = SqliteStore::open(&path).expect("open");
+    let all = store.load(&programme, 0, 10_000).expect("load");
+    assert_eq!(all.len(), 2_801);
+    assert!(all.iter().zip(1..).all(|(r, v)| r.version == v));
+    for (after, limit) in [
+        (0, 256),
+        (0, 257),
+        (100, 1_000),
+        (2_000, 10_000),
+        (2_800, 5),
+    ] {
+        let page = store.load(&programme, after, limit).expect("page");
+        let end = (after as usize + limit).min(all.len());
+        assert_eq!(page, all[after as usize..end], "{after}+{limit}");
     }
 }
 
@@ -327,30 +302,28 @@ fn a_corrupted_row_of_a_long_load_is_the_first_in_order() {
         drop(conn);
         let first = *versions.iter().min().expect("a version");
         let before = event_count(&path);
-        for threads in [0, 1, 2] {
-            let mut store = store_with_threads(&path, threads);
-            match store.load(&programme, 0, 10_000) {
-                Err(StoreError::Corrupt {
-                    programme: p,
-                    version,
-                    ..
-                }) => {
-                    assert_eq!(p, programme);
-                    assert_eq!(version, first, "{versions:?} on {threads} threads");
-                }
-                other => panic!("{versions:?} on {threads} threads gave {other:?}"),
+        let mut store = SqliteStore::open(&path).expect("open");
+        match store.load(&programme, 0, 10_000) {
+            Err(StoreError::Corrupt {
+                programme: p,
+                version,
+                ..
+            }) => {
+                assert_eq!(p, programme);
+                assert_eq!(version, first, "{versions:?}");
             }
-            // The rows before the first bad one load.
-            let ok = store
-                .load(&programme, 0, first as usize - 1)
-                .expect("rows before");
-            assert_eq!(ok.len() as u64, first - 1);
-            let err = Engine::open(store, programme.clone()).expect_err("a corrupt stream");
-            assert!(
-                matches!(err, EngineError::Store(StoreError::Corrupt { version, .. }) if version == first),
-                "{versions:?} on {threads} threads: the engine gave {err:?}"
-            );
+            other => panic!("{versions:?} gave {other:?}"),
         }
+        // The rows before the first bad one load.
+        let ok = store
+            .load(&programme, 0, first as usize - 1)
+            .expect("rows before");
+        assert_eq!(ok.len() as u64, first - 1);
+        let err = Engine::open(store, programme.clone()).expect_err("a corrupt stream");
+        assert!(
+            matches!(err, EngineError::Store(StoreError::Corrupt { version, .. }) if version == first),
+            "{versions:?}: the engine gave {err:?}"
+        );
         assert_eq!(
             event_count(&path),
             before,
@@ -364,18 +337,16 @@ fn a_long_load_stops_where_its_reader_says() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("long-stop.db");
     let programme = long_stream(&path, "long-stop");
-    for threads in [0, 1, 2] {
-        let mut store = store_with_threads(&path, threads);
-        for stop_at in [1u64, 256, 257, 1_000, 2_801] {
-            let mut seen = Vec::new();
-            let handed = store
-                .load_each(&programme, 0, 10_000, &mut |r| {
-                    seen.push(r.version);
-                    r.version < stop_at
-                })
-                .expect("load");
-            assert_eq!(handed as u64, stop_at, "{threads} threads");
-            assert!(seen.iter().copied().eq(1..=stop_at), "{threads} threads");
-        }
+    let mut store = SqliteStore::open(&path).expect("open");
+    for stop_at in [1u64, 256, 257, 1_000, 2_801] {
+        let mut seen = Vec::new();
+        let handed = store
+            .load_each(&programme, 0, 10_000, &mut |r| {
+                seen.push(r.version);
+                r.version < stop_at
+            })
+            .expect("load");
+        assert_eq!(handed as u64, stop_at);
+        assert!(seen.iter().copied().eq(1..=stop_at), "{stop_at}");
     }
 }
