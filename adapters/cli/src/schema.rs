@@ -483,8 +483,20 @@ pub fn schema(what: &str) -> CliResult<Value> {
                 .filter_map(|e| serde_json::to_value(e).ok())
                 .collect();
             let refs: Vec<&Value> = values.iter().collect();
+            let mut schema = infer(&refs, "", "");
+            // On a command's first event only: what the command asked.
+            schema["properties"]["origin"] = json!({
+                "type": "object",
+                "description": "on a command's first event: the command's kind and a digest of its action, so that a reused command id is told apart from a retry",
+                "properties": {
+                    "command": {"type": "string"},
+                    "digest": {"type": "string", "format": "uuid"}
+                },
+                "required": ["command", "digest"],
+                "additionalProperties": false
+            });
             Ok(with_header(
-                infer(&refs, "", ""),
+                schema,
                 "grantflow event",
                 &format!(
                     "A recorded event (schema_version {EVENT_SCHEMA_VERSION}): its envelope, the kind under `event`; as stored and as `history --json` prints."
@@ -515,6 +527,10 @@ mod tests {
         let c = schema("commands").unwrap();
         assert_eq!(c["oneOf"].as_array().unwrap().len(), 11);
         let e = schema("events").unwrap();
+        assert_eq!(
+            e["properties"]["origin"]["required"],
+            json!(["command", "digest"])
+        );
         assert_eq!(
             e["properties"]["event"]["oneOf"].as_array().unwrap().len(),
             23
