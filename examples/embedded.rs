@@ -139,10 +139,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         day(21),
     )?;
     run(&mut engine, Action::Complete { application: acme }, day(22))?;
-    // Brook never answers its offer: the first tick after its 14-day window lapses it and releases its money.
+    // Brook never answers its offer. Time binds at every command: its 14-day
+    // window closed on day 15, so ACME's first milestone on day 20 carried the
+    // lapse (and released Brook's money) before it was decided. A tick fires
+    // deadlines that no other command carries; on day 23 none are left.
     let tick = run(&mut engine, Action::Tick, day(23))?;
     println!(
-        "tick on day 23: {}",
+        "tick on day 23 (events): [{}]",
         tick.events()
             .iter()
             .map(|r| r.event.kind.name())
