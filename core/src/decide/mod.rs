@@ -12,19 +12,24 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Months, Utc};
-use rustc_hash::FxHashSet;
+
+mod draft;
+mod tick;
+
+use draft::Draft;
+use tick::tick;
 
 use crate::applicant::{Applicant, CostRequest, FieldProblem};
 use crate::command::{Action, Command};
 use crate::coverage::{self, Item};
 use crate::eligibility;
-use crate::event::{Event, EventKind, FailureReason, PlusEnd, Reminder};
+use crate::event::{Event, EventKind, FailureReason, PlusEnd};
 use crate::ids::{ApplicationId, CommandId};
 use crate::lifecycle::{Milestone, Stage, StageKind, TRANSITIONS, Trigger};
 use crate::money::Money;
 use crate::programme::{Programme, WaitlistPolicy, add_working_days};
 use crate::rejection::{Rejection, RejectionCode as Code};
-use crate::state::{Application, CommandRecord, DeadlineKind, State, evolve};
+use crate::state::{Application, CommandRecord, State, evolve};
 
 /// Decides what `command` does to `state` at `now`.
 ///
@@ -689,282 +694,10 @@ fn milestone_events(d: &mut Draft<'_>, app: &Application, m: Milestone) -> Resul
     Ok(())
 }
 
-fn tick(d: &mut Draft<'_>) {
-    let state = d.state;
-    let now = d.now;
-    let due: Vec<_> = state.deadlines.due(now).collect();
-    for dl in due {
-        let Some(app) = state
-            .applications
-            .by_arrival(dl.arrival)
-            .filter(|a| a.id == dl.application)
-        else {
-            continue;
-        };
-        let cert_reminder = matches!(dl.kind, DeadlineKind::CertificateReminder(_));
-        if d.touched.contains(&app.id) && !cert_reminder {
-            // Its stage changed earlier in this tick: the deadline belonged to the old stage.
-            continue;
-        }
-        let id = app.id;
-        match (dl.kind, app.stage) {
-            (DeadlineKind::OfferReminder, Stage::Offered { expires }) if expires > now => {
-                d.emit(EventKind::ReminderDue {
-                    application: id,
-                    reminder: Reminder::OfferExpiring { expires },
-                });
-            }
-            (DeadlineKind::OfferExpiry, Stage::Offered { .. }) => {
-                let released = d.release(app);
-                d.emit(EventKind::Lapsed {
-                    application: id,
-                    released,
-                });
-                d.offer_waitlist();
-            }
-            (DeadlineKind::FeedbackReminder, Stage::FeedbackDue { respond_by, .. })
-                if respond_by > now =>
-            {
-                d.emit(EventKind::ReminderDue {
-                    application: id,
-                    reminder: Reminder::FeedbackClosing { closes: respond_by },
-                });
-            }
-            (DeadlineKind::FeedbackClose | DeadlineKind::PassWindow, _) => {
-                let reason = if dl.kind == DeadlineKind::PassWindow {
-                    FailureReason::PassWindowEnded
-                } else {
-                    FailureReason::FeedbackWindowEnded
-                };
-                let released = d.release(app);
-                d.emit(EventKind::CertificationFailed {
-                    application: id,
-                    reason,
-                    released,
-                });
-                d.offer_waitlist();
-            }
-            (
-                DeadlineKind::PlusReminder,
-                Stage::Certified {
-                    plus_by: Some(plus_by),
-                }
-                | Stage::PlusAuditBooked { plus_by, .. }
-                | Stage::PlusRetest { plus_by, .. },
-            ) if plus_by > now => {
-                d.emit(EventKind::ReminderDue {
-                    application: id,
-                    reminder: Reminder::PlusWindowClosing { closes: plus_by },
-                });
-            }
-            (DeadlineKind::PlusWindow | DeadlineKind::PlusRetest, _) => {
-                d.touched.insert(id);
-                d.emit(EventKind::PlusNotAchieved {
-                    application: id,
-                    reason: PlusEnd::WindowEnded,
-                });
-            }
-            (DeadlineKind::CertificateReminder(days), _) => {
-                // Sent only while the expiry is still ahead.
-                if let Some(expires) = app.certificate_expires.filter(|e| *e > now) {
-                    d.emit(EventKind::ReminderDue {
-                        application: id,
-                        reminder: Reminder::CertificateExpiring { expires, days },
-                    });
-                }
-            }
-            // A reminder whose target time has passed: the target's own deadline fires in this tick.
-            _ => {}
-        }
-    }
-}
-
 /// Adds calendar months to an instant, keeping the time of day.
 pub fn add_months(t: DateTime<Utc>, months: u32) -> DateTime<Utc> {
     t.checked_add_months(Months::new(months))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// A command's working view: the state plus what this command changed so far.
-struct Draft<'a> {
-    state: &'a State,
-    p: &'a Programme,
-    command: CommandId,
-    now: DateTime<Utc>,
-    events: Vec<Event>,
-    available: Money,
-    /// Committed money per sector; only kept when the programme has ring-fences.
-    sector_committed: Option<Vec<Money>>,
-    /// Applications whose stage this command changed.
-    touched: IdSet,
-    /// Waitlisted applications that left the waitlist in this command.
-    left_waitlist: IdSet,
-}
-
-/// A set of application ids that is nearly always tiny (one command touches
-/// one application, a busy tick a few hundred): the first few live inline,
-/// without allocating; the rest go to a hash set.
-#[derive(Default)]
-struct IdSet {
-    inline: [Option<ApplicationId>; IdSet::INLINE],
-    more: FxHashSet<ApplicationId>,
-}
-
-impl IdSet {
-    const INLINE: usize = 4;
-
-    fn contains(&self, id: &ApplicationId) -> bool {
-        self.inline.iter().any(|i| i.as_ref() == Some(id))
-            || (!self.more.is_empty() && self.more.contains(id))
-    }
-
-    fn insert(&mut self, id: ApplicationId) {
-        if self.contains(&id) {
-            return;
-        }
-        match self.inline.iter_mut().find(|i| i.is_none()) {
-            Some(slot) => *slot = Some(id),
-            None => {
-                self.more.insert(id);
-            }
-        }
-    }
-}
-
-impl<'a> Draft<'a> {
-    fn new(
-        state: &'a State,
-        p: &'a Programme,
-        command: CommandId,
-        now: DateTime<Utc>,
-        events: Vec<Event>,
-    ) -> Self {
-        let sector_committed = (!p.allocation.ring_fences.is_empty())
-            .then(|| state.sectors.iter().map(|s| s.committed()).collect());
-        Draft {
-            state,
-            p,
-            command,
-            now,
-            events,
-            available: state.pot.available,
-            sector_committed,
-            touched: IdSet::default(),
-            left_waitlist: IdSet::default(),
-        }
-    }
-
-    fn emit(&mut self, kind: EventKind) {
-        self.events.push(Event::new(self.command, self.now, kind));
-    }
-
-    fn app(&self, id: &ApplicationId) -> Result<&'a Application, Rejection> {
-        self.state.applications.get(id).ok_or_else(|| {
-            Rejection::new(
-                Code::UnknownApplication,
-                format!(
-                    "no application has id {id}: check the id, or submit the application first"
-                ),
-                "application",
-            )
-        })
-    }
-
-    fn ring_fence_cap(&self, sector: Option<u16>) -> Option<Money> {
-        let s = usize::from(sector?);
-        let id = &self.p.sectors.get(s)?.id;
-        self.p
-            .allocation
-            .ring_fences
-            .iter()
-            .find(|rf| &rf.sector == id)
-            .map(|rf| rf.cap)
-    }
-
-    fn fits(&self, sector: Option<u16>, amount: Money) -> bool {
-        let keep = self.p.allocation.contingency.value;
-        let free = self.available.saturating_sub(keep);
-        if self.available < keep || free < amount {
-            return false;
-        }
-        match (self.ring_fence_cap(sector), &self.sector_committed, sector) {
-            (Some(cap), Some(used), Some(s)) => used
-                .get(usize::from(s))
-                .and_then(|u| u.checked_add(amount).ok())
-                .is_some_and(|t| t <= cap),
-            _ => true,
-        }
-    }
-
-    fn adjust_sector(&mut self, sector: Option<u16>, amount: Money, up: bool) {
-        if let (Some(used), Some(s)) = (&mut self.sector_committed, sector) {
-            if let Some(u) = used.get_mut(usize::from(s)) {
-                *u = if up {
-                    u.checked_add(amount).unwrap_or(Money::MAX)
-                } else {
-                    u.saturating_sub(amount)
-                };
-            }
-        }
-    }
-
-    fn offer(&mut self, id: ApplicationId, sector: Option<u16>, amount: Money) {
-        let expires = self.now + Duration::days(i64::from(self.p.windows.offer_days.value));
-        self.emit(EventKind::Offered {
-            application: id,
-            amount,
-            expires,
-        });
-        self.available = self.available.saturating_sub(amount);
-        self.adjust_sector(sector, amount, true);
-        self.touched.insert(id);
-        self.left_waitlist.insert(id);
-    }
-
-    /// Releases the application's outstanding reservation in the draft; returns the amount.
-    fn release(&mut self, app: &Application) -> Money {
-        let amount = if app.account.resolved {
-            Money::ZERO
-        } else {
-            app.account.outstanding
-        };
-        self.available = self.available.checked_add(amount).unwrap_or(Money::MAX);
-        self.adjust_sector(app.sector, amount, false);
-        self.touched.insert(app.id);
-        amount
-    }
-
-    /// Offers the waitlist in arrival order under the programme's policy.
-    fn offer_waitlist(&mut self) {
-        let strict = self.p.allocation.policy.value == WaitlistPolicy::Strict;
-        let state = self.state;
-        let keep = self.p.allocation.contingency.value;
-        // Nothing on the waitlist asks for less than this: below it, no scan can offer anything.
-        let Some(smallest) = state.waitlist_awards.keys().next().copied() else {
-            return;
-        };
-        for (arrival, id) in &state.waitlist {
-            if self.available.saturating_sub(keep) < smallest || self.available < keep {
-                break;
-            }
-            if self.left_waitlist.contains(id) {
-                continue;
-            }
-            let Some(app) = state
-                .applications
-                .by_arrival(*arrival)
-                .filter(|a| a.id == *id)
-            else {
-                continue;
-            };
-            let amount = app.award();
-            if self.fits(app.sector, amount) {
-                self.offer(*id, app.sector, amount);
-            } else if strict {
-                break;
-            }
-        }
-    }
 }
 
 fn illegal(app: &Application, trigger: Trigger) -> Rejection {
