@@ -22,7 +22,7 @@ use crate::ids::{CommandId, ProgrammeId};
 use crate::notices::notices;
 use crate::ports::{EventStore, Recorded, Snapshot, StoreError};
 use crate::rejection::Rejection;
-use crate::state::{CommandRecord, ReplayError, State, evolve};
+use crate::state::{ReplayError, State, evolve};
 
 /// Snapshot encoding version written by this engine. Format 2 leaves out
 /// the command index; snapshots of format 1 (which held it) are ignored,
@@ -539,14 +539,11 @@ impl<S: EventStore> Engine<S> {
 /// The answer to a command whose id was recorded with `events`: its first
 /// outcome when it is the same command, `command_id_reused` when not.
 fn repeat(command: &Command, events: Vec<Recorded>) -> Result<Outcome, Rejection> {
-    if let Some(first) = events.first() {
-        let record = CommandRecord {
-            origin: first.event.origin.map(|o| (o, first.event.at)),
-            ..CommandRecord::located(first.version, 0)
-        };
-        if let Some(rejection) = reused_id(command, &record) {
-            return Err(rejection);
-        }
+    let origin = events
+        .first()
+        .and_then(|first| first.event.origin.map(|o| (o, first.event.at)));
+    if let Some(rejection) = reused_id(command, origin) {
+        return Err(rejection);
     }
     Ok(Outcome::Duplicate { events })
 }

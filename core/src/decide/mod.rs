@@ -20,7 +20,7 @@ use draft::Draft;
 use tick::tick;
 
 use crate::applicant::{Applicant, CostRequest, FieldProblem};
-use crate::command::{Action, Command};
+use crate::command::{Action, Command, Origin};
 use crate::coverage::{self, Item};
 use crate::eligibility;
 use crate::event::{Event, EventKind, FailureReason, PlusEnd};
@@ -29,7 +29,7 @@ use crate::lifecycle::{Milestone, Stage, StageKind, TRANSITIONS, Trigger};
 use crate::money::Money;
 use crate::programme::{Programme, WaitlistPolicy, add_working_days};
 use crate::rejection::{Rejection, RejectionCode as Code};
-use crate::state::{Application, CommandRecord, State, evolve};
+use crate::state::{Application, State, evolve};
 
 /// Decides what `command` does to `state` at `now`.
 ///
@@ -53,11 +53,11 @@ pub fn decide(
     decide_with(state, command, now, Vec::new())
 }
 
-/// The rejection of a command sent under an id that `record` holds for
-/// another command; `None` when it is the same command (or the record does
-/// not say what its command asked).
-pub fn reused_id(command: &Command, record: &CommandRecord) -> Option<Rejection> {
-    let (first, at) = record.origin?;
+/// The rejection of a command sent under an id first recorded with
+/// `origin` (what it asked, and when) for another command; `None` when it
+/// is the same command or the origin is unknown.
+pub fn reused_id(command: &Command, origin: Option<(Origin, DateTime<Utc>)>) -> Option<Rejection> {
+    let (first, at) = origin?;
     let asked = command.action.origin();
     (first != asked).then(|| {
         let again = if first.command == asked.command {
@@ -100,7 +100,7 @@ fn decide_with(
     buffer: Vec<Event>,
 ) -> Result<Vec<Event>, Rejection> {
     if let Some(record) = state.commands.get(&command.id) {
-        return match reused_id(command, record) {
+        return match reused_id(command, record.origin) {
             Some(rejection) => Err(rejection),
             None => Ok(buffer),
         };
@@ -139,10 +139,10 @@ fn decide_new(
     let mut d = Draft::new(state, p, command.id, now, buffer);
     tick(&mut d);
     let mut events = d.events;
-    if matches!(command.action, Action::Tick) || events.is_empty() {
-        if events.is_empty() {
-            return decide_action(state, p, command, now, events);
-        }
+    if events.is_empty() {
+        return decide_action(state, p, command, now, events);
+    }
+    if matches!(command.action, Action::Tick) {
         return Ok(events);
     }
     // The deadlines changed the state: decide the command on what they leave.
