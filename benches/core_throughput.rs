@@ -144,7 +144,7 @@ fn main() {
     let mut paid = Money::ZERO;
     let mut events_applied = 0;
     for _ in 0..runs {
-        let (secs, applied, state_paid) = decide_and_evolve(&commands, n, now, batch, prefetch);
+        let (secs, applied, state_paid) = decide_and_evolve(&commands, now, batch, prefetch);
         decide_times.push(secs);
         (events_applied, paid) = (applied, state_paid);
     }
@@ -182,8 +182,6 @@ fn main() {
     for _ in 0..runs {
         let t = Instant::now();
         let mut replayed = State::default();
-        replayed.applications.reserve(n);
-        replayed.commands.reserve(commands.len());
         for e in &log {
             evolve(&mut replayed, e).expect("replays");
         }
@@ -234,15 +232,12 @@ fn main() {
 /// dropped once applied). Seconds taken, events applied and the pot paid.
 fn decide_and_evolve(
     commands: &[Command],
-    n: usize,
     now: chrono::DateTime<Utc>,
     batch: usize,
     prefetch: bool,
 ) -> (f64, usize, Money) {
     let t = Instant::now();
     let mut state = State::default();
-    state.applications.reserve(n);
-    state.commands.reserve(commands.len());
     let mut rejected = 0usize;
     let mut events_applied = 0usize;
     let mut events = Vec::new();
@@ -265,7 +260,7 @@ fn decide_and_evolve(
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(rejected, 0, "every command is accepted");
     state.check_invariants().expect("invariants");
-    (secs, events_applied, state.pot.paid)
+    (secs, events_applied, state.pot().paid())
 }
 
 /// The middle value (the upper middle of an even count).

@@ -152,18 +152,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let brook_stage = engine.state().application(&brook).map(|a| a.stage.kind());
+    let brook_stage = engine.state().application(&brook).map(|a| a.stage().kind());
     println!("Brook Pharmacy is now {brook_stage:?}");
 
-    let pot = engine.state().pot;
+    let pot = engine.state().pot();
     println!(
         "pot: credits {} = available {} + reserved {} + paid {}",
-        pot.credits.display_pounds(),
-        pot.available.display_pounds(),
-        pot.reserved.display_pounds(),
-        pot.paid.display_pounds()
+        pot.credits().display_pounds(),
+        pot.available().display_pounds(),
+        pot.reserved().display_pounds(),
+        pot.paid().display_pounds()
     );
     engine.state().check_invariants()?;
-    assert_eq!(pot.paid, Money::pounds(1200));
+    assert_eq!(pot.paid(), Money::pounds(1200));
     Ok(())
 }

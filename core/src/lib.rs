@@ -13,11 +13,13 @@
 //! - [`Engine`] — loads a stream from an [`EventStore`], decides, appends with
 //!   the expected version and the [`Notice`]s to send, and retries on conflict.
 //!
-//! The state keeps its large collections ([`Applications`](applications::Applications),
-//! the [`CommandIndex`] of commands seen, the claimed [`Invoices`]) in
-//! insertion order, in hash maps keyed by id. A loop over many commands can
-//! reuse one event buffer with [`decide_into`] and warm each batch with
-//! [`State::prefetch`].
+//! [`State`] is read through accessors ([`State::pot`],
+//! [`State::application`], [`State::applications`] in arrival order,
+//! [`State::waitlist`], …); [`evolve`] is its only writer, so the ledger's
+//! balance holds by construction. Snapshots have a versioned format of
+//! their own ([`State::to_snapshot`], [`SNAPSHOT_FORMAT`]). A loop over many
+//! commands can reuse one event buffer with [`decide_into`] and warm each
+//! batch with [`State::prefetch`].
 //!
 //! The core does no I/O and reads no clock or random source: time is the
 //! `now` argument, ids are supplied by the caller. Storage, notification
@@ -32,55 +34,50 @@
 //! let now = Utc.with_ymd_and_hms(2020, 9, 1, 9, 0, 0).unwrap();
 //! let open = Command::new(CommandId::from_name("open"), Action::Open { programme: Box::new(programme) });
 //! engine.execute(&open, now).unwrap();
-//! assert_eq!(engine.state().pot.available, Money::pounds(500_000));
+//! assert_eq!(engine.state().pot().available(), Money::pounds(500_000));
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
-pub mod applicant;
-pub mod applications;
-pub mod command;
-#[cfg(any(test, feature = "conformance"))]
-pub mod conformance;
-pub mod coverage;
-pub mod deadlines;
-pub mod decide;
-pub mod eligibility;
-pub mod engine;
-pub mod event;
-pub mod idempotency;
-pub mod ids;
-pub mod invoices;
-pub mod ledger;
-pub mod lifecycle;
-pub mod memory;
-pub mod money;
-pub mod notices;
-pub mod ports;
-pub mod programme;
-pub mod rejection;
-pub mod state;
-#[cfg(feature = "proptest")]
-pub mod strategies;
-pub mod text;
+mod decide;
+mod engine;
+mod ledger;
+mod messages;
+mod rules;
+mod state;
+mod testing;
 
-pub use applicant::{Applicant, Contact, CostRequest, Organisation};
-pub use command::{Action, Command};
-pub use coverage::{Coverage, Item};
 pub use decide::{decide, decide_into};
-pub use eligibility::{Criterion, Eligibility, explain};
-pub use engine::{Engine, EngineConfig, EngineError, Outcome};
-pub use event::{Event, EventKind};
-pub use idempotency::CommandIndex;
-pub use ids::{ApplicationId, CommandId, NoticeId, ProgrammeId};
-pub use invoices::Invoices;
-pub use ledger::{Account, Pot};
-pub use lifecycle::{Milestone, Stage, StageKind};
-pub use memory::InMemoryStore;
-pub use money::{Money, MoneyError};
-pub use notices::{Notice, Role};
-pub use ports::{DeliveryError, EventStore, Notifier, Outbox, Recorded, StoreError};
-pub use programme::{Level, Programme, RulesError, WaitlistPolicy};
-pub use rejection::{Rejection, RejectionCode};
-pub use state::{Application, CommandRecord, State, evolve};
-pub use text::TextProblem;
+pub use engine::memory::InMemoryStore;
+pub use engine::ports::{
+    DeliveryError, EventStore, Notifier, Outbox, OutboxEntry, OutboxStatus, Recorded, Snapshot,
+    StoreError,
+};
+pub use engine::{Engine, EngineConfig, EngineError, Outcome, SNAPSHOT_FORMAT};
+pub use ledger::money::{Money, MoneyError, round_pence};
+pub use ledger::pot::{Account, InvariantViolation, LedgerError, Pot};
+pub use messages::command::{Action, Command, CommandDigest, CommandKind, Origin};
+pub use messages::event::{
+    DecodeError, EVENT_SCHEMA_VERSION, Event, EventKind, FailureReason, PlusEnd, Reminder,
+};
+pub use messages::ids::{ApplicationId, BlankId, CommandId, NoticeId, ProgrammeId};
+pub use messages::notices::{Notice, Role, TEMPLATES, notices};
+pub use messages::rejection::{Rejection, RejectionCode};
+pub use rules::applicant::{Applicant, Contact, CostRequest, FieldProblem, Organisation, Problem};
+pub use rules::coverage::{Coverage, CoverageError, Item, estimate};
+pub use rules::eligibility::{Criterion, Eligibility, explain};
+pub use rules::programme::{
+    AllocationRules, CoverageRules, Dated, EligibilityRules, FeeTable, Funder, Level, Param,
+    Programme, RingFence, RulesError, SectorRule, SizeBand, VatPolicy, WaitlistPolicy, Windows,
+};
+pub use rules::text::{TextProblem, check as check_text};
+pub use state::lifecycle::{Milestone, StageKind, TRANSITIONS, Trigger, transition};
+pub use state::snapshot::SnapshotError;
+pub use state::{
+    Application, Applications, CommandIndex, CommandRecord, Deadline, DeadlineKind, Deadlines,
+    Invoices, ReplayError, SectorTotals, Stage, State, Waitlist, evolve,
+};
+#[cfg(any(test, feature = "conformance"))]
+pub use testing::conformance;
+#[cfg(feature = "proptest")]
+pub use testing::strategies;

@@ -116,7 +116,7 @@ fn the_engine_answers_a_retry_with_its_first_outcome_and_refuses_a_reuse() {
     // Reopened from a snapshot, the engine no longer holds X in its state: it asks the store.
     let store = engine.into_store();
     let mut engine = Engine::with_config(store, p, config).unwrap();
-    assert!(!engine.state().commands.contains_key(&x));
+    assert!(!engine.state().commands().contains_key(&x));
     let again = engine.execute(&top_up(x, 100), day(2)).unwrap();
     assert_eq!(
         again,
@@ -124,13 +124,13 @@ fn the_engine_answers_a_retry_with_its_first_outcome_and_refuses_a_reuse() {
             events: first.events().to_vec()
         }
     );
-    let version = engine.state().version;
+    let version = engine.state().version();
     let reused = engine.execute(&top_up(x, 999), day(2)).unwrap_err();
     assert!(
         matches!(&reused, EngineError::Rejected(r) if r.code == RejectionCode::CommandIdReused),
         "{reused:?}"
     );
-    assert_eq!(engine.state().version, version);
+    assert_eq!(engine.state().version(), version);
 }
 
 #[test]

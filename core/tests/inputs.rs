@@ -3,8 +3,8 @@
 //! rejection or error that says what to do and changes nothing.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use grantflow_core::text::{self, TextProblem};
 use grantflow_core::*;
+use grantflow_core::{TextProblem, check_text};
 use serde_json::{Value, json};
 
 const EXPONENT_ADVICE: &str =
@@ -117,9 +117,9 @@ fn names_are_counted_in_characters_not_bytes() {
         );
     }
     // The same rule is the public check adapters call.
-    assert_eq!(text::check(&"é".repeat(200), 1, 200), Ok(()));
+    assert_eq!(check_text(&"é".repeat(200), 1, 200), Ok(()));
     assert_eq!(
-        text::check(&"é".repeat(201), 1, 200),
+        check_text(&"é".repeat(201), 1, 200),
         Err(TextProblem::TooLong {
             length: 201,
             max: 200

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use grantflow_core::conformance::fixtures::{self, day};
-use grantflow_core::event::{EventKind, Reminder};
 use grantflow_core::*;
+use grantflow_core::{EventKind, Reminder};
 
 const TAG: &str = "time-binds";
 
@@ -67,10 +67,10 @@ impl Given {
 
     fn stage(&self, n: u64) -> StageKind {
         self.state
-            .applications
+            .applications()
             .get(&fixtures::application(TAG, n))
             .expect("the application exists")
-            .stage
+            .stage()
             .kind()
     }
 }
@@ -120,7 +120,11 @@ fn a_late_accept_is_refused_naming_the_lapse_and_records_nothing() {
     );
     assert_eq!(g.state, before);
     // And the same command id may be retried: it was not recorded
-    assert!(!g.state.commands.contains_key(&fixtures::accept(TAG, 1).id));
+    assert!(
+        !g.state
+            .commands()
+            .contains_key(&fixtures::accept(TAG, 1).id)
+    );
 }
 
 #[test]
@@ -168,7 +172,7 @@ fn a_deadline_fires_the_same_whether_a_tick_or_another_command_carries_it() {
             g.act(Action::Tick, day(15)).unwrap();
         }
         g.submit(3, day(15));
-        (g.state.pot, [1, 2, 3].map(|n| g.stage(n)))
+        (*g.state.pot(), [1, 2, 3].map(|n| g.stage(n)))
     };
     assert_eq!(run(true), run(false));
 }

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use grantflow_core::event::EventKind;
+use grantflow_core::EventKind;
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Coverage, Engine, EngineError, Event,
     EventStore, Item, Milestone, Money, Programme, Rejection, StageKind, State, decide_into,
@@ -1094,9 +1094,9 @@ impl Driver {
                 self.pot.credits = plus(self.pot.credits, *amount);
                 self.pot.available = plus(self.pot.available, *amount);
             }
-            EventKind::ReminderDue { .. }
-            | EventKind::ProgrammeOpened { .. }
-            | EventKind::PotToppedUp { .. } => {}
+            // Reminders, the opening, top-ups, and any event a newer core
+            // adds: nothing the driver tracks changes.
+            _ => {}
         }
     }
 }

@@ -19,7 +19,7 @@ fn the_driver_tracks_the_real_ledger_and_ends_every_award() {
     )
     .unwrap();
     exec.state.check_invariants().unwrap();
-    let pot = exec.state.pot;
+    let pot = exec.state.pot();
     assert_eq!(
         (
             trace.pot.available,
@@ -27,14 +27,14 @@ fn the_driver_tracks_the_real_ledger_and_ends_every_award() {
             trace.pot.paid,
             trace.pot.released
         ),
-        (pot.available, pot.reserved, pot.paid, pot.released)
+        (pot.available(), pot.reserved(), pot.paid(), pot.released())
     );
     let stage_of = |i: usize| {
         exec.state
-            .applications
+            .applications()
             .values()
-            .find(|a| a.arrival == i as u64)
-            .map(|a| a.stage.kind())
+            .find(|a| a.arrival() == i as u64)
+            .map(|a| a.stage().kind())
     };
     // Submitted in arrival order, so the i-th arrival is draw i.
     for (i, a) in trace.apps.iter().enumerate() {
@@ -79,5 +79,5 @@ fn the_engine_executor_records_the_same_history_as_decide_and_evolve() {
     )
     .unwrap();
     assert_eq!(direct, via_engine);
-    assert_eq!(engine.state().pot.paid, direct.pot.paid);
+    assert_eq!(engine.state().pot().paid(), direct.pot.paid);
 }

@@ -162,7 +162,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             let Some(app) = state.application(&p.id) else {
                 continue;
             };
-            let kind = app.stage.kind();
+            let kind = app.stage().kind();
             let t = track.entry(p.id).or_default();
             if t.stage != Some(kind) {
                 *t = Track {
@@ -226,7 +226,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
                     })
                 }
                 StageKind::SelfAssessmentSubmitted if waited == days(b.marking_days).max(1) => {
-                    let second = matches!(app.stage, grantflow_core::Stage::SelfAssessmentSubmitted { attempt, .. } if attempt >= 2);
+                    let second = matches!(app.stage(), grantflow_core::Stage::SelfAssessmentSubmitted { attempt, .. } if attempt >= 2);
                     let pass = if second { b.second_pass } else { b.first_pass };
                     Some(Action::Milestone {
                         application: id,
@@ -257,10 +257,13 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
                 }
                 StageKind::Certified if waited == 7 => Some(Action::Complete { application: id }),
                 StageKind::Completed
-                    if p.clawback && !t.clawed && waited == 30 && !app.account.paid.is_zero() =>
+                    if p.clawback
+                        && !t.clawed
+                        && waited == 30
+                        && !app.account().paid().is_zero() =>
                 {
                     t.clawed = true;
-                    let amount = share(app.account.net_paid(), Decimal::new(25, 2));
+                    let amount = share(app.account().net_paid(), Decimal::new(25, 2));
                     (!amount.is_zero()).then(|| Action::Clawback {
                         application: id,
                         amount,
@@ -277,10 +280,10 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         rejected += exec(&mut engine, &cmds)?;
         day += 1;
         let state = engine.state();
-        let live = state.applications.values().any(|a| {
-            let k = a.stage.kind();
+        let live = state.applications().values().any(|a| {
+            let k = a.stage().kind();
             !(k.is_final() || k == StageKind::Waitlisted)
-                || (k == StageKind::Completed && plans_clawback_pending(&plans, &track, a.id))
+                || (k == StageKind::Completed && plans_clawback_pending(&plans, &track, a.id()))
         });
         if (day > last_arrival && !live) || day > 730 {
             break;
@@ -355,15 +358,15 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     }
     let count = |f: &dyn Fn(StageKind) -> bool| {
         state
-            .applications
+            .applications()
             .values()
-            .filter(|a| f(a.stage.kind()))
+            .filter(|a| f(a.stage().kind()))
             .count()
     };
     let funded = state
-        .applications
+        .applications()
         .values()
-        .filter(|a| !a.account.reserved_at_award.is_zero() && was_accepted(&events, a.id))
+        .filter(|a| !a.account().reserved_at_award().is_zero() && was_accepted(&events, a.id()))
         .count();
     let certified = count(&|k| report::reached_certificate(k));
     let ledger = report::ledger_json(state);
@@ -373,7 +376,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         "seed": seed,
         "applicants": applicants,
         "period": {"from": day0, "to": last_day},
-        "submitted": state.applications.len(),
+        "submitted": state.applications().len(),
         "ineligible": count(&|k| k == StageKind::Ineligible),
         "funded": funded,
         "certified": certified,
@@ -382,9 +385,9 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         "declined": count(&|k| k == StageKind::Declined),
         "lapsed": count(&|k| k == StageKind::Lapsed),
         "withdrawn": count(&|k| k == StageKind::Withdrawn),
-        "waitlist_left": state.waitlist.len(),
+        "waitlist_left": state.waitlist().len(),
         "rejected_commands": rejected,
-        "events": state.version,
+        "events": state.version(),
         "notices_delivered": notices,
         "notices_by_template": delivered,
         "ledger": ledger,
@@ -397,7 +400,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         );
         return Ok(());
     }
-    let pot = &state.pot;
+    let pot = &state.pot();
     let p = &programme;
     outln!(
         "{} — demo run with {} seeded applicants (seed {seed})",
@@ -408,7 +411,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         "simulated {} to {}: {} events, {} commands refused by the rules",
         day0,
         last_day,
-        state.version,
+        state.version(),
         rejected
     );
     outln!();
@@ -426,7 +429,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     outln!();
     let mut t = report::table(&["outcome", "firms"]);
     for (k, v) in [
-        ("applications received", state.applications.len()),
+        ("applications received", state.applications().len()),
         ("not eligible", count(&|k| k == StageKind::Ineligible)),
         ("offers accepted (funded)", funded),
         ("certified", certified),
@@ -440,25 +443,25 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             count(&|k| k == StageKind::Declined || k == StageKind::Lapsed),
         ),
         ("withdrawn", count(&|k| k == StageKind::Withdrawn)),
-        ("still on the waitlist", state.waitlist.len()),
+        ("still on the waitlist", state.waitlist().len()),
     ] {
         t.add_row(vec![k.to_string(), v.to_string()]);
     }
     outln!("{t}");
-    let used = pot.paid.saturating_sub(pot.recovered);
-    let share_used = if pot.credits.is_zero() {
+    let used = pot.paid().saturating_sub(pot.recovered());
+    let share_used = if pot.credits().is_zero() {
         Decimal::ZERO
     } else {
-        (used.as_decimal() * Decimal::ONE_HUNDRED / pot.credits.as_decimal()).round_dp(1)
+        (used.as_decimal() * Decimal::ONE_HUNDRED / pot.credits().as_decimal()).round_dp(1)
     };
     outln!(
         "pot {}: paid out {} ({share_used}% of credits, net of {} recovered), released back {}, still reserved {}, available {}",
-        pot.credits.display_pounds(),
+        pot.credits().display_pounds(),
         used.display_pounds(),
-        pot.recovered.display_pounds(),
-        pot.released.display_pounds(),
-        pot.reserved.display_pounds(),
-        pot.available.display_pounds()
+        pot.recovered().display_pounds(),
+        pot.released().display_pounds(),
+        pot.reserved().display_pounds(),
+        pot.available().display_pounds()
     );
     outln!(
         "{}",

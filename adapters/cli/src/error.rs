@@ -69,7 +69,8 @@ impl CliError {
             StoreError::UnknownNotice(_) => {
                 "list the outbox with `grantflow outbox` to see the notices it holds"
             }
-            StoreError::Backend { .. } => "check the database and try again",
+            // A backend failure, or a kind a newer core adds.
+            _ => "check the database and try again",
         };
         CliError::usage(format!("database `{}`: {e}; {advice}", redact(db)))
     }

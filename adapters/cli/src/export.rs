@@ -66,12 +66,12 @@ pub fn grants<'a>(
     report::by_arrival(state)
         .into_iter()
         .filter_map(|app| {
-            let (at, pass_by) = accepted.get(&app.id)?;
+            let (at, pass_by) = accepted.get(&app.id())?;
             Some(Grant {
                 id: format!(
                     "{}-{}",
                     p.grant_id_prefix,
-                    id_part(&report::label(refs, &app.id))
+                    id_part(&report::label(refs, &app.id()))
                 ),
                 app,
                 award_date: at.date_naive(),
@@ -83,10 +83,10 @@ pub fn grants<'a>(
 
 fn recipient_id(p: &Programme, g: &Grant<'_>) -> String {
     g.app
-        .applicant
+        .applicant()
         .organisation
         .org_id()
-        .unwrap_or_else(|| format!("{}-org-{}", p.grant_id_prefix, g.app.id))
+        .unwrap_or_else(|| format!("{}-org-{}", p.grant_id_prefix, g.app.id()))
 }
 
 /// The 360Giving package for the programme.
@@ -109,7 +109,7 @@ pub fn package(
     let grants: Vec<Value> = list
         .iter()
         .map(|g| {
-            let org = &g.app.applicant.organisation;
+            let org = &g.app.applicant().organisation;
             let mut recipient = json!({"id": recipient_id(p, g), "name": org.name});
             if let Some(n) = &org.company_number {
                 recipient["companyNumber"] = json!(n);
@@ -121,7 +121,7 @@ pub fn package(
             if let Some(end) = g.planned_end {
                 planned["endDate"] = json!(end.to_string());
             }
-            let covered = g.app.coverage.map(|c| {
+            let covered = g.app.coverage().map(|c| {
                 grantflow_core::Item::ALL
                     .iter()
                     .filter(|i| !c.item(**i).is_zero())
@@ -135,7 +135,7 @@ pub fn package(
                 "description": format!("{} Covered: {}.", p.description.trim(), covered.unwrap_or_default()),
                 "currency": p.currency,
                 "amountAwarded": number(g.app.award()),
-                "amountDisbursed": number(g.app.account.net_paid()),
+                "amountDisbursed": number(g.app.account().net_paid()),
                 "awardDate": g.award_date.to_string(),
                 "plannedDates": [planned],
                 "recipientOrganization": [recipient],
@@ -184,21 +184,21 @@ pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String>
     ])
     .map_err(err)?;
     for g in grants(p, state, events, refs) {
-        let org = &g.app.applicant.organisation;
+        let org = &g.app.applicant().organisation;
         w.write_record([
             g.id.clone(),
-            report::label(refs, &g.app.id),
+            report::label(refs, &g.app.id()),
             format!("Cyber Essentials certification for {}", org.name),
             recipient_id(p, &g),
             org.name.clone(),
-            g.app.applicant.sector.clone(),
+            g.app.applicant().sector.clone(),
             org.region.clone().unwrap_or_default(),
             p.currency.clone(),
             g.app.award().to_string(),
-            g.app.account.net_paid().to_string(),
+            g.app.account().net_paid().to_string(),
             g.award_date.to_string(),
             g.planned_end.map(|d| d.to_string()).unwrap_or_default(),
-            g.app.stage.kind().as_str().to_string(),
+            g.app.stage().kind().as_str().to_string(),
             p.funder.id.clone(),
             p.id.clone(),
         ])

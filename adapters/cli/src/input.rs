@@ -200,7 +200,7 @@ const MAX_REFERENCE: usize = 100;
 /// control characters. The message does not repeat the reference, which may
 /// be unprintable.
 fn check_reference(reference: &str, origin: &str) -> CliResult<()> {
-    grantflow_core::text::check(reference, 1, MAX_REFERENCE)
+    grantflow_core::check_text(reference, 1, MAX_REFERENCE)
         .map_err(|p| CliError::usage(format!("{origin}: the reference {p}; nothing was applied")))
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
-use grantflow_core::event::Reminder;
+use grantflow_core::Reminder;
 use grantflow_core::{
     Application, ApplicationId, EventKind, Item, Money, Recorded, StageKind, State,
 };
@@ -42,34 +42,34 @@ fn date(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Applications in arrival order.
 pub fn by_arrival(state: &State) -> Vec<&Application> {
-    let mut apps: Vec<&Application> = state.applications.values().collect();
-    apps.sort_by_key(|a| a.arrival);
+    let mut apps: Vec<&Application> = state.applications().values().collect();
+    apps.sort_by_key(|a| a.arrival());
     apps
 }
 
 /// One application as JSON (the `status --json` row).
 pub fn status_json(refs: &Refs, app: &Application) -> Value {
     json!({
-        "application": app.id,
-        "reference": refs.get(&app.id),
-        "organisation": app.applicant.organisation.name,
-        "sector": app.applicant.sector,
-        "stage": app.stage.kind().as_str(),
-        "stage_detail": app.stage,
-        "submitted_at": app.submitted_at,
+        "application": app.id(),
+        "reference": refs.get(&app.id()),
+        "organisation": app.applicant().organisation.name,
+        "sector": app.applicant().sector,
+        "stage": app.stage().kind().as_str(),
+        "stage_detail": app.stage(),
+        "submitted_at": app.submitted_at(),
         "award": app.award(),
-        "coverage": app.coverage.map(|c| json!({
+        "coverage": app.coverage().map(|c| json!({
             "consultancy": c.item(Item::Consultancy),
             "certification_fee": c.item(Item::CertificationFee),
             "plus_audit": c.item(Item::PlusAudit),
             "total": c.total,
             "award": c.award,
         })),
-        "reserved": app.account.outstanding,
-        "paid": app.account.paid,
-        "released": app.account.released,
-        "recovered": app.account.recovered,
-        "certificate_expires": app.certificate_expires,
+        "reserved": app.account().outstanding(),
+        "paid": app.account().paid(),
+        "released": app.account().released(),
+        "recovered": app.account().recovered(),
+        "certificate_expires": app.certificate_expires(),
     })
 }
 
@@ -86,13 +86,13 @@ pub fn status_table(refs: &Refs, apps: &[&Application]) -> String {
     ]);
     for a in apps {
         t.add_row(vec![
-            label(refs, &a.id),
-            a.applicant.organisation.name.clone(),
-            a.applicant.sector.clone(),
-            a.stage.kind().as_str().to_string(),
+            label(refs, &a.id()),
+            a.applicant().organisation.name.clone(),
+            a.applicant().sector.clone(),
+            a.stage().kind().as_str().to_string(),
             pounds(a.award()),
-            pounds(a.account.net_paid()),
-            date(a.submitted_at),
+            pounds(a.account().net_paid()),
+            date(a.submitted_at()),
         ]);
     }
     format!("{t}\n{} application(s)", apps.len())
@@ -101,7 +101,7 @@ pub fn status_table(refs: &Refs, apps: &[&Application]) -> String {
 /// The detail of one application for `status APP`.
 pub fn status_detail(refs: &Refs, app: &Application) -> String {
     let mut t = table(&["", ""]);
-    let stage = serde_json::to_value(app.stage)
+    let stage = serde_json::to_value(app.stage())
         .ok()
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default();
@@ -116,19 +116,19 @@ pub fn status_detail(refs: &Refs, app: &Application) -> String {
         })
         .collect();
     let rows: Vec<(&str, String)> = vec![
-        ("reference", label(refs, &app.id)),
-        ("application id", app.id.to_string()),
-        ("organisation", app.applicant.organisation.name.clone()),
+        ("reference", label(refs, &app.id())),
+        ("application id", app.id().to_string()),
+        ("organisation", app.applicant().organisation.name.clone()),
         (
             "organisation id",
-            app.applicant
+            app.applicant()
                 .organisation
                 .org_id()
                 .unwrap_or_else(|| "-".into()),
         ),
-        ("sector", app.applicant.sector.clone()),
-        ("staff", app.applicant.employees.to_string()),
-        ("stage", app.stage.kind().as_str().to_string()),
+        ("sector", app.applicant().sector.clone()),
+        ("staff", app.applicant().employees.to_string()),
+        ("stage", app.stage().kind().as_str().to_string()),
         (
             "deadlines",
             if deadlines.is_empty() {
@@ -137,30 +137,30 @@ pub fn status_detail(refs: &Refs, app: &Application) -> String {
                 deadlines.join(", ")
             },
         ),
-        ("submitted", app.submitted_at.to_rfc3339()),
+        ("submitted", app.submitted_at().to_rfc3339()),
         (
             "covered consultancy",
-            app.coverage
+            app.coverage()
                 .map_or("-".into(), |c| pounds(c.item(Item::Consultancy))),
         ),
         (
             "covered certification fee",
-            app.coverage
+            app.coverage()
                 .map_or("-".into(), |c| pounds(c.item(Item::CertificationFee))),
         ),
         (
             "covered Plus audit",
-            app.coverage
+            app.coverage()
                 .map_or("-".into(), |c| pounds(c.item(Item::PlusAudit))),
         ),
         ("award", pounds(app.award())),
-        ("reserved now", pounds(app.account.outstanding)),
-        ("paid", pounds(app.account.paid)),
-        ("released", pounds(app.account.released)),
-        ("recovered", pounds(app.account.recovered)),
+        ("reserved now", pounds(app.account().outstanding())),
+        ("paid", pounds(app.account().paid())),
+        ("released", pounds(app.account().released())),
+        ("recovered", pounds(app.account().recovered())),
         (
             "certificate expires",
-            app.certificate_expires.map_or("-".into(), date),
+            app.certificate_expires().map_or("-".into(), date),
         ),
     ];
     for (k, v) in rows {
@@ -200,22 +200,22 @@ fn sector_rows(state: &State) -> BTreeMap<String, SectorRow> {
             );
         }
     }
-    for app in state.applications.values() {
+    for app in state.applications().values() {
         let r = rows
-            .entry(app.applicant.sector.clone())
+            .entry(app.applicant().sector.clone())
             .or_insert_with(|| SectorRow {
                 name: "(not a declared sector)".into(),
                 ..SectorRow::default()
             });
-        let kind = app.stage.kind();
+        let kind = app.stage().kind();
         r.applications += 1;
-        r.funded += u64::from(kind.is_funded() || app.account.paid > Money::ZERO);
+        r.funded += u64::from(kind.is_funded() || app.account().paid() > Money::ZERO);
         r.certified += u64::from(reached_certificate(kind));
         r.waitlisted += u64::from(kind == StageKind::Waitlisted);
-        r.reserved = add(r.reserved, app.account.outstanding);
-        r.paid = add(r.paid, app.account.paid);
-        r.released = add(r.released, app.account.released);
-        r.recovered = add(r.recovered, app.account.recovered);
+        r.reserved = add(r.reserved, app.account().outstanding());
+        r.paid = add(r.paid, app.account().paid());
+        r.released = add(r.released, app.account().released());
+        r.recovered = add(r.recovered, app.account().recovered());
     }
     rows
 }
@@ -227,15 +227,15 @@ pub fn reached_certificate(kind: StageKind) -> bool {
 
 /// The ledger as JSON: pot figures, the balance check, counts and sectors.
 pub fn ledger_json(state: &State) -> Value {
-    let pot = &state.pot;
+    let pot = &state.pot();
     let balanced = pot
-        .available
-        .checked_add(pot.reserved)
-        .and_then(|s| s.checked_add(pot.paid))
-        .is_ok_and(|s| s == pot.credits);
+        .available()
+        .checked_add(pot.reserved())
+        .and_then(|s| s.checked_add(pot.paid()))
+        .is_ok_and(|s| s == pot.credits());
     let mut stages: BTreeMap<&str, u64> = BTreeMap::new();
-    for app in state.applications.values() {
-        *stages.entry(app.stage.kind().as_str()).or_default() += 1;
+    for app in state.applications().values() {
+        *stages.entry(app.stage().kind().as_str()).or_default() += 1;
     }
     let sectors: Vec<Value> = sector_rows(state)
         .into_iter()
@@ -249,17 +249,17 @@ pub fn ledger_json(state: &State) -> Value {
     json!({
         "programme": state.programme().map(|p| p.id.clone()),
         "currency": state.programme().map(|p| p.currency.clone()),
-        "credits": pot.credits,
-        "available": pot.available,
-        "reserved": pot.reserved,
-        "paid": pot.paid,
-        "released": pot.released,
-        "recovered": pot.recovered,
-        "net_paid": pot.paid.saturating_sub(pot.recovered),
+        "credits": pot.credits(),
+        "available": pot.available(),
+        "reserved": pot.reserved(),
+        "paid": pot.paid(),
+        "released": pot.released(),
+        "recovered": pot.recovered(),
+        "net_paid": pot.paid().saturating_sub(pot.recovered()),
         "contingency": state.programme().map(|p| p.allocation.contingency.value),
         "balanced": balanced,
-        "applications": state.applications.len(),
-        "waitlist": state.waitlist.len(),
+        "applications": state.applications().len(),
+        "waitlist": state.waitlist().len(),
         "stages": stages,
         "by_sector": sectors,
     })
@@ -267,28 +267,28 @@ pub fn ledger_json(state: &State) -> Value {
 
 /// The ledger for people.
 pub fn ledger_text(state: &State) -> String {
-    let pot = &state.pot;
+    let pot = &state.pot();
     let mut out = String::new();
     if let Some(p) = state.programme() {
         out.push_str(&format!("{} ({})\n", p.name, p.id));
     }
     let mut t = table(&["account", "amount"]);
     for (k, v) in [
-        ("credits (pot, top-ups, recoveries)", pot.credits),
-        ("available", pot.available),
-        ("reserved (offers and live awards)", pot.reserved),
-        ("paid", pot.paid),
-        ("released back (cumulative)", pot.released),
-        ("recovered by clawback (cumulative)", pot.recovered),
+        ("credits (pot, top-ups, recoveries)", pot.credits()),
+        ("available", pot.available()),
+        ("reserved (offers and live awards)", pot.reserved()),
+        ("paid", pot.paid()),
+        ("released back (cumulative)", pot.released()),
+        ("recovered by clawback (cumulative)", pot.recovered()),
     ] {
         t.add_row(vec![k.to_string(), pounds(v)]);
     }
     out.push_str(&t.to_string());
     let balanced = pot
-        .available
-        .checked_add(pot.reserved)
-        .and_then(|s| s.checked_add(pot.paid))
-        .is_ok_and(|s| s == pot.credits);
+        .available()
+        .checked_add(pot.reserved())
+        .and_then(|s| s.checked_add(pot.paid()))
+        .is_ok_and(|s| s == pot.credits());
     out.push_str(&format!(
         "\ncredits = available + reserved + paid: {}\n",
         if balanced {
@@ -447,7 +447,9 @@ pub fn describe(refs: &Refs, kind: &EventKind) -> String {
                 "{who} reminded: certificate expires in {days} days ({})",
                 date(*expires)
             ),
+            _ => format!("{who} reminded"),
         },
+        other => format!("{who} {}", other.name()),
     }
 }
 

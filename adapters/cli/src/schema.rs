@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use grantflow_core::event::{EVENT_SCHEMA_VERSION, FailureReason, PlusEnd, Reminder};
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Coverage,
     Criterion, Event, EventKind, Item, Level, Milestone, Money, Organisation, Programme,
 };
+use grantflow_core::{EVENT_SCHEMA_VERSION, FailureReason, PlusEnd, Reminder};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 

@@ -72,7 +72,7 @@ impl Session {
             )));
         }
         let s = Session::open_any(db, programme)?;
-        if s.engine.state().programme.is_none() {
+        if s.engine.state().programme().is_none() {
             return Err(CliError::usage(format!(
                 "programme `{}` is not initialised in `{}`: run `grantflow init` first, or check --programme and --db",
                 s.engine.programme(),

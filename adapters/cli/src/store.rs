@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use grantflow_core::ports::{OutboxEntry, Snapshot};
-use grantflow_core::state::CommandRecord;
+use grantflow_core::CommandRecord;
 use grantflow_core::{
     ApplicationId, CommandId, Event, EventStore, InMemoryStore, Notice, NoticeId, Outbox,
     ProgrammeId, Recorded, StoreError,
 };
+use grantflow_core::{OutboxEntry, Snapshot};
 use grantflow_postgres::PostgresStore;
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 

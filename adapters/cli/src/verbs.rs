@@ -389,7 +389,7 @@ fn init(
     }
     let now = input::now_or_clock(change.now.as_deref())?;
     let mut s = Session::open_any(db, Some(&p.id))?;
-    if s.state().programme.is_some() && s.state().programme.as_deref() != Some(&p) {
+    if s.state().programme().is_some() && s.state().programme() != Some(&p) {
         return Err(CliError::rejected(Rejection::new(
             grantflow_core::RejectionCode::AlreadyOpened,
             format!(
@@ -606,7 +606,7 @@ fn apply(
         let stage = s
             .state()
             .application(&app.id)
-            .map(|a| a.stage.kind().as_str().to_string())
+            .map(|a| a.stage().kind().as_str().to_string())
             .unwrap_or_else(|| "-".into());
         let award = s
             .state()
@@ -666,7 +666,7 @@ fn status(
     }
     let apps: Vec<_> = report::by_arrival(s.state())
         .into_iter()
-        .filter(|a| filter.is_none_or(|k| a.stage.kind() == k))
+        .filter(|a| filter.is_none_or(|k| a.stage().kind() == k))
         .collect();
     if json {
         outln!(
@@ -736,7 +736,7 @@ fn run_file(
             programme.id = stream.clone();
         }
     }
-    if opened.is_none() && s.state().programme.is_none() {
+    if opened.is_none() && s.state().programme().is_none() {
         return Err(CliError::usage(format!(
             "programme `{stream}` is not initialised: run `grantflow init` or start the file with an `open` command"
         )));
@@ -752,7 +752,7 @@ fn run_file(
         .engine
         .execute_many(&commands)
         .map_err(|e| CliError::engine(&db_name, e))?;
-    if opened.is_some() && s.state().programme.is_some() {
+    if opened.is_some() && s.state().programme().is_some() {
         s.add_programme()?;
     }
     let mut rejected = 0usize;

@@ -54,7 +54,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use grantflow_core::ports::OutboxEntry;
+use grantflow_core::OutboxEntry;
 use grantflow_core::{
     DeliveryError, Notice, NoticeId, Notifier, Outbox, ProgrammeId, Role, StoreError,
 };

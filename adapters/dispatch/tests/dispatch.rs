@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use grantflow_core::ports::OutboxStatus;
+use grantflow_core::OutboxStatus;
 use grantflow_core::{
     DeliveryError, EventStore, InMemoryStore, Notice, NoticeId, Notifier, Outbox, ProgrammeId, Role,
 };
@@ -400,7 +400,7 @@ impl Outbox for Unreliable {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<grantflow_core::ports::OutboxEntry>, grantflow_core::StoreError> {
+    ) -> Result<Vec<grantflow_core::OutboxEntry>, grantflow_core::StoreError> {
         if self.failures_left > 0 {
             self.failures_left -= 1;
             return Err(grantflow_core::StoreError::Unavailable {
@@ -426,7 +426,7 @@ impl Outbox for Unreliable {
     fn dead_letters(
         &mut self,
         limit: usize,
-    ) -> Result<Vec<grantflow_core::ports::OutboxEntry>, grantflow_core::StoreError> {
+    ) -> Result<Vec<grantflow_core::OutboxEntry>, grantflow_core::StoreError> {
         self.inner.dead_letters(limit)
     }
     fn requeue(

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use grantflow_core::ports::OutboxStatus;
+use grantflow_core::OutboxStatus;
 use grantflow_core::{EventStore, Notice, NoticeId, ProgrammeId, Role};
 use grantflow_dispatch::{DispatchConfig, Dispatcher};
 use grantflow_sqlite::SqliteStore;

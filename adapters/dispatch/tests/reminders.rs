@@ -162,14 +162,14 @@ fn each_reminder_is_raised_exactly_once_however_often_ticks_repeat() {
     run.ticks(at(19, 5));
     run.milestone(app, Milestone::AssessmentPassed, at(19, 6));
 
-    let (expires, plus_by) = match run.engine.state().application(&app).map(|a| a.stage) {
+    let (expires, plus_by) = match run.engine.state().application(&app).map(|a| a.stage()) {
         Some(grantflow_core::Stage::Certified {
             plus_by: Some(plus_by),
         }) => (
             run.engine
                 .state()
                 .application(&app)
-                .and_then(|a| a.certificate_expires)
+                .and_then(|a| a.certificate_expires())
                 .unwrap(),
             plus_by,
         ),

@@ -9,7 +9,7 @@
 //!   addresses. Each message's `Message-ID` and `X-Grantflow-Notice-Id`
 //!   carry the notice id, so a duplicate delivery can be recognised.
 //! - [`render`] — the plain-text template of every template id in
-//!   [`grantflow_core::notices::TEMPLATES`], as a [`Rendered`] subject and
+//!   [`grantflow_core::TEMPLATES`], as a [`Rendered`] subject and
 //!   body: the programme's name, amounts in pounds (`£1,400.00`) and dates
 //!   written for people (`14 October 2020`). An unknown template id or a
 //!   missing value is a typed [`RenderError`].
@@ -655,7 +655,7 @@ impl Notifier for EmailNotifier {
 #[cfg(test)]
 mod tests {
     use grantflow_core::NoticeId;
-    use grantflow_core::notices::TEMPLATES;
+    use grantflow_core::TEMPLATES;
 
     use super::*;
 

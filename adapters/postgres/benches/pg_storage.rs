@@ -179,7 +179,7 @@ fn main() {
         }
     }
     let ours = t.elapsed();
-    let events = engine.state().version - 1;
+    let events = engine.state().version() - 1;
     drop(engine);
     let (e, o) = rows(&mut admin, &ours_s);
     drop(fresh(&url, &raw_s));

@@ -36,11 +36,11 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use grantflow_core::ports::{OutboxEntry, OutboxStatus, Snapshot};
-use grantflow_core::state::CommandRecord;
+use grantflow_core::CommandRecord;
 use grantflow_core::{
     CommandId, Event, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError,
 };
+use grantflow_core::{OutboxEntry, OutboxStatus, Snapshot};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use grantflow_core::conformance::fixtures;
-use grantflow_core::notices::notices;
+use grantflow_core::notices;
 use grantflow_core::{
     Action, Command, Engine, EngineConfig, EngineError, EventStore, Money, NoticeId, Outcome,
     ProgrammeId, StageKind, State, StoreError, evolve,
@@ -35,7 +35,7 @@ fn writer(engine: &mut Engine<PostgresStore>, tag: &str, w: u64, apps: u64) -> R
                 engine
                     .state()
                     .application(&fixtures::application(tag, *m))
-                    .is_some_and(|a| a.stage.kind() == StageKind::Offered)
+                    .is_some_and(|a| a.stage().kind() == StageKind::Offered)
             })
             .collect();
         for m in offered {
@@ -125,24 +125,28 @@ fn eight_connections_never_overspend_the_pot() {
         expected_notices.extend(notices(&state, &group).into_iter().map(|n| n.id));
         for e in &group {
             evolve(&mut state, e).expect("replay");
-            let committed = state.pot.reserved.checked_add(state.pot.paid).expect("sum");
+            let committed = state
+                .pot()
+                .reserved()
+                .checked_add(state.pot().paid())
+                .expect("sum");
             assert!(
-                committed <= state.pot.credits,
+                committed <= state.pot().credits(),
                 "overspent at version {}",
-                state.version
+                state.version()
             );
         }
         state.check_invariants().expect("invariants");
         i = j;
     }
-    assert_eq!(state.applications.len(), (WRITERS * APPS) as usize);
+    assert_eq!(state.applications().len(), (WRITERS * APPS) as usize);
     let held = state
-        .applications
+        .applications()
         .values()
-        .filter(|a| matches!(a.stage.kind(), StageKind::Offered | StageKind::Awarded))
+        .filter(|a| matches!(a.stage().kind(), StageKind::Offered | StageKind::Awarded))
         .try_fold(Money::ZERO, |s, a| s.checked_add(a.award()))
         .expect("sum");
-    assert_eq!(held, state.pot.reserved);
+    assert_eq!(held, state.pot().reserved());
     assert!(held <= Money::pounds(POT));
     let stored: BTreeSet<NoticeId> = store
         .outbox_entries(&programme)

@@ -198,7 +198,7 @@ fn group_commit(dir: &Path, from_snapshot: bool) -> Ratio {
     if from_snapshot {
         engine = reopened_from_snapshot(engine, tag, SqliteOptions::default(), config);
     }
-    let before = engine.state().version;
+    let before = engine.state().version();
     let batches: Vec<Vec<(Command, chrono::DateTime<chrono::Utc>)>> = (0..BATCHES)
         .map(|b| {
             (0..PER_BATCH)
@@ -213,7 +213,7 @@ fn group_commit(dir: &Path, from_snapshot: bool) -> Ratio {
         }
     }
     let ours = t.elapsed();
-    let events = engine.state().version - before;
+    let events = engine.state().version() - before;
     drop(engine);
 
     // The raw side writes exactly the rows the engine wrote, in the same transaction sizes.
@@ -484,7 +484,7 @@ fn open_times(path: &Path, tag: &str, version: u64, runs: usize) -> Vec<Duration
             let engine = Engine::with_config(store, ProgrammeId::new(tag), config)
                 .expect("open from snapshot");
             let took = t.elapsed();
-            assert_eq!(engine.state().version, version);
+            assert_eq!(engine.state().version(), version);
             took
         })
         .collect()
@@ -543,8 +543,8 @@ fn snapshot_open_same_state(dir: &Path, sizes: &[u64]) {
             )
         });
         run_batches(&mut engine, commands.into_iter().chain(top_ups));
-        let version = engine.state().version;
-        let apps = engine.state().applications.len();
+        let version = engine.state().version();
+        let apps = engine.state().applications().len();
         let mb = snapshot_size(&mut engine, &tag);
         drop(engine);
         files.push((tag, path, version, apps, mb, Vec::new()));
@@ -596,7 +596,7 @@ fn snapshot_open_growing(dir: &Path, sizes: &[u64], replay_runs: usize) {
             apps += 1;
         }
         run_batches(&mut engine, commands.into_iter());
-        let version = engine.state().version;
+        let version = engine.state().version();
         let mb = snapshot_size(&mut engine, tag);
         let times = open_times(&path, tag, version, 3);
         println!(
@@ -605,13 +605,13 @@ fn snapshot_open_growing(dir: &Path, sizes: &[u64], replay_runs: usize) {
         );
     }
     println!("(built in {:.1} s)", t.elapsed().as_secs_f64());
-    let total = engine.state().version;
+    let total = engine.state().version();
     let mut replays = Vec::new();
     for _ in 0..replay_runs {
         let t = Instant::now();
         engine.replay_all().expect("replay");
         replays.push(t.elapsed());
-        assert_eq!(engine.state().version, total);
+        assert_eq!(engine.state().version(), total);
     }
     // Reading and decoding alone, without folding.
     let store = engine.store_mut();

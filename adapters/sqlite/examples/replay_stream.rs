@@ -24,7 +24,7 @@ const TAG: &str = "replay-stream";
 #[inline(never)]
 fn replay_once(engine: &mut Engine<SqliteStore>) -> u64 {
     engine.replay_all().expect("replay");
-    engine.state().version
+    engine.state().version()
 }
 
 fn build(path: &Path, apps: u64, config: EngineConfig) {

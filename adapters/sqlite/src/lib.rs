@@ -51,11 +51,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use grantflow_core::ports::{OutboxEntry, OutboxStatus, Snapshot};
-use grantflow_core::state::CommandRecord;
+use grantflow_core::CommandRecord;
 use grantflow_core::{
     CommandId, Event, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Recorded, StoreError,
 };
+use grantflow_core::{OutboxEntry, OutboxStatus, Snapshot};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this crate creates and reads.

@@ -25,7 +25,7 @@ fn stream(path: &Path, tag: &str) -> ProgrammeId {
             .execute(&fixtures::submit(tag, n), fixtures::day(1))
             .expect("submit");
     }
-    assert_eq!(engine.state().version, 7);
+    assert_eq!(engine.state().version(), 7);
     programme
 }
 
@@ -235,7 +235,7 @@ fn long_stream(path: &Path, tag: &str) -> ProgrammeId {
         .map(|n| (fixtures::submit(tag, n), fixtures::day(1)))
         .collect();
     engine.execute_many(&submissions).expect("submit");
-    assert_eq!(engine.state().version, 2_801);
+    assert_eq!(engine.state().version(), 2_801);
     programme
 }
 

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use chrono::{Duration, TimeZone, Utc};
 use grantflow_core::conformance::fixtures;
-use grantflow_core::ports::{OutboxEntry, OutboxStatus};
 use grantflow_core::{Engine, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Role, StoreError};
+use grantflow_core::{OutboxEntry, OutboxStatus};
 use grantflow_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 use rusqlite::Connection;
 

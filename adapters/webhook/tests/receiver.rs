@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use grantflow_core::ports::OutboxStatus;
+use grantflow_core::OutboxStatus;
 use grantflow_core::{
     DeliveryError, EventStore, InMemoryStore, Notice, NoticeId, Notifier, ProgrammeId, Role,
 };

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Duration, Utc};
 use rustc_hash::FxHashSet;
 
-use crate::event::{Event, EventKind};
-use crate::ids::{ApplicationId, CommandId};
-use crate::money::Money;
-use crate::programme::{Programme, WaitlistPolicy};
-use crate::rejection::{Rejection, RejectionCode as Code};
+use crate::ledger::money::Money;
+use crate::messages::event::{Event, EventKind};
+use crate::messages::ids::{ApplicationId, CommandId};
+use crate::messages::rejection::{Rejection, RejectionCode as Code};
+use crate::rules::programme::{Programme, WaitlistPolicy};
 use crate::state::{Application, State};
 
 /// A command's working view: the state plus what this command changed so far.
@@ -166,26 +166,26 @@ impl<'a> Draft<'a> {
         let state = self.state;
         let keep = self.p.allocation.contingency.value;
         // Nothing on the waitlist asks for less than this: below it, no scan can offer anything.
-        let Some(smallest) = state.waitlist_awards.keys().next().copied() else {
+        let Some(smallest) = state.waitlist.smallest_award() else {
             return;
         };
-        for (arrival, id) in &state.waitlist {
+        for (arrival, id) in state.waitlist.iter() {
             if self.available.saturating_sub(keep) < smallest || self.available < keep {
                 break;
             }
-            if self.left_waitlist.contains(id) {
+            if self.left_waitlist.contains(&id) {
                 continue;
             }
             let Some(app) = state
                 .applications
-                .by_arrival(*arrival)
-                .filter(|a| a.id == *id)
+                .by_arrival(arrival)
+                .filter(|a| a.id == id)
             else {
                 continue;
             };
             let amount = app.award();
             if self.fits(app.sector, amount) {
-                self.offer(*id, app.sector, amount);
+                self.offer(id, app.sector, amount);
             } else if strict {
                 break;
             }

@@ -19,16 +19,16 @@ mod tick;
 use draft::Draft;
 use tick::tick;
 
-use crate::applicant::{Applicant, CostRequest, FieldProblem};
-use crate::command::{Action, Command, Origin};
-use crate::coverage::{self, Item};
-use crate::eligibility;
-use crate::event::{Event, EventKind, FailureReason, PlusEnd};
-use crate::ids::{ApplicationId, CommandId};
-use crate::lifecycle::{Milestone, Stage, StageKind, TRANSITIONS, Trigger};
-use crate::money::Money;
-use crate::programme::{Programme, WaitlistPolicy, add_working_days};
-use crate::rejection::{Rejection, RejectionCode as Code};
+use crate::ledger::money::Money;
+use crate::messages::command::{Action, Command, Origin};
+use crate::messages::event::{Event, EventKind, FailureReason, PlusEnd};
+use crate::messages::ids::{ApplicationId, CommandId};
+use crate::messages::rejection::{Rejection, RejectionCode as Code};
+use crate::rules::applicant::{Applicant, CostRequest, FieldProblem};
+use crate::rules::coverage::{self, Item};
+use crate::rules::eligibility;
+use crate::rules::programme::{Programme, WaitlistPolicy, add_working_days};
+use crate::state::lifecycle::{Milestone, Stage, StageKind, TRANSITIONS, Trigger};
 use crate::state::{Application, State, evolve};
 
 /// Decides what `command` does to `state` at `now`.
@@ -768,9 +768,9 @@ fn nonzero(amount: Money, field: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// A free text of a command, checked with [`text::check`](crate::text::check).
+/// A free text of a command, checked with [`text::check`](crate::rules::text::check).
 fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    crate::text::check(value, min, max).map_err(|p| {
+    crate::rules::text::check(value, min, max).map_err(|p| {
         Rejection::new(
             Code::InvalidText,
             format!("`{field}` {p}"),
@@ -783,7 +783,7 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejectio
 /// command's; any other problem is [`Code::InvalidApplication`].
 fn field_rejection(p: FieldProblem) -> Rejection {
     let code = match p.problem {
-        crate::applicant::Problem::Text(_) => Code::InvalidText,
+        crate::rules::applicant::Problem::Text(_) => Code::InvalidText,
         _ => Code::InvalidApplication,
     };
     Rejection::new(code, p.to_string(), p.field)
@@ -797,13 +797,13 @@ mod tests {
         use chrono::{DateTime, Duration, Utc};
         use proptest::prelude::*;
 
-        use crate::command::{Action, Command};
-        use crate::conformance::fixtures;
         use crate::decide::{Draft, decide, tick};
-        use crate::event::Event;
-        use crate::ids::{ApplicationId, CommandId};
-        use crate::lifecycle::Milestone;
+        use crate::messages::command::{Action, Command};
+        use crate::messages::event::Event;
+        use crate::messages::ids::{ApplicationId, CommandId};
+        use crate::state::lifecycle::Milestone;
         use crate::state::{State, evolve};
+        use crate::testing::conformance::fixtures;
 
         fn app_id(n: u8) -> ApplicationId {
             ApplicationId::new(uuid::Uuid::from_u128(u128::from(n) + 1))

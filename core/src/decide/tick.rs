@@ -1,9 +1,9 @@
 //! Deadlines firing: [`tick`] emits what every deadline due at the draft's
 //! `now` causes, in time order, with the re-offers the releases allow.
 
-use crate::event::{EventKind, FailureReason, PlusEnd, Reminder};
-use crate::lifecycle::Stage;
+use crate::messages::event::{EventKind, FailureReason, PlusEnd, Reminder};
 use crate::state::DeadlineKind;
+use crate::state::lifecycle::Stage;
 
 use super::draft::Draft;
 

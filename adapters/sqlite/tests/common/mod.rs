@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use grantflow_core::Recorded;
 use grantflow_core::conformance::fixtures;
-use grantflow_core::notices::notices;
-use grantflow_core::ports::Recorded;
+use grantflow_core::notices;
 use grantflow_core::{
     Action, Engine, EngineConfig, EngineError, EventKind, EventStore, NoticeId, Outcome,
     ProgrammeId, StageKind, State, evolve,
@@ -62,7 +62,7 @@ pub fn writer<S: EventStore>(
                 engine
                     .state()
                     .application(&fixtures::application(tag, *m))
-                    .is_some_and(|a| a.stage.kind() == StageKind::Offered)
+                    .is_some_and(|a| a.stage().kind() == StageKind::Offered)
             })
             .collect();
         for m in offered {
@@ -156,21 +156,24 @@ pub fn check_stream(
         expected_notices.extend(notices(&state, &group).into_iter().map(|n| n.id));
         for e in &group {
             evolve(&mut state, e).map_err(|err| format!("replay: {err}"))?;
-            let pot = state.pot;
+            let pot = state.pot();
             let committed = pot
-                .reserved
-                .checked_add(pot.paid)
+                .reserved()
+                .checked_add(pot.paid())
                 .map_err(|e| e.to_string())?;
-            if committed > pot.credits {
+            if committed > pot.credits() {
                 return Err(format!(
                     "at version {} reserved {} + paid {} exceed the pot's credits {}",
-                    state.version, pot.reserved, pot.paid, pot.credits
+                    state.version(),
+                    pot.reserved(),
+                    pot.paid(),
+                    pot.credits()
                 ));
             }
         }
         state
             .check_invariants()
-            .map_err(|e| format!("invariants at version {}: {e}", state.version))?;
+            .map_err(|e| format!("invariants at version {}: {e}", state.version()))?;
         i = j;
     }
     let stored: BTreeSet<NoticeId> = store
@@ -191,31 +194,31 @@ pub fn check_stream(
 
 /// Checks the state after racing writers: every application decided, money exact.
 pub fn check_awards(state: &State, pot_pounds: u32, submitted: usize) -> Result<(), String> {
-    if state.applications.len() != submitted {
+    if state.applications().len() != submitted {
         return Err(format!(
             "{} applications recorded, {submitted} submitted",
-            state.applications.len()
+            state.applications().len()
         ));
     }
     let mut committed = grantflow_core::Money::ZERO;
-    for app in state.applications.values() {
-        if matches!(app.stage.kind(), StageKind::Offered | StageKind::Awarded) {
+    for app in state.applications().values() {
+        if matches!(app.stage().kind(), StageKind::Offered | StageKind::Awarded) {
             committed = committed
                 .checked_add(app.award())
                 .map_err(|e| e.to_string())?;
         }
     }
-    if committed != state.pot.reserved {
+    if committed != state.pot().reserved() {
         return Err(format!(
             "offered and awarded applications hold {committed}, the pot reserves {}",
-            state.pot.reserved
+            state.pot().reserved()
         ));
     }
     let pot = grantflow_core::Money::pounds(pot_pounds);
-    if state.pot.credits != pot || committed > pot {
+    if state.pot().credits() != pot || committed > pot {
         return Err(format!(
             "credits {} and committed {committed} for a pot of {pot}",
-            state.pot.credits
+            state.pot().credits()
         ));
     }
     Ok(())
