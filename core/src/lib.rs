@@ -23,7 +23,8 @@
 //!
 //! The core does no I/O and reads no clock or random source: time is the
 //! `now` argument, ids are supplied by the caller. Storage, notification
-//! delivery and frontends are adapter crates that implement the [`ports`].
+//! delivery and frontends are adapter crates that implement the ports
+//! ([`EventStore`], [`Outbox`], [`Notifier`]).
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -65,7 +66,7 @@ pub use messages::notices::{Notice, Role, TEMPLATES, notices};
 pub use messages::rejection::{Rejection, RejectionCode};
 pub use rules::applicant::{Applicant, Contact, CostRequest, FieldProblem, Organisation, Problem};
 pub use rules::coverage::{Coverage, CoverageError, Item, estimate};
-pub use rules::eligibility::{Criterion, Eligibility, explain};
+pub use rules::eligibility::{Criterion, Eligibility, explain, is_eligible};
 pub use rules::programme::{
     AllocationRules, CoverageRules, Dated, EligibilityRules, FeeTable, Funder, Level, Param,
     Programme, RingFence, RulesError, SectorRule, SizeBand, VatPolicy, WaitlistPolicy, Windows,

@@ -217,6 +217,7 @@ proptest! {
         let on = p.opens.value + chrono::Duration::days(days);
         let first = explain(&p, &a, on);
         prop_assert_eq!(&first, &explain(&p, &a, on));
+        prop_assert_eq!(first.eligible, is_eligible(&p, &a, on));
                 prop_assert_eq!(first.criteria.len(), 5);
         let c1 = estimate(&p, &a, &r, on);
         prop_assert_eq!(&c1, &estimate(&p, &a, &r, on));

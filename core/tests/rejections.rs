@@ -197,6 +197,10 @@ fn case(code: RejectionCode) -> RejectionCode {
                 note: "and another".into(),
             })
         }
+        // Reached only through a damaged state, which the public API
+        // cannot build (a snapshot is checked on reading): the core's unit
+        // test `decide::tests::damaged` damages one and checks the code.
+        RejectionCode::InconsistentState => RejectionCode::InconsistentState,
         other => panic!("no case for the rejection code {other}: add one to `case`"),
     }
 }

@@ -120,8 +120,12 @@ fn pg_url() -> Option<String> {
             "PostgreSQL at {url} is unreachable and CI is set: start PostgreSQL or set GRANTFLOW_PG_URL"
         );
     }
-    eprintln!(
-        "SKIPPED: PostgreSQL at {url} is unreachable; set GRANTFLOW_PG_URL to run the PostgreSQL tests"
+    // Written to the process's stderr directly, so the test harness does not hide it.
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!(
+            "SKIPPED: PostgreSQL at {url} is unreachable; set GRANTFLOW_PG_URL to run the PostgreSQL tests (under CI this fails)\n"
+        ),
     );
     None
 }

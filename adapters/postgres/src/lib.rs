@@ -190,7 +190,8 @@ impl PostgresStore {
         Self::connect_with(url, PgOptions::default())
     }
 
-    /// Connects with explicit options.
+    /// Connects with explicit options. The session is named `grantflow` in
+    /// `pg_stat_activity` unless the URL gives an `application_name`.
     ///
     /// Errors: [`StoreError::Unavailable`] for an invalid connection string,
     /// a refused or timed-out connection, an unknown database or role;
@@ -203,7 +204,11 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.connect_timeout.unwrap_or(Duration::from_secs(5)));
         }
-        config.application_name("grantflow");
+        // An application name in the URL names the instance (operators
+        // tell their instances apart by it in `pg_stat_activity`).
+        if config.get_application_name().is_none() {
+            config.application_name("grantflow");
+        }
         let target = describe_target(&config);
         if let Some(schema) = &options.schema {
             if !valid_schema(schema) {

@@ -1,20 +1,26 @@
 //! Crash safety: a child process appends in a loop (single commands and
 //! group commits, with snapshots; it also claims and acknowledges notices,
 //! moving them into the outbox table) and is killed with SIGKILL at random
-//! points. After each kill the file reopens, the log is a consistent prefix
-//! of what follows, the state replays and no command is half applied.
+//! points. It reports every command the store acknowledged to the parent
+//! (a line on its stdout, a pipe) before going on. After each kill the file
+//! reopens, the log is a consistent prefix of what follows, the state
+//! replays, no command is half applied, and every acknowledged command is
+//! in the log, whole: at the version it was acknowledged at, with as many
+//! events.
 //!
 //! 50 rounds by default; set `GRANTFLOW_CRASH_ROUNDS` for a longer soak.
 
 mod common;
 
-use std::path::Path;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command as Process, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use grantflow_core::conformance::fixtures;
 use grantflow_core::{
-    Action, CommandRecord, Engine, EngineConfig, EventStore, Outbox, ProgrammeId, StageKind,
+    Action, CommandId, CommandRecord, Engine, EngineConfig, EventStore, Outbox, Outcome,
+    ProgrammeId, Recorded, StageKind,
 };
 use grantflow_sqlite::SqliteStore;
 
@@ -37,6 +43,9 @@ fn crash_child() {
     let mut engine =
         Engine::with_config(SqliteStore::open(&path).expect("open"), programme, config)
             .expect("engine");
+    // The harness has written `test crash_child ... ` without a line end:
+    // end it, so the first acknowledgement starts a line of its own.
+    writeln!(std::io::stdout()).expect("the pipe to the parent");
     let started = Instant::now();
     // Bounded, in case the parent is gone: it kills us long before this.
     while started.elapsed() < Duration::from_secs(60) {
@@ -51,7 +60,11 @@ fn crash_child() {
             })
             .collect();
         for m in offered {
-            common::run(&mut engine, &fixtures::accept(TAG, m)).expect("accept");
+            let accept = fixtures::accept(TAG, m);
+            acknowledge(
+                accept.id,
+                &common::run(&mut engine, &accept).expect("accept"),
+            );
             if m % 4 == 1 {
                 let withdraw = fixtures::command(
                     &format!("{TAG}/withdraw/{m}"),
@@ -60,7 +73,10 @@ fn crash_child() {
                         reason: "closing down".into(),
                     },
                 );
-                common::run(&mut engine, &withdraw).expect("withdraw");
+                acknowledge(
+                    withdraw.id,
+                    &common::run(&mut engine, &withdraw).expect("withdraw"),
+                );
             }
         }
         // Deliver a few notices, so that kills also land in the claims
@@ -81,12 +97,96 @@ fn crash_child() {
             let batch: Vec<_> = (n..n + 3)
                 .map(|m| (fixtures::submit(TAG, m), common::now()))
                 .collect();
-            for r in engine.execute_batch(&batch).expect("batch") {
-                r.expect("a batched submission was rejected");
+            for ((command, _), r) in batch
+                .iter()
+                .zip(engine.execute_batch(&batch).expect("batch"))
+            {
+                acknowledge(command.id, &r.expect("a batched submission was rejected"));
             }
         } else {
-            common::run(&mut engine, &fixtures::submit(TAG, n)).expect("submit");
+            let submit = fixtures::submit(TAG, n);
+            acknowledge(
+                submit.id,
+                &common::run(&mut engine, &submit).expect("submit"),
+            );
         }
+    }
+}
+
+/// Tells the parent, before going on, that the store acknowledged `id`
+/// with these events: `ACK <id> <first version> <events>`. Written to the
+/// process's stdout directly (the test harness captures only `print!`),
+/// which is a pipe to the parent.
+fn acknowledge(id: CommandId, outcome: &Outcome) {
+    let events = outcome.events();
+    let Some(first) = events.first() else {
+        return;
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ACK {id} {} {}", first.version, events.len()).expect("the pipe to the parent");
+    out.flush().expect("the pipe to the parent");
+}
+
+/// A command the child saw acknowledged.
+#[derive(Debug)]
+struct Ack {
+    line: String,
+    id: String,
+    first_version: u64,
+    events: usize,
+}
+
+/// Reads the child's acknowledgements from its stdout until it ends.
+fn read_acks(stdout: std::process::ChildStdout, sender: mpsc::Sender<Ack>) {
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { return };
+        let mut words = line.split(' ');
+        if words.next() != Some("ACK") {
+            continue; // the harness's own lines
+        }
+        let (Some(id), Some(first), Some(events)) = (words.next(), words.next(), words.next())
+        else {
+            continue; // a line cut short by the kill
+        };
+        let (Ok(first_version), Ok(events)) = (first.parse(), events.parse()) else {
+            continue;
+        };
+        let ack = Ack {
+            id: id.to_string(),
+            first_version,
+            events,
+            line: line.clone(),
+        };
+        if sender.send(ack).is_err() {
+            return;
+        }
+    }
+}
+
+/// Every acknowledged command is in `log` whole: its events sit at the
+/// versions it was acknowledged at, all of them its own, and no event of
+/// it sits after them.
+fn check_acknowledged(round: usize, log: &[Recorded], acks: &[Ack]) {
+    for ack in acks {
+        let from = usize::try_from(ack.first_version).expect("a version") - 1;
+        let Some(held) = log.get(from..from + ack.events) else {
+            panic!(
+                "round {round}: acknowledged command lost ({}): the log holds {} events",
+                ack.line,
+                log.len()
+            );
+        };
+        assert!(
+            held.iter().all(|r| r.event.command.to_string() == ack.id),
+            "round {round}: the versions of an acknowledged command hold another's events ({})",
+            ack.line
+        );
+        assert!(
+            log.get(from + ack.events)
+                .is_none_or(|r| r.event.command.to_string() != ack.id),
+            "round {round}: an acknowledged command has more events than acknowledged ({})",
+            ack.line
+        );
     }
 }
 
@@ -95,13 +195,6 @@ fn rounds() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50)
-}
-
-fn stored_version(path: &Path, programme: &ProgrammeId) -> u64 {
-    // A fresh handle each time: the parent must not hold locks across a kill.
-    SqliteStore::open(path)
-        .and_then(|mut s| s.version(programme))
-        .unwrap_or(0)
 }
 
 #[test]
@@ -118,38 +211,45 @@ fn sigkill_at_random_points_leaves_a_consistent_log() {
     let exe = std::env::current_exe().expect("the test binary");
     let mut previous: Vec<grantflow_core::Recorded> = Vec::new();
     let rounds = rounds();
+    let mut acknowledged = 0;
     for round in 0..rounds {
-        let before = previous.len() as u64;
         let mut child = Process::new(&exe)
             .args(["--ignored", "--exact", "crash_child", "--test-threads=1"])
             .env(CHILD_DB, &path)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the appending process");
-        // Wait until the child has appended something, then kill it a random moment later.
-        let waited = Instant::now();
-        while stored_version(&path, &programme) == before
-            && waited.elapsed() < Duration::from_secs(20)
-        {
-            if let Ok(Some(status)) = child.try_wait() {
+        let (sender, acks) = mpsc::channel();
+        let stdout = child.stdout.take().expect("the child's stdout");
+        let reader = std::thread::spawn(move || read_acks(stdout, sender));
+        // Wait for the child's first acknowledgement of this round, then
+        // kill it a random moment later.
+        let mut seen = match acks.recv_timeout(Duration::from_secs(20)) {
+            Ok(ack) => vec![ack],
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().expect("reap it");
                 let mut err = String::new();
                 if let Some(mut e) = child.stderr.take() {
                     let _ = std::io::Read::read_to_string(&mut e, &mut err);
                 }
-                panic!("round {round}: the appending process ended early ({status}): {err}");
+                panic!("round {round}: no command acknowledged in 20 s ({status}): {err}");
             }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        };
         std::thread::sleep(Duration::from_micros(fastrand::u64(0..40_000)));
         child.kill().expect("SIGKILL the appending process");
         child.wait().expect("reap it");
+        reader.join().expect("the acknowledgement reader");
+        seen.extend(acks.try_iter());
+        acknowledged += seen.len();
 
         let mut store = SqliteStore::open(&path).unwrap_or_else(|e| {
             panic!("round {round}: the file does not reopen after SIGKILL: {e}")
         });
         let (state, events) = common::check_stream(&mut store, &programme)
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        check_acknowledged(round, &events, &seen);
         assert!(
             events.len() >= previous.len(),
             "round {round}: the log shrank from {} to {} events",
@@ -193,8 +293,13 @@ fn sigkill_at_random_points_leaves_a_consistent_log() {
         );
         previous = events;
     }
+    // Each round waited for an acknowledgement, so every round made progress.
     assert!(
-        previous.len() as u64 > rounds as u64,
-        "the appending process made progress in every round"
+        acknowledged >= rounds,
+        "{acknowledged} acknowledged in {rounds} rounds"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "crash: {rounds} rounds, {acknowledged} acknowledged commands, all in the log whole"
     );
 }

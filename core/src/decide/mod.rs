@@ -150,8 +150,10 @@ fn decide_new(
     for event in &events {
         evolve(&mut after, event).map_err(|e| {
             Rejection::new(
-                Code::InvalidRules,
-                format!("the deadlines due at {now} do not apply to this state: {e}"),
+                Code::InconsistentState,
+                format!(
+                    "the deadlines due at {now} do not apply to the programme's state ({e}): the state is damaged, a defect to report with the programme's event log; nothing was recorded"
+                ),
                 "deadlines",
             )
         })?;
@@ -891,6 +893,63 @@ mod tests {
                     run(&mut state, action, now)?;
                 }
             }
+        }
+    }
+
+    mod damaged {
+        use std::sync::Arc;
+
+        use chrono::Duration;
+
+        use crate::decide::decide;
+        use crate::messages::command::{Action, Command};
+        use crate::messages::ids::{ApplicationId, CommandId};
+        use crate::messages::rejection::RejectionCode;
+        use crate::state::lifecycle::StageKind;
+        use crate::state::{State, evolve};
+        use crate::testing::conformance::fixtures;
+
+        fn run(state: &mut State, n: u128, action: Action, at: chrono::DateTime<chrono::Utc>) {
+            let c = Command::new(CommandId::new(uuid::Uuid::from_u128(n)), action);
+            for e in decide(state, &c, at).expect("accepted") {
+                evolve(state, &e).expect("applies");
+            }
+        }
+
+        /// Given a damaged pot (nothing reserved, though an offer holds a
+        /// reservation, so the lapse's release cannot be taken from it) with
+        /// the offer's lapse queued, when a command arrives after the lapse is due, then
+        /// it is refused `inconsistent_state`, not blamed on the rules, and
+        /// nothing is recorded.
+        #[test]
+        fn deadline_events_that_do_not_apply_are_refused_as_inconsistent_state() {
+            let mut state = State::default();
+            let start = fixtures::day(0);
+            let programme = Box::new(fixtures::programme(5_000));
+            run(&mut state, 1, Action::Open { programme }, start);
+            let id = ApplicationId::new(uuid::Uuid::from_u128(7));
+            let submit = Action::Submit {
+                application: id,
+                applicant: Arc::new(fixtures::applicant(7)),
+                request: fixtures::request(),
+            };
+            run(&mut state, 2, submit, start);
+            assert_eq!(
+                state.application(&id).map(|a| a.stage().kind()),
+                Some(StageKind::Offered)
+            );
+            state.pot.reserved = crate::ledger::money::Money::ZERO;
+            let version = state.version();
+
+            let late = start + Duration::days(400);
+            let accept = Command::new(
+                CommandId::new(uuid::Uuid::from_u128(3)),
+                Action::Accept { application: id },
+            );
+            let refused = decide(&state, &accept, late).expect_err("damaged");
+            assert_eq!(refused.code, RejectionCode::InconsistentState);
+            assert!(refused.message.contains("damaged"), "{}", refused.message);
+            assert_eq!(state.version(), version);
         }
     }
 }

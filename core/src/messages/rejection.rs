@@ -53,11 +53,16 @@ pub enum RejectionCode {
     TimeOutOfRange,
     /// The command id was recorded before for a different command.
     CommandIdReused,
+    /// The state does not take the events of its own deadlines: the
+    /// programme's state is damaged (a defect, or a snapshot edited by
+    /// hand), to be reported with the programme's event log. Nothing was
+    /// recorded.
+    InconsistentState,
 }
 
 impl RejectionCode {
     /// Every code.
-    pub const ALL: [RejectionCode; 20] = [
+    pub const ALL: [RejectionCode; 21] = [
         RejectionCode::NotOpened,
         RejectionCode::AlreadyOpened,
         RejectionCode::InvalidRules,
@@ -78,6 +83,7 @@ impl RejectionCode {
         RejectionCode::AmountOutOfRange,
         RejectionCode::TimeOutOfRange,
         RejectionCode::CommandIdReused,
+        RejectionCode::InconsistentState,
     ];
 
     /// The code as written on the wire, e.g. `illegal_transition`.
@@ -103,6 +109,7 @@ impl RejectionCode {
             RejectionCode::AmountOutOfRange => "amount_out_of_range",
             RejectionCode::TimeOutOfRange => "time_out_of_range",
             RejectionCode::CommandIdReused => "command_id_reused",
+            RejectionCode::InconsistentState => "inconsistent_state",
         }
     }
 }

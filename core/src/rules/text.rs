@@ -1,17 +1,7 @@
 //! Free text that people give: names, contacts, regions, notes, reasons,
-//! invoice references and the texts of rules files.
-//!
-//! [`check`] is the one rule for all of them, at every boundary (JSON, CSV,
-//! command-line flags, rules files and [`decide`](crate::decide())):
-//!
-//! - lengths are counted in characters (`"é"` is one), never in bytes;
-//! - surrounding whitespace does not count towards the minimum (a name of
-//!   spaces is empty) but is part of the text as stored, so it counts
-//!   towards the maximum;
-//! - no control character anywhere: not NUL, BEL, ESC, tab, newline,
-//!   carriage return, DEL nor the C1 controls (U+0080 to U+009F). A text is
-//!   one line of printable characters, so it can be shown in a terminal, a
-//!   table or a letter as it is.
+//! invoice references and the texts of rules files. [`check`] is the one
+//! rule for all of them, at every boundary (JSON, CSV, command-line flags,
+//! rules files and [`decide`](crate::decide())).
 
 use std::fmt;
 
@@ -67,8 +57,16 @@ impl fmt::Display for TextProblem {
     }
 }
 
-/// Checks a text of `min` to `max` characters without control characters
-/// (see the [module](self) for how they are counted).
+/// Checks a text of `min` to `max` characters without control characters.
+///
+/// - lengths are counted in characters (`"é"` is one), never in bytes;
+/// - surrounding whitespace does not count towards the minimum (a name of
+///   spaces is empty) but is part of the text as stored, so it counts
+///   towards the maximum;
+/// - no control character anywhere: not NUL, BEL, ESC, tab, newline,
+///   carriage return, DEL nor the C1 controls (U+0080 to U+009F). A text is
+///   one line of printable characters, so it can be shown in a terminal, a
+///   table or a letter as it is.
 pub fn check(value: &str, min: usize, max: usize) -> Result<(), TextProblem> {
     if let Some((i, c)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
         return Err(TextProblem::ControlCharacter {

@@ -2,6 +2,8 @@
 //! event. It never decides: an event that does not fit is a
 //! [`ReplayError`] (a corrupt or foreign stream) and changes nothing.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::ledger::money::Money;
@@ -129,7 +131,7 @@ fn pot_topped_up(state: &mut State, amount: Money, at: Position) -> Result<(), R
 fn submitted(
     state: &mut State,
     id: ApplicationId,
-    applicant: &std::sync::Arc<Applicant>,
+    applicant: &Arc<Applicant>,
     request: &CostRequest,
     coverage: Option<Coverage>,
     now: DateTime<Utc>,
