@@ -1,0 +1,303 @@
+//! What each verb does.
+//!
+//! [`run`] matches the parsed command line to its verb; the verbs that send
+//! one command built from the session go through `simple`, here. The others
+//! have a module per group: `init`, `applications` (`explain`, `apply`),
+//! `inspect` (`status`, `history`), `batch` (`run`), `outbox` and
+//! `simulate`; `output` prints for all of them. [`fresh_engine`] opens an
+//! engine for the demo.
+
+mod applications;
+mod batch;
+mod init;
+mod inspect;
+mod outbox;
+mod output;
+mod simulate;
+
+pub use output::pretty;
+
+use chrono::Utc;
+use grantflow_core::{Action, Command, Engine, Programme, ProgrammeId};
+
+use self::applications::{apply, explain_file};
+use self::batch::run_file;
+use self::init::init;
+use self::inspect::{history, status};
+use self::outbox::outbox;
+use self::output::{print_outcome, write_output};
+use self::simulate::simulate;
+use crate::cli::{Change, Cli, Verb};
+use crate::error::{CliError, CliResult};
+use crate::session::{DEFAULT_DB, Session};
+use crate::{demo, export, input, report, schema, store};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> CliResult<()> {
+    let json = cli.json;
+    let programme = cli.programme.as_deref();
+    let db = cli.db.clone().unwrap_or_else(|| DEFAULT_DB.to_string());
+    match cli.verb {
+        Verb::Init {
+            preset,
+            rules,
+            print,
+            change,
+        } => init(
+            &db,
+            programme,
+            preset.as_deref(),
+            rules.as_deref(),
+            print,
+            &change,
+            json,
+        ),
+        Verb::Explain { file, on } => explain_file(&db, programme, &file, on.as_deref(), json),
+        Verb::Apply {
+            file,
+            reference,
+            change,
+        } => apply(&db, programme, &file, reference.as_deref(), &change, json),
+        Verb::Accept {
+            application,
+            change,
+        } => simple(
+            &db,
+            programme,
+            &change,
+            json,
+            "accept",
+            &[&application],
+            |s| {
+                Ok(Action::Accept {
+                    application: s.application(&application),
+                })
+            },
+        ),
+        Verb::Decline {
+            application,
+            change,
+        } => simple(
+            &db,
+            programme,
+            &change,
+            json,
+            "decline",
+            &[&application],
+            |s| {
+                Ok(Action::Decline {
+                    application: s.application(&application),
+                })
+            },
+        ),
+        Verb::Withdraw {
+            application,
+            reason,
+            change,
+        } => simple(
+            &db,
+            programme,
+            &change,
+            json,
+            "withdraw",
+            &[&application, &reason],
+            |s| {
+                Ok(Action::Withdraw {
+                    application: s.application(&application),
+                    reason: reason.clone(),
+                })
+            },
+        ),
+        Verb::Milestone {
+            application,
+            milestone,
+            change,
+        } => {
+            let m = input::parse_milestone(&milestone)?;
+            simple(
+                &db,
+                programme,
+                &change,
+                json,
+                "milestone",
+                &[&application, &milestone],
+                |s| {
+                    Ok(Action::Milestone {
+                        application: s.application(&application),
+                        milestone: m,
+                    })
+                },
+            )
+        }
+        Verb::Claim {
+            application,
+            item,
+            invoice,
+            amount,
+            change,
+        } => {
+            let item = input::parse_item(&item)?;
+            let given = amount
+                .as_deref()
+                .map(|a| input::parse_money("--amount", a))
+                .transpose()?;
+            let amount_text = amount.clone().unwrap_or_default();
+            simple(
+                &db,
+                programme,
+                &change,
+                json,
+                "claim",
+                &[&application, item.as_str(), &invoice, &amount_text],
+                |s| {
+                    let id = s.application(&application);
+                    let amount = match given {
+                        Some(a) => a,
+                        None => s
+                            .state()
+                            .application(&id)
+                            .map(|a| a.payable(item))
+                            .unwrap_or_default(),
+                    };
+                    Ok(Action::Claim {
+                        application: id,
+                        item,
+                        invoice_ref: invoice.clone(),
+                        amount,
+                    })
+                },
+            )
+        }
+        Verb::Tick { change } => simple(&db, programme, &change, json, "tick", &[], |_| {
+            Ok(Action::Tick)
+        }),
+        Verb::TopUp {
+            amount,
+            note,
+            change,
+        } => {
+            let amount_m = input::parse_money("amount", &amount)?;
+            simple(
+                &db,
+                programme,
+                &change,
+                json,
+                "top_up",
+                &[&amount, &note],
+                |_| {
+                    Ok(Action::TopUp {
+                        amount: amount_m,
+                        note: note.clone(),
+                    })
+                },
+            )
+        }
+        Verb::Clawback {
+            application,
+            amount,
+            reason,
+            change,
+        } => {
+            let amount_m = input::parse_money("--amount", &amount)?;
+            simple(
+                &db,
+                programme,
+                &change,
+                json,
+                "clawback",
+                &[&application, &amount, &reason],
+                |s| {
+                    Ok(Action::Clawback {
+                        application: s.application(&application),
+                        amount: amount_m,
+                        reason: reason.clone(),
+                    })
+                },
+            )
+        }
+        Verb::Complete {
+            application,
+            change,
+        } => simple(
+            &db,
+            programme,
+            &change,
+            json,
+            "complete",
+            &[&application],
+            |s| {
+                Ok(Action::Complete {
+                    application: s.application(&application),
+                })
+            },
+        ),
+        Verb::Status { application, state } => status(
+            &db,
+            programme,
+            application.as_deref(),
+            state.as_deref(),
+            json,
+        ),
+        Verb::Ledger => {
+            let s = Session::open(&db, programme)?;
+            if json {
+                outln!("{}", pretty(&report::ledger_json(s.state())));
+            } else {
+                outln!("{}", report::ledger_text(s.state()));
+            }
+            Ok(())
+        }
+        Verb::History { application } => history(&db, programme, &application, json),
+        Verb::Run { file, now } => run_file(&db, programme, &file, now.as_deref(), json),
+        Verb::Export { format, output } => {
+            let mut s = Session::open(&db, programme)?;
+            let events = s.all_events()?;
+            let text = export::export(&format, s.state(), &events, &s.refs, Utc::now())?;
+            write_output(output.as_deref(), &text)
+        }
+        Verb::Schema { what } => {
+            outln!("{}", pretty(&schema::schema(&what)?));
+            Ok(())
+        }
+        Verb::Outbox { deliver, limit } => outbox(&db, programme, deliver, limit, json),
+        Verb::Simulate { mut args } => {
+            if json && !args.iter().any(|a| a == "--json") {
+                args.push("--json".into());
+            }
+            simulate(&args)
+        }
+        Verb::Demo { applicants, seed } => {
+            let db = cli
+                .db
+                .clone()
+                .unwrap_or_else(|| demo::DEFAULT_DEMO_DB.to_string());
+            demo::run(&db, applicants, seed, json)
+        }
+    }
+}
+
+/// A verb that sends one command built from the session.
+fn simple(
+    db: &str,
+    programme: Option<&str>,
+    change: &Change,
+    json: bool,
+    verb: &str,
+    args: &[&str],
+    build: impl FnOnce(&Session) -> CliResult<Action>,
+) -> CliResult<()> {
+    let now = input::now_or_clock(change.now.as_deref())?;
+    let mut s = Session::open(db, programme)?;
+    let action = build(&s)?;
+    let id = s.command_id(change.command_id.as_deref(), verb, args, now)?;
+    let command = Command::new(id, action);
+    let outcome = s.execute(&command, now)?;
+    print_outcome(&s.refs, &command, &outcome, json);
+    Ok(())
+}
+
+/// Opens a fresh engine over a backend for the demo.
+pub fn fresh_engine(db: &str, programme: &Programme) -> CliResult<Engine<store::Backend>> {
+    let backend = store::open_scratch(db)?;
+    Engine::open(backend, ProgrammeId::new(&programme.id)).map_err(|e| CliError::engine(db, e))
+}

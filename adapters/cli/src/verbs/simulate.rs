@@ -1,0 +1,50 @@
+//! `grantflow simulate`: the scenario runner's own arguments, parsed apart,
+//! and its run.
+
+use crate::error::{CliError, CliResult};
+
+/// The scenario runner's arguments, parsed on their own.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "grantflow simulate",
+    about = "Monte Carlo budget scenarios: many seeded trials of a programme, summarised as percentiles.",
+    after_help = "Examples:\n  grantflow simulate --trials 200 --seed 7\n  grantflow simulate --applicants 800 --json"
+)]
+struct SimulateCli {
+    #[command(flatten)]
+    args: grantflow_scenarios::cli::SimulateArgs,
+}
+
+pub(super) fn simulate(args: &[String]) -> CliResult<()> {
+    use clap::Parser as _;
+    let parsed = match SimulateCli::try_parse_from(
+        std::iter::once("grantflow simulate".to_string()).chain(args.iter().cloned()),
+    ) {
+        Ok(p) => p,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            out!("{e}");
+            return Ok(());
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("bad usage")
+                .trim()
+                .to_string();
+            return Err(CliError::usage(format!(
+                "simulate: {}; see `grantflow simulate --help`",
+                first.strip_prefix("error: ").unwrap_or(&first)
+            )));
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    grantflow_scenarios::cli::run(&parsed.args, &mut stdout)
+        .map_err(|e| CliError::usage(format!("simulate: {e}")))
+}
