@@ -178,3 +178,65 @@ proptest! {
         }
     }
 }
+
+/// An applicant of the preset's medical-supplier sector with 20 staff.
+fn supplier(n: u32, vat_registered: bool) -> Applicant {
+    Applicant {
+        organisation: Organisation {
+            name: format!("Supplier {n}"),
+            company_number: Some(format!("{n:08}")),
+            charity_number: None,
+            ods_code: None,
+            region: None,
+        },
+        contact: Contact {
+            name: "Contact".into(),
+            email: format!("s{n}@example.org"),
+        },
+        sector: "medical-supplier".into(),
+        employees: 20,
+        uk_based: true,
+        already_certified: false,
+        vat_registered,
+    }
+}
+
+/// Given the 2020 preset (fee £300 + VAT, VAT covered unless registered),
+/// when the reference model alone prices four requests, then its offers
+/// are the brief's figures: 1.5 days at £500 is £900 + £360 with VAT and
+/// £750 + £300 without; half a day at £200.01 is £100.005, £100.01 to the
+/// nearest penny (halves away from zero), and with VAT £120.006, £120.01.
+#[test]
+fn the_reference_model_prices_as_the_brief_says() {
+    use chrono::TimeZone;
+    let p = Programme::healthcare_cyber_essentials_2020();
+    let now = Utc
+        .with_ymd_and_hms(2020, 10, 1, 9, 0, 0)
+        .single()
+        .expect("a valid instant");
+    let mut model = Model::open(&p);
+    let cases = [
+        (false, 15, 50_000, 126_000),
+        (true, 15, 50_000, 105_000),
+        (false, 5, 20_001, 12_001 + 36_000),
+        (true, 5, 20_001, 10_001 + 30_000),
+    ];
+    for (n, (registered, tenths_of_days, rate, award)) in (1u32..).zip(cases) {
+        let submit = Command::new(
+            CommandId::from_name(&format!("price-{n}")),
+            Action::Submit {
+                application: ApplicationId::from_name(&format!("price-{n}")),
+                applicant: std::sync::Arc::new(supplier(n, registered)),
+                request: CostRequest {
+                    level: Level::Basic,
+                    consultancy_days: rust_decimal::Decimal::new(tenths_of_days, 1),
+                    day_rate: Money::from_pence(rate).expect("an amount"),
+                    plus_audit_quote: None,
+                },
+            },
+        );
+        let outcome = model.decide(&submit, now).expect("accepted");
+        let amounts: Vec<i64> = outcome.offers.iter().map(|o| o.amount).collect();
+        assert_eq!(amounts, vec![award], "request {n}");
+    }
+}
