@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use grantflow_core::strategies::{Run, Step, applicant, assert_invariants, cost_request, steps};
+use grantflow_core::strategies::{
+    self, Run, Step, applicant, assert_invariants, cost_request, steps,
+};
 use grantflow_core::*;
 use proptest::prelude::*;
 
@@ -20,43 +22,14 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// The preset with a pot small enough for contention, a policy, a contingency and maybe a ring-fence.
+/// The generator's programmes: a small pot, either policy, a contingency,
+/// maybe Plus, maybe a ring-fence, any VAT policy.
 fn programmes() -> impl Strategy<Value = Programme> {
-    (
-        1_000u32..12_000,
-        any::<bool>(),
-        0u32..800,
-        any::<bool>(),
-        any::<bool>(),
-        500u32..5_000,
-    )
-        .prop_map(|(pot, strict, contingency, plus, fence, cap)| {
-            let mut p = Programme::healthcare_cyber_essentials_2020();
-            p.pot.value = Money::pounds(pot);
-            p.allocation.policy.value = if strict {
-                WaitlistPolicy::Strict
-            } else {
-                WaitlistPolicy::SkipAhead
-            };
-            p.allocation.contingency.value = Money::pounds(contingency.min(pot - 1));
-            p.coverage.plus_funded.value = plus;
-            if fence {
-                p.allocation.ring_fences.push(RingFence {
-                    sector: "primary-care".into(),
-                    cap: Money::pounds(cap),
-                    reference: None,
-                    assumed: Some("test".into()),
-                });
-            }
-            p
-        })
+    strategies::programme()
 }
 
 fn histories() -> impl Strategy<Value = (Programme, Vec<Step>)> {
-    programmes().prop_flat_map(|p| {
-        let s = steps(&p, 8, 60);
-        (Just(p), s)
-    })
+    strategies::history(8, 60)
 }
 
 fn releases(kind: &EventKind) -> bool {

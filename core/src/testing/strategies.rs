@@ -3,10 +3,18 @@
 //! tests the preset.
 //!
 //! - [`applicant`] and [`cost_request`] draw realistic applications for a programme;
+//! - [`programme`] draws variants of the 2020 preset made for contention (a
+//!   small pot, either waitlist policy, a contingency, Plus funded, a
+//!   ring-fence, any VAT policy), and [`history`] a programme with its steps;
 //! - [`steps`] draws a sequence of [`Step`]s (submit, accept, decline,
 //!   withdraw, milestones, claims, ticks, top-ups, clawbacks, completion)
-//!   over a small set of applications; [`Step::command`] turns one into a
-//!   [`Command`] against the current state, so sequences stay meaningful;
+//!   over a small set of applications, with late submissions under fresh
+//!   ids and scripted journeys ([`Step::Focus`] then [`Step::Advance`]s)
+//!   that take one live application down a chosen path: certified and
+//!   completed, a failed assessment resubmitted, a second failure, a
+//!   failed Plus audit re-tested, passed or failed again;
+//!   [`Run::command`] turns one into a [`Command`] against the current
+//!   state, so sequences stay meaningful;
 //! - [`assert_invariants`] checks every ledger and structural invariant.
 //!
 //! ```
@@ -34,13 +42,13 @@ use std::sync::Arc;
 use crate::decide::decide;
 use crate::ledger::money::Money;
 use crate::messages::command::{Action, Command};
-use crate::messages::event::Event;
+use crate::messages::event::{Event, EventKind};
 use crate::messages::ids::{ApplicationId, CommandId};
 use crate::messages::rejection::Rejection;
 use crate::rules::applicant::{Applicant, Contact, CostRequest, Organisation};
 use crate::rules::coverage::Item;
-use crate::rules::programme::{Level, Programme};
-use crate::state::lifecycle::Milestone;
+use crate::rules::programme::{Level, Programme, RingFence, VatPolicy, WaitlistPolicy};
+use crate::state::lifecycle::{Milestone, StageKind};
 use crate::state::{State, evolve};
 
 /// An amount from one penny to `max_pence` pence.
@@ -90,7 +98,7 @@ pub fn applicant(programme: &Programme) -> impl Strategy<Value = Applicant> + us
 /// What an applicant asks for: level, consultancy days (in half days) and rates.
 pub fn cost_request() -> impl Strategy<Value = CostRequest> {
     (
-        prop_oneof![3 => Just(Level::Basic), 1 => Just(Level::Plus)],
+        prop_oneof![Just(Level::Basic), Just(Level::Plus)],
         0u32..=10,
         20_000u64..=120_000,
         proptest::option::of(100_000u64..=800_000),
@@ -101,6 +109,62 @@ pub fn cost_request() -> impl Strategy<Value = CostRequest> {
             day_rate: Money::from_pence(rate).unwrap_or(Money::ZERO),
             plus_audit_quote: quote.and_then(|q| Money::from_pence(q).ok()),
         })
+}
+
+/// A programme for generated histories: the 2020 preset with a pot small
+/// enough for contention (£1,000 to £12,000), either waitlist policy, a
+/// contingency (none in a quarter of them, else up to £2,500, always below
+/// the pot), Plus funded in three of four, a ring-fence of £500 to £5,000
+/// on one of the two eligible sectors in half of them, and any VAT policy
+/// (covered unless registered in half of them).
+pub fn programme() -> impl Strategy<Value = Programme> {
+    (
+        1_000u32..12_000,
+        any::<bool>(),
+        prop_oneof![1 => Just(0u32), 3 => 1u32..2_500],
+        proptest::bool::weighted(0.75),
+        proptest::option::weighted(0.5, (any::<bool>(), 500u32..5_000)),
+        prop_oneof![
+            2 => Just(VatPolicy::UnlessRegistered),
+            1 => Just(VatPolicy::Always),
+            1 => Just(VatPolicy::Never),
+        ],
+    )
+        .prop_map(|(pot, strict, contingency, plus, fence, vat)| {
+            let mut p = Programme::healthcare_cyber_essentials_2020();
+            p.pot.value = Money::pounds(pot);
+            p.allocation.policy.value = if strict {
+                WaitlistPolicy::Strict
+            } else {
+                WaitlistPolicy::SkipAhead
+            };
+            p.allocation.contingency.value = Money::pounds(contingency.min(pot - 1));
+            p.coverage.plus_funded.value = plus;
+            p.coverage.vat.value = vat;
+            if let Some((primary_care, cap)) = fence {
+                let sector = if primary_care {
+                    "primary-care"
+                } else {
+                    "medical-supplier"
+                };
+                p.allocation.ring_fences.push(RingFence {
+                    sector: sector.into(),
+                    cap: Money::pounds(cap),
+                    reference: None,
+                    assumed: Some("a generated ring-fence".into()),
+                });
+            }
+            p
+        })
+}
+
+/// A [`programme`] and a history of [`steps`] over `apps` applications and
+/// up to `len` further steps.
+pub fn history(apps: usize, len: usize) -> impl Strategy<Value = (Programme, Vec<Step>)> {
+    programme().prop_flat_map(move |p| {
+        let s = steps(&p, apps, len);
+        (Just(p), s)
+    })
 }
 
 /// One step of a generated history. Application numbers index a small pool.
@@ -141,21 +205,121 @@ pub enum Step {
     },
     /// Re-sends the previous command with the same id.
     Repeat,
-    /// Takes the application one step along its happy (or, with `pass` false, unhappy) path.
+    /// Takes the application one step along its happy (or, with `pass`
+    /// false, unhappy) path; once it is closed with money paid, claws back
+    /// half the net paid (or, with `pass` false, a penny more than it).
     Progress {
         app: usize,
         pass: bool,
     },
+    /// Chooses the application the next [`Step::Advance`]s take along: of
+    /// the applications holding an offer or a live award (offered to Plus
+    /// not achieved), in arrival order, the `pick`-th, counting round;
+    /// with `plus`, among those with a funded Plus audit when there are
+    /// any. Sends no command.
+    Focus {
+        pick: usize,
+        plus: bool,
+    },
+    /// Takes the focused application one step, as [`Step::Progress`] does.
+    Advance {
+        pass: bool,
+    },
+    /// Claims a penny against the last invoice that was paid, for its
+    /// application and item, under its reference (lower-cased when
+    /// `refold`, which names the same invoice).
+    ReclaimPaid {
+        refold: bool,
+    },
+}
+
+/// The scripted journeys: how often each is drawn (out of 10), whether
+/// it focuses on an application with a funded Plus audit, and its pass
+/// flags, one per [`Step::Advance`], for an application taken from its
+/// offer: accept, engage a consultant, submit the self-assessment, then
+const JOURNEYS: [(usize, bool, &[bool]); 5] = [
+    // pass; claim; complete; claw back.
+    (2, false, &[true; 10]),
+    // fail, resubmit and pass; claim; complete; claw back.
+    (
+        2,
+        false,
+        &[
+            true, true, true, false, true, true, true, true, true, true, true,
+        ],
+    ),
+    // fail, resubmit, fail again; claw back (nothing was paid).
+    (1, false, &[true, true, true, false, true, false, true]),
+    // pass; fail the Plus audit, re-test and pass it; claim; complete; claw back.
+    (
+        2,
+        true,
+        &[
+            true, true, true, true, true, false, true, true, true, true, true, true, true,
+        ],
+    ),
+    // pass; fail the Plus audit, re-test and fail again; claim; complete; claw back.
+    (
+        3,
+        true,
+        &[
+            true, true, true, true, true, false, true, false, true, true, true, true,
+        ],
+    ),
+];
+
+/// A part of a history before late submissions are numbered.
+#[derive(Clone, Debug)]
+enum Chunk {
+    One(Step),
+    /// A submission under the next fresh application number.
+    Late(Arc<Applicant>, CostRequest),
+    Journey(Vec<Step>),
+}
+
+/// A scripted journey: a [`Step::Focus`], then one [`Step::Advance`] per
+/// pass flag (a script of [`JOURNEYS`] or random flags), a
+/// [`Step::ReclaimPaid`] after about one in ten of them.
+fn journey() -> impl Strategy<Value = Vec<Step>> {
+    let weighted: Vec<(bool, &[bool])> = JOURNEYS
+        .iter()
+        .flat_map(|(weight, plus, flags)| std::iter::repeat_n((*plus, *flags), *weight))
+        .collect();
+    let scripted =
+        proptest::sample::select(weighted).prop_map(|(plus, flags)| (plus, flags.to_vec()));
+    let random = (
+        any::<bool>(),
+        proptest::collection::vec(proptest::bool::weighted(0.7), 2..12),
+    );
+    (
+        0..64usize,
+        prop_oneof![5 => scripted, 2 => random],
+        proptest::collection::vec(0u8..10, 13),
+        any::<bool>(),
+    )
+        .prop_map(|(pick, (plus, passes), noise, refold)| {
+            let mut journey = vec![Step::Focus { pick, plus }];
+            for (i, pass) in passes.into_iter().enumerate() {
+                journey.push(Step::Advance { pass });
+                if noise.get(i) == Some(&0) {
+                    journey.push(Step::ReclaimPaid { refold });
+                }
+            }
+            journey
+        })
 }
 
 /// Sequences of up to `len` steps over `apps` applications of `programme`:
-/// every application is submitted first (in a random order), then random steps follow.
+/// every application is submitted first (in a random order), then random
+/// steps, late submissions (numbered `apps`, `apps + 1`, … in order) and
+/// scripted journeys follow.
 pub fn steps(
     programme: &Programme,
     apps: usize,
     len: usize,
 ) -> impl Strategy<Value = Vec<Step>> + use<> {
     let apps = apps.max(1);
+    let len = len.max(1);
     let step = prop_oneof![
         1 => (0..apps, applicant(programme), cost_request()).prop_map(|(app, a, request)| Step::Submit { app, applicant: Arc::new(a), request }),
         4 => (0..apps).prop_map(Step::Accept),
@@ -165,12 +329,18 @@ pub fn steps(
         8 => (0..apps, proptest::sample::select(Item::ALL.to_vec()), 1u8..=100, proptest::bool::weighted(0.1))
             .prop_map(|(app, item, fraction, over)| Step::Claim { app, item, fraction, over }),
         1 => (0..apps, proptest::sample::select(Item::ALL.to_vec())).prop_map(|(app, item)| Step::DuplicateClaim { app, item }),
+        2 => any::<bool>().prop_map(|refold| Step::ReclaimPaid { refold }),
         2 => (0..apps).prop_map(Step::Complete),
         3 => (0..apps, 1u8..=100).prop_map(|(app, fraction)| Step::Clawback { app, fraction }),
-        1 => money(500_000).prop_map(Step::TopUp),
+        2 => money(500_000).prop_map(Step::TopUp),
         3 => prop_oneof![6 => 1u32..48, 3 => 24u32 * 5..24 * 20, 1 => 24u32 * 30..24 * 200].prop_map(|hours| Step::Tick { hours }),
         1 => Just(Step::Repeat),
         24 => (0..apps, proptest::bool::weighted(0.85)).prop_map(|(app, pass)| Step::Progress { app, pass }),
+    ];
+    let chunk = prop_oneof![
+        12 => step.prop_map(Chunk::One),
+        2 => (applicant(programme), cost_request()).prop_map(|(a, r)| Chunk::Late(Arc::new(a), r)),
+        3 => journey().prop_map(Chunk::Journey),
     ];
     let opening = (
         proptest::collection::vec((applicant(programme), cost_request()), apps),
@@ -187,8 +357,24 @@ pub fn steps(
                 })
                 .collect::<Vec<_>>()
         });
-    (opening, proptest::collection::vec(step, 1..=len.max(1))).prop_map(|(mut first, rest)| {
-        first.extend(rest);
+    (opening, proptest::collection::vec(chunk, 1..=len)).prop_map(move |(mut first, chunks)| {
+        let end = first.len() + len;
+        let mut late = apps;
+        for chunk in chunks {
+            match chunk {
+                Chunk::One(step) => first.push(step),
+                Chunk::Late(applicant, request) => {
+                    first.push(Step::Submit {
+                        app: late,
+                        applicant,
+                        request,
+                    });
+                    late += 1;
+                }
+                Chunk::Journey(journey) => first.extend(journey),
+            }
+        }
+        first.truncate(end);
         first
     })
 }
@@ -210,6 +396,10 @@ pub struct Run {
     last_command: Option<Command>,
     counter: u64,
     invoices: u64,
+    /// The application [`Step::Advance`] takes along.
+    focus: Option<ApplicationId>,
+    /// The last invoice paid: its application, item and reference.
+    paid: Option<(ApplicationId, Item, String)>,
 }
 
 impl Run {
@@ -229,6 +419,8 @@ impl Run {
             last_command: None,
             counter: 0,
             invoices: 0,
+            focus: None,
+            paid: None,
         };
         let cmd = run.next_command(Action::Open {
             programme: Box::new(programme),
@@ -253,6 +445,15 @@ impl Run {
             for e in events {
                 if let Err(err) = evolve(&mut self.state, e) {
                     panic!("evolve refused an event decide produced: {err}");
+                }
+                if let EventKind::ClaimPaid {
+                    application,
+                    item,
+                    invoice_ref,
+                    ..
+                } = &e.kind
+                {
+                    self.paid = Some((*application, *item, invoice_ref.clone()));
                 }
                 self.log.push(e.clone());
             }
@@ -353,8 +554,53 @@ impl Run {
             }
             Step::Repeat => return self.last_command.clone(),
             Step::Progress { app, pass } => self.progress(app_id(*app), *pass)?,
+            Step::Focus { pick, plus } => {
+                self.focus = self.pick_focus(*pick, *plus);
+                return None;
+            }
+            Step::Advance { pass } => self.progress(self.focus?, *pass)?,
+            Step::ReclaimPaid { refold } => {
+                let (application, item, reference) = self.paid.clone()?;
+                Action::Claim {
+                    application,
+                    item,
+                    invoice_ref: if *refold {
+                        reference.to_lowercase()
+                    } else {
+                        reference
+                    },
+                    amount: Money::from_pence(1).unwrap_or(Money::ZERO),
+                }
+            }
         };
         Some(self.next_command(action))
+    }
+
+    /// The application a [`Step::Focus`] chooses.
+    fn pick_focus(&self, pick: usize, plus: bool) -> Option<ApplicationId> {
+        let live: Vec<_> = self
+            .state
+            .applications()
+            .values()
+            .filter(|a| {
+                let kind = a.stage.kind();
+                kind == StageKind::Offered || (kind.is_funded() && kind != StageKind::Completed)
+            })
+            .collect();
+        let with_plus: Vec<_> = live
+            .iter()
+            .copied()
+            .filter(|a| {
+                a.coverage
+                    .is_some_and(|c| !c.item(Item::PlusAudit).is_zero())
+            })
+            .collect();
+        let pool = if plus && !with_plus.is_empty() {
+            with_plus
+        } else {
+            live
+        };
+        pool.get(pick.checked_rem(pool.len())?).map(|a| a.id)
     }
 
     fn progress(&mut self, id: ApplicationId, pass: bool) -> Option<Action> {
@@ -412,11 +658,27 @@ impl Run {
                     None => Some(Action::Complete { application: id }),
                 }
             }
+            Stage::Completed | Stage::Failed | Stage::Withdrawn => {
+                // A clawback of half the net paid, or a penny more than it.
+                let net = app.account.net_paid();
+                if net.is_zero() {
+                    return None;
+                }
+                let pence = u64::try_from(net.pence()).unwrap_or(0);
+                let pence = if pass { pence.div_ceil(2) } else { pence + 1 };
+                Some(Action::Clawback {
+                    application: id,
+                    amount: Money::from_pence(pence).unwrap_or(Money::ZERO),
+                    reason: "overpayment".into(),
+                })
+            }
             _ => None,
         }
     }
 
-    /// Applies a step; returns the outcome (None when there was nothing to repeat).
+    /// Applies a step; returns the outcome (None when the step stands for
+    /// no command: nothing to repeat, a [`Step::Focus`], an application
+    /// with no next step).
     pub fn apply(&mut self, step: &Step) -> Option<Result<Vec<Event>, Rejection>> {
         let cmd = self.command(step)?;
         Some(self.execute(cmd))
