@@ -92,7 +92,11 @@ fn fits_room_left(state: &State, app: &Application) -> bool {
     match fence {
         None => true,
         Some(cap) => {
-            let committed = state.sectors()[sector].committed();
+            let committed = state
+                .sectors()
+                .get(sector)
+                .expect("a total for every declared sector")
+                .committed();
             committed.checked_add(app.award()).is_ok_and(|t| t <= cap)
         }
     }
