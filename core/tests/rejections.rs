@@ -1,5 +1,7 @@
 //! Given/when/then: every rejection code, and that a rejection changes nothing
-//! (the harness compares the state before and after every rejected command).
+//! (the harness sends every command through an engine over an in-memory
+//! store as well, and checks that a rejected one appends no event and leaves
+//! the version where it was).
 
 mod common;
 

@@ -6,11 +6,20 @@ use grantflow_core::*;
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
-/// A programme under test with its state and clock.
+/// A programme under test with its state and clock, and the same commands
+/// sent through an [`Engine`] over an [`InMemoryStore`], so that what a
+/// rejection leaves behind is observable: the store's log and version.
 pub struct Given {
     pub state: State,
     pub now: DateTime<Utc>,
     counter: u64,
+    engine: Engine<InMemoryStore>,
+    store: InMemoryStore,
+}
+
+/// The stream the harness's engine writes to.
+fn stream() -> ProgrammeId {
+    ProgrammeId::new("given")
 }
 
 /// The preset with a small pot, no contingency and Plus funded: awards are
@@ -73,11 +82,7 @@ pub fn start() -> DateTime<Utc> {
 impl Given {
     /// An opened programme on 1 October 2020.
     pub fn programme(p: Programme) -> Given {
-        let mut g = Given {
-            state: State::default(),
-            now: start(),
-            counter: 0,
-        };
+        let mut g = Given::unopened();
         g.when(Action::Open {
             programme: Box::new(p),
         })
@@ -87,11 +92,22 @@ impl Given {
 
     /// A stream with no programme opened yet.
     pub fn unopened() -> Given {
+        let store = InMemoryStore::new();
+        let engine = Engine::open(store.clone(), stream()).expect("an empty store opens");
         Given {
             state: State::default(),
             now: start(),
             counter: 0,
+            engine,
+            store,
         }
+    }
+
+    /// Every event the harness's store holds.
+    fn stored(&mut self) -> Vec<Recorded> {
+        self.store
+            .load(&stream(), 0, usize::MAX)
+            .expect("the in-memory store loads")
     }
 
     pub fn next_id(&mut self) -> CommandId {
@@ -99,14 +115,14 @@ impl Given {
         CommandId::from_name(&format!("cmd-{}", self.counter))
     }
 
-    /// Decides and applies one action now; a rejection must leave the state as it was.
+    /// Decides and applies one action now. The engine must agree: the same
+    /// events recorded, or the same rejection with nothing appended.
     pub fn when(&mut self, action: Action) -> Result<Vec<Event>, Rejection> {
         let id = self.next_id();
         self.when_cmd(Command::new(id, action))
     }
 
     pub fn when_cmd(&mut self, cmd: Command) -> Result<Vec<Event>, Rejection> {
-        let before = self.state.clone();
         // `decide_into` agrees with `decide`, whatever its buffer held before.
         let mut buffer = vec![Event::new(
             cmd.id,
@@ -122,6 +138,9 @@ impl Given {
             Ok(events) => assert_eq!((&into, &buffer), (&Ok(()), events)),
             Err(r) => assert_eq!((into, buffer.len()), (Err(r.clone()), 0)),
         }
+        let log_before = self.stored();
+        let version_before = self.engine.state().version();
+        let executed = self.engine.execute(&cmd, self.now);
         match decided {
             Ok(events) => {
                 for e in &events {
@@ -130,10 +149,42 @@ impl Given {
                         .check_invariants()
                         .expect("invariants hold after every event");
                 }
+                match executed {
+                    Ok(Outcome::Applied {
+                        events: recorded, ..
+                    }) => {
+                        let recorded: Vec<&Event> = recorded.iter().map(|r| &r.event).collect();
+                        assert_eq!(
+                            recorded,
+                            events.iter().collect::<Vec<_>>(),
+                            "the engine records what decide decided"
+                        );
+                    }
+                    Ok(Outcome::Duplicate { .. }) => {
+                        assert!(events.is_empty(), "decide answers a repeat with no events");
+                    }
+                    other => panic!("decide accepted the command, the engine gave {other:?}"),
+                }
+                assert_eq!(
+                    self.engine.state().version(),
+                    self.state.version(),
+                    "the engine's state is at the harness's version"
+                );
                 Ok(events)
             }
             Err(r) => {
-                assert_eq!(self.state, before, "a rejection changes nothing");
+                match executed {
+                    Err(EngineError::Rejected(e)) => {
+                        assert_eq!(e, r, "the engine refuses as decide refuses");
+                    }
+                    other => panic!("decide refused the command ({r}), the engine gave {other:?}"),
+                }
+                assert_eq!(
+                    self.engine.state().version(),
+                    version_before,
+                    "a rejection moves the engine's version"
+                );
+                assert_eq!(self.stored(), log_before, "a rejection appends nothing");
                 Err(r)
             }
         }
