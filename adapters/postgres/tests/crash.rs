@@ -11,15 +11,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use grantflow_core::conformance::acknowledged::{Ack, acknowledge, check_acknowledged, read_acks};
 use grantflow_core::conformance::fixtures;
 use grantflow_core::{
-    Command, CommandId, Engine, EngineError, EventStore, Outcome, ProgrammeId, Recorded, StageKind,
-    State, evolve,
+    Command, Engine, EngineError, EventStore, ProgrammeId, Recorded, StageKind, State, evolve,
 };
 use grantflow_postgres::{PgOptions, PostgresStore};
 
@@ -62,19 +62,6 @@ fn open(url: &str, schema: &str, started: Instant) -> Engine<PostgresStore> {
     }
 }
 
-/// Tells the parent, before going on, that the store acknowledged `id`
-/// with these events: `ACK <id> <first version> <events>`, written to the
-/// process's stdout directly (the test harness captures only `print!`).
-fn acknowledge(id: CommandId, outcome: &Outcome) {
-    let events = outcome.events();
-    let Some(first) = events.first() else {
-        return;
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ACK {id} {} {}", first.version, events.len()).expect("the pipe to the parent");
-    out.flush().expect("the pipe to the parent");
-}
-
 /// Runs the command until the store answers it; a lost connection
 /// reopens the engine and sends the same command (same id) again.
 fn run(engine: &mut Engine<PostgresStore>, url: &str, schema: &str, command: &Command) {
@@ -97,8 +84,6 @@ fn run(engine: &mut Engine<PostgresStore>, url: &str, schema: &str, command: &Co
 fn pg_crash_child() {
     let url = std::env::var(URL).expect("run by a crash test, which sets the URL");
     let schema = std::env::var(SCHEMA).expect("run by a crash test, which sets the schema");
-    // The harness wrote `test pg_crash_child ... ` without a line end.
-    writeln!(std::io::stdout()).expect("the pipe to the parent");
     let started = Instant::now();
     let mut engine = open(&url, &schema, started);
     // Bounded, in case the parent is gone: it kills us long before this.
@@ -116,41 +101,6 @@ fn pg_crash_child() {
             run(&mut engine, &url, &schema, &fixtures::accept(TAG, m));
         }
         run(&mut engine, &url, &schema, &fixtures::submit(TAG, n));
-    }
-}
-
-/// A command the child saw acknowledged.
-#[derive(Debug)]
-struct Ack {
-    line: String,
-    id: String,
-    first_version: u64,
-    events: usize,
-}
-
-fn read_acks(stdout: std::process::ChildStdout, sender: mpsc::Sender<Ack>) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { return };
-        let mut words = line.split(' ');
-        if words.next() != Some("ACK") {
-            continue;
-        }
-        let (Some(id), Some(first), Some(events)) = (words.next(), words.next(), words.next())
-        else {
-            continue;
-        };
-        let (Ok(first_version), Ok(events)) = (first.parse(), events.parse()) else {
-            continue;
-        };
-        let ack = Ack {
-            id: id.to_string(),
-            first_version,
-            events,
-            line: line.clone(),
-        };
-        if sender.send(ack).is_err() {
-            return;
-        }
     }
 }
 
@@ -225,27 +175,7 @@ fn check(round: usize, store: &mut PostgresStore, acks: &[Ack]) -> usize {
         evolve(&mut state, &r.event)
             .unwrap_or_else(|e| panic!("round {round}: the log does not replay: {e}"));
     }
-    for ack in acks {
-        let from = usize::try_from(ack.first_version).expect("a version") - 1;
-        let Some(held) = log.get(from..from + ack.events) else {
-            panic!(
-                "round {round}: acknowledged command lost ({}): the log holds {} events",
-                ack.line,
-                log.len()
-            );
-        };
-        assert!(
-            held.iter().all(|r| r.event.command.to_string() == ack.id),
-            "round {round}: the versions of an acknowledged command hold another's events ({})",
-            ack.line
-        );
-        assert!(
-            log.get(from + ack.events)
-                .is_none_or(|r| r.event.command.to_string() != ack.id),
-            "round {round}: an acknowledged command has more events than acknowledged ({})",
-            ack.line
-        );
-    }
+    check_acknowledged(&log, acks).unwrap_or_else(|e| panic!("round {round}: {e}"));
     log.len()
 }
 

@@ -12,15 +12,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use grantflow_core::conformance::acknowledged::{acknowledge, check_acknowledged, read_acks};
 use grantflow_core::conformance::fixtures;
 use grantflow_core::{
-    Action, CommandId, CommandRecord, Engine, EngineConfig, EventStore, Outbox, Outcome,
-    ProgrammeId, Recorded, StageKind,
+    Action, CommandRecord, Engine, EngineConfig, EventStore, Outbox, ProgrammeId, StageKind,
 };
 use grantflow_sqlite::SqliteStore;
 
@@ -43,9 +43,6 @@ fn crash_child() {
     let mut engine =
         Engine::with_config(SqliteStore::open(&path).expect("open"), programme, config)
             .expect("engine");
-    // The harness has written `test crash_child ... ` without a line end:
-    // end it, so the first acknowledgement starts a line of its own.
-    writeln!(std::io::stdout()).expect("the pipe to the parent");
     let started = Instant::now();
     // Bounded, in case the parent is gone: it kills us long before this.
     while started.elapsed() < Duration::from_secs(60) {
@@ -113,83 +110,6 @@ fn crash_child() {
     }
 }
 
-/// Tells the parent, before going on, that the store acknowledged `id`
-/// with these events: `ACK <id> <first version> <events>`. Written to the
-/// process's stdout directly (the test harness captures only `print!`),
-/// which is a pipe to the parent.
-fn acknowledge(id: CommandId, outcome: &Outcome) {
-    let events = outcome.events();
-    let Some(first) = events.first() else {
-        return;
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ACK {id} {} {}", first.version, events.len()).expect("the pipe to the parent");
-    out.flush().expect("the pipe to the parent");
-}
-
-/// A command the child saw acknowledged.
-#[derive(Debug)]
-struct Ack {
-    line: String,
-    id: String,
-    first_version: u64,
-    events: usize,
-}
-
-/// Reads the child's acknowledgements from its stdout until it ends.
-fn read_acks(stdout: std::process::ChildStdout, sender: mpsc::Sender<Ack>) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { return };
-        let mut words = line.split(' ');
-        if words.next() != Some("ACK") {
-            continue; // the harness's own lines
-        }
-        let (Some(id), Some(first), Some(events)) = (words.next(), words.next(), words.next())
-        else {
-            continue; // a line cut short by the kill
-        };
-        let (Ok(first_version), Ok(events)) = (first.parse(), events.parse()) else {
-            continue;
-        };
-        let ack = Ack {
-            id: id.to_string(),
-            first_version,
-            events,
-            line: line.clone(),
-        };
-        if sender.send(ack).is_err() {
-            return;
-        }
-    }
-}
-
-/// Every acknowledged command is in `log` whole: its events sit at the
-/// versions it was acknowledged at, all of them its own, and no event of
-/// it sits after them.
-fn check_acknowledged(round: usize, log: &[Recorded], acks: &[Ack]) {
-    for ack in acks {
-        let from = usize::try_from(ack.first_version).expect("a version") - 1;
-        let Some(held) = log.get(from..from + ack.events) else {
-            panic!(
-                "round {round}: acknowledged command lost ({}): the log holds {} events",
-                ack.line,
-                log.len()
-            );
-        };
-        assert!(
-            held.iter().all(|r| r.event.command.to_string() == ack.id),
-            "round {round}: the versions of an acknowledged command hold another's events ({})",
-            ack.line
-        );
-        assert!(
-            log.get(from + ack.events)
-                .is_none_or(|r| r.event.command.to_string() != ack.id),
-            "round {round}: an acknowledged command has more events than acknowledged ({})",
-            ack.line
-        );
-    }
-}
-
 fn rounds() -> usize {
     std::env::var("GRANTFLOW_CRASH_ROUNDS")
         .ok()
@@ -249,7 +169,7 @@ fn sigkill_at_random_points_leaves_a_consistent_log() {
         });
         let (state, events) = common::check_stream(&mut store, &programme)
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        check_acknowledged(round, &events, &seen);
+        check_acknowledged(&events, &seen).unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert!(
             events.len() >= previous.len(),
             "round {round}: the log shrank from {} to {} events",

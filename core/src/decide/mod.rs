@@ -29,7 +29,7 @@ use crate::rules::coverage::{self, Item};
 use crate::rules::eligibility;
 use crate::rules::programme::{Programme, WaitlistPolicy, add_working_days};
 use crate::state::lifecycle::{Milestone, Stage, StageKind, TRANSITIONS, Trigger};
-use crate::state::{Application, State, evolve};
+use crate::state::{Application, State, evolve_scratch};
 
 /// Decides what `command` does to `state` at `now`.
 ///
@@ -58,12 +58,13 @@ pub fn decide(
 /// is the same command or the origin is unknown.
 pub fn reused_id(command: &Command, origin: Option<(Origin, DateTime<Utc>)>) -> Option<Rejection> {
     let (first, at) = origin?;
-    let asked = command.action.origin();
-    (first != asked).then(|| {
-        let again = if first.command == asked.command {
-            format!("another `{}` with different details", asked.command.as_str())
+    let asked = command.action.kind();
+    let same = first.command == asked && first.digest.matches(&command.action);
+    (!same).then(|| {
+        let again = if first.command == asked {
+            format!("another `{}` with different details", asked.as_str())
         } else {
-            format!("a `{}`", asked.command.as_str())
+            format!("a `{}`", asked.as_str())
         };
         Rejection::new(
             Code::CommandIdReused,
@@ -145,10 +146,11 @@ fn decide_new(
     if matches!(command.action, Action::Tick) {
         return Ok(events);
     }
-    // The deadlines changed the state: decide the command on what they leave.
+    // The deadlines changed the state: decide the command on what they
+    // leave (a copy that shares the command index, which is not asked again).
     let mut after = state.clone();
     for event in &events {
-        evolve(&mut after, event).map_err(|e| {
+        evolve_scratch(&mut after, event).map_err(|e| {
             Rejection::new(
                 Code::InconsistentState,
                 format!(

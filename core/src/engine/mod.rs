@@ -217,7 +217,7 @@ impl<S: EventStore> Engine<S> {
             if record.first_version > self.state.version {
                 behind = true;
             } else {
-                self.state.commands.insert(id, record);
+                std::sync::Arc::make_mut(&mut self.state.commands).insert(id, record);
             }
         }
         if behind {

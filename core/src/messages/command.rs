@@ -38,10 +38,41 @@ impl Command {
 }
 
 /// The fingerprint of an [`Action`] ([`Action::digest`]), recorded with the
-/// first event of its command.
+/// first event of its command. Check an action against a recorded one with
+/// [`CommandDigest::matches`], which also reads the digests of earlier
+/// versions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CommandDigest(pub Uuid);
+
+impl CommandDigest {
+    /// Whether `action` is the action this digest was taken of. Digests are
+    /// UUIDs of version 8 (XXH3-128 of the action's JSON form); those
+    /// recorded before that are of version 5 (SHA-1 in the grantflow
+    /// namespace) and are checked the same way they were taken.
+    pub fn matches(&self, action: &Action) -> bool {
+        if self.0.get_version_num() == 5 {
+            let json = serde_json::to_vec(action).unwrap_or_default();
+            return self.0 == Uuid::new_v5(&NAMESPACE, &json);
+        }
+        *self == action.digest()
+    }
+}
+
+/// Feeds what is written into an XXH3 hasher, so the JSON form of an
+/// action is hashed without being collected first.
+struct Hashing(xxhash_rust::xxh3::Xxh3);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Which action a command was, without its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -156,13 +187,18 @@ impl Action {
         }
     }
 
-    /// A fingerprint of what the action asks: its JSON form, hashed (UUID
-    /// v5 in the grantflow namespace). Two actions share a digest exactly
-    /// when they ask the same thing, so a command id sent again with another
-    /// action is told apart from a retry.
+    /// A fingerprint of what the action asks: its JSON form hashed with
+    /// XXH3-128, as a UUID of version 8. Two actions share a digest when
+    /// they ask the same thing (and, but for a 2^-122 chance, only then), so
+    /// a command id sent again with another action is told apart from a
+    /// retry. A digest is a stored format: the same action gives the same
+    /// digest in every version.
     pub fn digest(&self) -> CommandDigest {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        CommandDigest(Uuid::new_v5(&NAMESPACE, &json))
+        let mut hashing = Hashing(xxhash_rust::xxh3::Xxh3::new());
+        // Writing into the hasher cannot fail, nor can serializing an action.
+        let _ = serde_json::to_writer(&mut hashing, self);
+        let bytes = hashing.0.digest128().to_be_bytes();
+        CommandDigest(uuid::Builder::from_custom_bytes(bytes).into_uuid())
     }
 
     /// Which action this is.
@@ -199,6 +235,33 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Given the digest format, when an action is digested, then it is the
+    /// same UUID as in every earlier version of this format (a stored format
+    /// must not drift), and a version 5 digest recorded before still matches
+    /// its action and no other.
+    #[test]
+    fn digests_are_stable_and_earlier_digests_still_match() {
+        let tick = Action::Tick;
+        assert_eq!(
+            tick.digest().0.to_string(),
+            "568e17ab-472d-8aab-b99a-97244187dd42"
+        );
+        assert_eq!(tick.digest().0.get_version_num(), 8);
+        let top_up = Action::TopUp {
+            amount: crate::Money::pounds(10),
+            note: "x".into(),
+        };
+        let legacy = CommandDigest(Uuid::new_v5(
+            &NAMESPACE,
+            &serde_json::to_vec(&top_up).expect("json"),
+        ));
+        assert!(legacy.matches(&top_up));
+        assert!(!legacy.matches(&tick));
+        assert!(top_up.digest().matches(&top_up));
+        assert!(!top_up.digest().matches(&tick));
+        assert_ne!(top_up.digest(), tick.digest());
+    }
 
     #[test]
     fn json_form_round_trips_and_rejects_unknown_fields() {

@@ -51,6 +51,20 @@ pub enum ReplayError {
 
 /// Applies one event. On error the state is unchanged.
 pub fn evolve(state: &mut State, event: &Event) -> Result<(), ReplayError> {
+    let version = fold(state, event)?;
+    Arc::make_mut(&mut state.commands).record_event(event, version);
+    Ok(())
+}
+
+/// [`evolve`] without recording the event's command in the command index:
+/// for the copy of a state that a command is decided on after its due
+/// deadlines, which is thrown away and never asks the index.
+pub(crate) fn evolve_scratch(state: &mut State, event: &Event) -> Result<(), ReplayError> {
+    fold(state, event).map(|_| ())
+}
+
+/// Everything [`evolve`] does but the command index; returns the version.
+fn fold(state: &mut State, event: &Event) -> Result<u64, ReplayError> {
     let at = Position {
         version: state.version + 1,
         event: event.kind.name(),
@@ -76,8 +90,7 @@ pub fn evolve(state: &mut State, event: &Event) -> Result<(), ReplayError> {
     }
     state.version = at.version;
     state.last_at = Some(state.last_at.map_or(event.at, |t| t.max(event.at)));
-    state.commands.record_event(event, at.version);
-    Ok(())
+    Ok(at.version)
 }
 
 /// Where in the stream an event sits, for its error.

@@ -14,6 +14,8 @@ pub(crate) mod lifecycle;
 pub(crate) mod snapshot;
 pub(crate) mod waitlist;
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +28,7 @@ use crate::rules::programme::Programme;
 pub use application::{Application, SectorTotals};
 pub use applications::Applications;
 pub use deadlines::{Deadline, DeadlineKind, Deadlines};
+pub(crate) use evolve::evolve_scratch;
 pub use evolve::{ReplayError, evolve};
 pub use idempotency::{CommandIndex, CommandRecord};
 pub use invoices::Invoices;
@@ -44,7 +47,10 @@ pub struct State {
     pub(crate) applications: Applications,
     pub(crate) waitlist: Waitlist,
     pub(crate) deadlines: Deadlines,
-    pub(crate) commands: CommandIndex,
+    /// Shared between a state and its copies: a command's own decision
+    /// never reads it, so the copy that [`decide`](crate::decide()) folds due
+    /// deadlines into shares it instead of copying every command id.
+    pub(crate) commands: Arc<CommandIndex>,
     pub(crate) invoices: Invoices,
 }
 
@@ -77,7 +83,7 @@ impl State {
         applications.clear();
         waitlist.clear();
         deadlines.clear();
-        commands.clear();
+        Arc::make_mut(commands).clear();
         invoices.clear();
     }
 

@@ -155,6 +155,29 @@ fn compare(
     Ok(())
 }
 
+/// Runs one history through the core and the model, comparing after every
+/// command and checking the ledger's invariants; counts the commands.
+fn check_history(
+    programme: Programme,
+    steps: &[grantflow_core::strategies::Step],
+    commands: &mut u64,
+) -> Result<(), TestCaseError> {
+    let mut model = Model::open(&programme);
+    let mut run = Run::open(programme);
+    for (n, step) in steps.iter().enumerate() {
+        let Some(command) = run.command(step) else {
+            continue;
+        };
+        let core = run.execute(command.clone());
+        let ours = model.decide(&command, run.now);
+        let what = format!("step {n} at {} ({:?})", run.now, command.action);
+        compare(&what, &core, &run.state, &ours, &model)?;
+        grantflow_core::strategies::assert_invariants(&run.state);
+        *commands += 1;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -167,16 +190,55 @@ proptest! {
     /// account) and waitlist.
     #[test]
     fn the_core_agrees_with_the_reference_model((programme, steps) in history(8, 60)) {
-        let mut model = Model::open(&programme);
-        let mut run = Run::open(programme);
-        for (n, step) in steps.iter().enumerate() {
-            let Some(command) = run.command(step) else { continue };
-            let core = run.execute(command.clone());
-            let ours = model.decide(&command, run.now);
-            let what = format!("step {n} at {} ({:?})", run.now, command.action);
-            compare(&what, &core, &run.state, &ours, &model)?;
-        }
+        check_history(programme, &steps, &mut 0)?;
     }
+}
+
+/// The soak: histories until `GRANTFLOW_SOAK_STEPS` commands (1,000,000 by
+/// default) have each been compared with the model and checked against the
+/// ledger's invariants; prints the count. `.ci/run` runs it:
+/// `cargo test --release -p grantflow-core --test model soak -- --ignored`.
+#[test]
+#[ignore = "a soak of a million steps: run with -- --ignored (GRANTFLOW_SOAK_STEPS sets the count)"]
+fn soak() {
+    let target: u64 = std::env::var("GRANTFLOW_SOAK_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let started = std::time::Instant::now();
+    let config = ProptestConfig {
+        cases: 1_000,
+        // A failure shrinks for a bounded while, then is reported as it is.
+        max_shrink_iters: 2_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let (mut commands, mut histories) = (0u64, 0u64);
+    while commands < target {
+        // A runner runs its cases once: a fresh one (fresh seed) per round.
+        let mut runner = proptest::test_runner::TestRunner::new(config.clone());
+        let counted = std::cell::Cell::new(0u64);
+        runner
+            .run(&history(8, 60), |(programme, steps)| {
+                let mut n = 0;
+                let result = check_history(programme, &steps, &mut n);
+                counted.set(counted.get() + n);
+                result
+            })
+            .unwrap_or_else(|e| panic!("soak after {commands} steps: {e}"));
+        assert!(
+            counted.get() > 0,
+            "a round of 1,000 histories ran no command"
+        );
+        commands += counted.get();
+        histories += 1_000;
+    }
+    let line = format!(
+        "soak: {commands} steps over {histories} histories in {:.1} s, each compared with the reference model and checked against the ledger's invariants\n",
+        started.elapsed().as_secs_f64()
+    );
+    // Past the harness's capture, so it shows without --nocapture.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
 /// An applicant of the preset's medical-supplier sector with 20 staff.

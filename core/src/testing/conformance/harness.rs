@@ -190,9 +190,10 @@ pub(super) fn exec<S: EventStore>(
 /// The state without its command index: what a snapshot holds, so what an
 /// engine opened from one must agree with (the index is checked apart).
 pub(super) fn without_index(state: &State) -> State {
-    let mut s = state.clone();
-    s.commands.clear();
-    s
+    State {
+        commands: Default::default(),
+        ..state.clone()
+    }
 }
 
 /// Checks that the store's command records agree with a complete index.

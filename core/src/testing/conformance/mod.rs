@@ -35,6 +35,7 @@
 //!
 //! [`Outbox`]: crate::engine::ports::Outbox
 
+pub mod acknowledged;
 pub mod fixtures;
 
 mod group_commit;
