@@ -233,13 +233,15 @@ pub struct CoverageRules {
     pub award_cap: Param<Money>,
 }
 
-/// A cap on one sector's reserved plus paid money.
+/// A cap on one sector's committed money: reserved plus paid, less what
+/// was clawed back (a recovery makes room again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RingFence {
     /// The sector id.
     pub sector: String,
-    /// The most that sector may have reserved plus paid at any time.
+    /// The most that sector may have committed (reserved plus paid, less
+    /// recovered) at any time.
     pub cap: Money,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
