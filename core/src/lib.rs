@@ -46,6 +46,7 @@ mod ledger;
 mod messages;
 mod rules;
 mod state;
+#[cfg(any(test, feature = "fixtures"))]
 mod testing;
 
 pub use decide::{decide, decide_into};
@@ -78,7 +79,5 @@ pub use state::{
     Application, Applications, CommandIndex, CommandRecord, Deadline, DeadlineKind, Deadlines,
     Invoices, ReplayError, SectorTotals, Stage, State, Waitlist, evolve,
 };
-#[cfg(any(test, feature = "conformance"))]
-pub use testing::conformance;
-#[cfg(feature = "proptest")]
-pub use testing::strategies;
+#[cfg(any(test, feature = "fixtures"))]
+pub use testing::fixtures;

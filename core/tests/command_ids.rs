@@ -3,8 +3,8 @@
 //! `command_id_reused`; blank ids are refused; a refused command records
 //! nothing and may be retried under its id.
 
-use grantflow_core::conformance::fixtures::{self, day};
 use grantflow_core::*;
+use grantflow_testkit::conformance::fixtures::{self, day};
 
 const TAG: &str = "command-ids";
 

@@ -3,10 +3,10 @@
 //! white space name the same invoice.
 
 use grantflow_core::EngineError;
-use grantflow_core::conformance::fixtures::{self, day};
 use grantflow_core::{
     Action, Command, Engine, InMemoryStore, Item, Milestone, Money, ProgrammeId, RejectionCode,
 };
+use grantflow_testkit::conformance::fixtures::{self, day};
 
 const TAG: &str = "invoice-refs";
 

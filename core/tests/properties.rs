@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use grantflow_core::strategies::{
-    self, Run, Step, applicant, assert_invariants, cost_request, steps,
-};
 use grantflow_core::*;
+use grantflow_testkit::assert_invariants;
+use grantflow_testkit::strategies::{self, Run, Step, applicant, cost_request, steps};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use grantflow_core::strategies::{Run, Step, history};
 use grantflow_core::*;
+use grantflow_testkit::strategies::{Run, Step, history};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

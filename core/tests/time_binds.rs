@@ -4,9 +4,9 @@
 //! deadline that passed.
 
 use chrono::{DateTime, Duration, Utc};
-use grantflow_core::conformance::fixtures::{self, day};
 use grantflow_core::*;
 use grantflow_core::{EventKind, Reminder};
+use grantflow_testkit::conformance::fixtures::{self, day};
 
 const TAG: &str = "time-binds";
 
@@ -22,7 +22,7 @@ impl Given {
     fn programme(pot_pounds: u32) -> Given {
         let engine = Engine::open(
             InMemoryStore::new(),
-            grantflow_core::conformance::programme_id(TAG),
+            grantflow_testkit::conformance::programme_id(TAG),
         )
         .expect("an engine");
         let mut g = Given { engine, next: 0 };
@@ -46,7 +46,7 @@ impl Given {
 
     /// The stored log, from the store itself.
     fn log(&mut self) -> Vec<Recorded> {
-        let programme = grantflow_core::conformance::programme_id(TAG);
+        let programme = grantflow_testkit::conformance::programme_id(TAG);
         self.engine
             .store_mut()
             .load(&programme, 0, usize::MAX)

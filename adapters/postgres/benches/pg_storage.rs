@@ -14,9 +14,9 @@
 
 use std::time::Instant;
 
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{Command, Engine, EngineConfig, ProgrammeId};
 use grantflow_postgres::{PgOptions, PostgresStore};
+use grantflow_testkit::conformance::fixtures;
 use postgres::{Client, NoTls};
 
 type EventRows = (

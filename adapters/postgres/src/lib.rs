@@ -293,6 +293,12 @@ impl PostgresStore {
         Self::connect_with(&url, options)
     }
 
+    /// A second connection with the same settings, to the same database
+    /// and schema (this one stays open).
+    pub fn another_connection(&self) -> Result<PostgresStore, StoreError> {
+        Self::connect_with(&self.url, self.options.clone())
+    }
+
     /// The options this store was opened with.
     pub fn options(&self) -> &PgOptions {
         &self.options

@@ -5,8 +5,8 @@ mod common;
 
 use std::cell::RefCell;
 
-use grantflow_core::conformance::{assert_conformance, run_all_with_reopen};
 use grantflow_postgres::PostgresStore;
+use grantflow_testkit::conformance::{assert_conformance, run_full_suite};
 
 #[test]
 fn postgres_store_conforms() {
@@ -20,14 +20,15 @@ fn postgres_store_conforms() {
         schemas.borrow_mut().push(schema);
         store
     };
-    let passed = assert_conformance(run_all_with_reopen(
+    let passed = assert_conformance(run_full_suite(
         fresh,
         |store: PostgresStore| store.reconnect().expect("reconnect"),
+        |store: &PostgresStore| store.another_connection().expect("a second connection"),
         |store: &mut PostgresStore, programme, expected, rows| {
             store.append_raw_json(programme, expected, rows)
         },
     ));
-    assert_eq!(passed, 12);
+    assert_eq!(passed, 13);
 }
 
 #[test]
@@ -37,8 +38,9 @@ fn the_default_schema_works_too() {
     };
     // The checks that tolerate a shared database run in the connection's default schema.
     let mut store = PostgresStore::connect(&url).expect("connect");
-    grantflow_core::conformance::check_append_and_load(&mut store)
+    grantflow_testkit::conformance::check_append_and_load(&mut store)
         .unwrap_or_else(|f| panic!("{f}"));
-    grantflow_core::conformance::check_idempotency(&mut store).unwrap_or_else(|f| panic!("{f}"));
-    grantflow_core::conformance::check_group_commit(&mut store).unwrap_or_else(|f| panic!("{f}"));
+    grantflow_testkit::conformance::check_idempotency(&mut store).unwrap_or_else(|f| panic!("{f}"));
+    grantflow_testkit::conformance::check_group_commit(&mut store)
+        .unwrap_or_else(|f| panic!("{f}"));
 }

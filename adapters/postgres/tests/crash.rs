@@ -16,12 +16,14 @@ use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use grantflow_core::conformance::acknowledged::{Ack, acknowledge, check_acknowledged, read_acks};
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{
     Command, Engine, EngineError, EventStore, ProgrammeId, Recorded, StageKind, State, evolve,
 };
 use grantflow_postgres::{PgOptions, PostgresStore};
+use grantflow_testkit::conformance::acknowledged::{
+    Ack, acknowledge, check_acknowledged, read_acks,
+};
+use grantflow_testkit::conformance::fixtures;
 
 const URL: &str = "GRANTFLOW_TEST_CRASH_URL";
 const SCHEMA: &str = "GRANTFLOW_TEST_CRASH_SCHEMA";

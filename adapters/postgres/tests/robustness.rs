@@ -4,13 +4,13 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use grantflow_core::conformance::fixtures;
 use grantflow_core::notices;
 use grantflow_core::{
-    Action, Command, Engine, EngineConfig, EngineError, EventStore, Money, NoticeId, Outcome,
-    ProgrammeId, StageKind, State, StoreError, evolve,
+    Command, Engine, EngineConfig, EngineError, EventStore, Money, NoticeId, Outcome, ProgrammeId,
+    StageKind, State, StoreError, evolve,
 };
 use grantflow_postgres::{PgOptions, PostgresStore, SCHEMA_VERSION};
+use grantflow_testkit::conformance::{fixtures, race_writer};
 
 const POT: u32 = 6_000; // five awards of £1,200
 
@@ -21,40 +21,6 @@ fn run(engine: &mut Engine<PostgresStore>, command: &Command) -> Result<Outcome,
             other => return other,
         }
     }
-}
-
-fn writer(engine: &mut Engine<PostgresStore>, tag: &str, w: u64, apps: u64) -> Result<(), String> {
-    let mut accepted = 0u64;
-    for i in 0..apps {
-        let n = w * 1000 + i;
-        run(engine, &fixtures::submit(tag, n))
-            .map_err(|e| format!("writer {w} submit {n}: {e}"))?;
-        engine.catch_up().map_err(|e| e.to_string())?;
-        let offered: Vec<u64> = (w * 1000..=n)
-            .filter(|m| {
-                engine
-                    .state()
-                    .application(&fixtures::application(tag, *m))
-                    .is_some_and(|a| a.stage().kind() == StageKind::Offered)
-            })
-            .collect();
-        for m in offered {
-            run(engine, &fixtures::accept(tag, m))
-                .map_err(|e| format!("writer {w} accept {m}: {e}"))?;
-            accepted += 1;
-            if accepted % 3 == 0 {
-                let withdraw = fixtures::command(
-                    &format!("{tag}/withdraw/{m}"),
-                    Action::Withdraw {
-                        application: fixtures::application(tag, m),
-                        reason: "changed supplier".into(),
-                    },
-                );
-                run(engine, &withdraw).map_err(|e| format!("writer {w} withdraw {m}: {e}"))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[test]
@@ -85,7 +51,7 @@ fn eight_connections_never_overspend_the_pot() {
                         .map_err(|e| e.to_string())?;
                     let mut engine =
                         Engine::with_config(store, programme, config).map_err(|e| e.to_string())?;
-                    writer(&mut engine, tag, w, APPS)
+                    race_writer(&mut engine, tag, w, APPS).map(|_| ())
                 })
             })
             .collect();

@@ -31,11 +31,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{
     Action, Command, CommandId, Engine, EngineConfig, Item, Milestone, Money, Outbox, ProgrammeId,
 };
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use grantflow_testkit::conformance::fixtures;
 use rusqlite::{Connection, params};
 
 fn cmd(name: String, action: Action) -> Command {

@@ -15,9 +15,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 use std::time::Instant;
 
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{Action, Engine, EngineConfig, Item, Milestone, Money, ProgrammeId};
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use grantflow_testkit::conformance::fixtures;
 
 const TAG: &str = "replay-stream";
 

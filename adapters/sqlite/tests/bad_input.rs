@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{Engine, EngineError, EventStore, ProgrammeId, StoreError};
 use grantflow_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
+use grantflow_testkit::conformance::fixtures;
 use rusqlite::Connection;
 
 fn stream(path: &Path, tag: &str) -> ProgrammeId {

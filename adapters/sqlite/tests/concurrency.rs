@@ -8,9 +8,9 @@ mod common;
 use std::path::Path;
 use std::process::Command as Process;
 
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{Engine, ProgrammeId};
 use grantflow_sqlite::SqliteStore;
+use grantflow_testkit::conformance::fixtures;
 
 const POT: u32 = 6_000; // five awards of £1,200
 

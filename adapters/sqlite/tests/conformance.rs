@@ -1,7 +1,7 @@
 //! The store conformance suite on real SQLite files.
 
-use grantflow_core::conformance::{assert_conformance, run_all_with_reopen};
 use grantflow_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use grantflow_testkit::conformance::{assert_conformance, run_full_suite};
 
 fn suite(options: SqliteOptions) -> usize {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -11,9 +11,13 @@ fn suite(options: SqliteOptions) -> usize {
         SqliteStore::open_with(dir.path().join(format!("conformance-{n}.db")), options)
             .expect("open a new SQLite store")
     };
-    assert_conformance(run_all_with_reopen(
+    assert_conformance(run_full_suite(
         fresh,
         |store: SqliteStore| store.reopen().expect("reopen the SQLite store"),
+        |store: &SqliteStore| {
+            SqliteStore::open_with(store.path(), store.options())
+                .expect("a second handle on the SQLite file")
+        },
         |store: &mut SqliteStore, programme, expected, rows| {
             store.append_raw_json(programme, expected, rows)
         },
@@ -22,7 +26,7 @@ fn suite(options: SqliteOptions) -> usize {
 
 #[test]
 fn sqlite_store_conforms_with_full_sync() {
-    assert_eq!(suite(SqliteOptions::default()), 12);
+    assert_eq!(suite(SqliteOptions::default()), 13);
 }
 
 #[test]
@@ -32,6 +36,6 @@ fn sqlite_store_conforms_with_normal_sync() {
             synchronous: Synchronous::Normal,
             ..SqliteOptions::default()
         }),
-        12
+        13
     );
 }

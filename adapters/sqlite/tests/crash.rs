@@ -17,12 +17,12 @@ use std::process::{Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use grantflow_core::conformance::acknowledged::{acknowledge, check_acknowledged, read_acks};
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{
     Action, CommandRecord, Engine, EngineConfig, EventStore, Outbox, ProgrammeId, StageKind,
 };
 use grantflow_sqlite::SqliteStore;
+use grantflow_testkit::conformance::acknowledged::{acknowledge, check_acknowledged, read_acks};
+use grantflow_testkit::conformance::fixtures;
 
 const CHILD_DB: &str = "GRANTFLOW_TEST_CRASH_DB";
 const TAG: &str = "crash";

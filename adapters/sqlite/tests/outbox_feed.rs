@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{Duration, TimeZone, Utc};
-use grantflow_core::conformance::fixtures;
 use grantflow_core::{Engine, EventStore, Notice, NoticeId, Outbox, ProgrammeId, Role, StoreError};
 use grantflow_core::{OutboxEntry, OutboxStatus};
 use grantflow_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
+use grantflow_testkit::conformance::fixtures;
 use rusqlite::Connection;
 
 fn fast(path: &Path) -> SqliteStore {

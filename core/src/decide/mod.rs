@@ -328,7 +328,7 @@ mod tests {
         use crate::messages::ids::{ApplicationId, CommandId};
         use crate::state::lifecycle::Milestone;
         use crate::state::{State, evolve};
-        use crate::testing::conformance::fixtures;
+        use crate::testing::fixtures;
 
         fn app_id(n: u8) -> ApplicationId {
             ApplicationId::new(uuid::Uuid::from_u128(u128::from(n) + 1))
@@ -430,7 +430,7 @@ mod tests {
         use crate::messages::rejection::RejectionCode;
         use crate::state::lifecycle::StageKind;
         use crate::state::{State, evolve};
-        use crate::testing::conformance::fixtures;
+        use crate::testing::fixtures;
 
         fn run(state: &mut State, n: u128, action: Action, at: chrono::DateTime<chrono::Utc>) {
             let c = Command::new(CommandId::new(uuid::Uuid::from_u128(n)), action);

@@ -588,7 +588,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::testing::conformance::fixtures;
+    use crate::testing::fixtures;
 
     fn stage(kind: u8, a: i64, b: i64, attempt: u8) -> Stage {
         let base = fixtures::day(0);

@@ -1,7 +1,4 @@
-//! Aids for tests, behind features: the store conformance suite and the
-//! property-test strategies.
+//! Test data for the core's own unit tests and for `grantflow-testkit`
+//! (feature `fixtures`).
 
-#[cfg(any(test, feature = "conformance"))]
-pub mod conformance;
-#[cfg(feature = "proptest")]
-pub mod strategies;
+pub mod fixtures;

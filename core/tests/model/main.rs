@@ -1,20 +1,16 @@
-//! The model-based test: the core and a deliberately plain reference model
-//! ([`reference`]) run side by side over generated histories and are
-//! compared after every command.
+//! The model-based test: the core and the testkit's deliberately plain
+//! reference model (`grantflow_testkit::model`) run side by side over
+//! generated histories and are compared after every command.
 //!
 //! 1,000 histories by default; `GRANTFLOW_MODEL_CASES` sets another number
 //! (e.g. `GRANTFLOW_MODEL_CASES=5000 cargo test -p grantflow-core
-//! --all-features --test model`).
+//! --test model`).
 
-mod reference;
-
-use chrono::{DateTime, Utc};
-use grantflow_core::strategies::{Run, history};
+use chrono::Utc;
 use grantflow_core::*;
+use grantflow_testkit::model::{Model, check_history};
+use grantflow_testkit::strategies::history;
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
-
-use reference::{Model, Offer, Outcome};
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("GRANTFLOW_MODEL_CASES")
@@ -26,156 +22,6 @@ fn config() -> ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::default()
     }
-}
-
-/// A core stage's name and its times, as the model describes its own.
-fn described(stage: Stage) -> (&'static str, Vec<DateTime<Utc>>) {
-    let times = match stage {
-        Stage::Offered { expires } => vec![expires],
-        Stage::Awarded { pass_by }
-        | Stage::ConsultancyEngaged { pass_by }
-        | Stage::SelfAssessmentSubmitted { pass_by, .. } => vec![pass_by],
-        Stage::PlusAuditBooked { plus_by, .. } => vec![plus_by],
-        Stage::FeedbackDue {
-            pass_by,
-            respond_by,
-        } => vec![pass_by, respond_by],
-        Stage::Certified { plus_by } => plus_by.into_iter().collect(),
-        Stage::PlusRetest { plus_by, retest_by } => vec![plus_by, retest_by],
-        _ => vec![],
-    };
-    (stage.kind().as_str(), times)
-}
-
-/// The offers and lapses among a command's events.
-fn outcome_of(events: &[Event]) -> Outcome {
-    let mut out = Outcome::default();
-    for e in events {
-        match &e.kind {
-            EventKind::Offered {
-                application,
-                amount,
-                expires,
-            } => out.offers.push(Offer {
-                application: *application,
-                amount: amount.pence(),
-                at: e.at,
-                expires: *expires,
-            }),
-            EventKind::Lapsed {
-                application,
-                released,
-            } => out.lapses.push((*application, released.pence())),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The core's state and answer against the model's, after one command.
-fn compare(
-    what: &str,
-    core: &Result<Vec<Event>, Rejection>,
-    state: &State,
-    ours: &Result<Outcome, RejectionCode>,
-    model: &Model,
-) -> Result<(), TestCaseError> {
-    let verdict = core.as_ref().map(|_| ()).map_err(|r| r.code);
-    prop_assert_eq!(
-        verdict,
-        ours.as_ref().map(|_| ()).map_err(|c| *c),
-        "{}: accepted or refused (core: {:?})",
-        what,
-        core.as_ref().err()
-    );
-    if let (Ok(events), Ok(outcome)) = (core, ours) {
-        let theirs = outcome_of(events);
-        prop_assert_eq!(&theirs.offers, &outcome.offers, "{}: offers", what);
-        prop_assert_eq!(&theirs.lapses, &outcome.lapses, "{}: lapses", what);
-    }
-    let pot = state.pot();
-    let figures = reference::Pot {
-        credits: pot.credits().pence(),
-        available: pot.available().pence(),
-        reserved: pot.reserved().pence(),
-        paid: pot.paid().pence(),
-        released: pot.released().pence(),
-        recovered: pot.recovered().pence(),
-    };
-    prop_assert_eq!(figures, model.pot, "{}: the pot", what);
-    prop_assert_eq!(
-        state.applications().len(),
-        model.apps.len(),
-        "{}: applications",
-        what
-    );
-    for (app, ours) in state.applications().values().zip(&model.apps) {
-        prop_assert_eq!(app.id(), ours.id, "{}: arrival order", what);
-        let items = app.coverage().map(|c| Item::ALL.map(|i| c.item(i).pence()));
-        prop_assert_eq!(items, ours.items, "{}: covered items of {}", what, ours.id);
-        prop_assert_eq!(
-            app.award().pence(),
-            ours.award,
-            "{}: award of {}",
-            what,
-            ours.id
-        );
-        prop_assert_eq!(
-            described(app.stage()),
-            ours.stage.described(),
-            "{}: stage of {}",
-            what,
-            ours.id
-        );
-        let a = app.account();
-        prop_assert_eq!(
-            [
-                a.reserved_at_award(),
-                a.outstanding(),
-                a.paid(),
-                a.recovered(),
-                a.released()
-            ]
-            .map(Money::pence),
-            [
-                ours.reserved_at_award,
-                ours.outstanding,
-                ours.paid,
-                ours.recovered,
-                ours.released
-            ],
-            "{}: account of {}",
-            what,
-            ours.id
-        );
-    }
-    let waiting: Vec<ApplicationId> = state.waitlist().iter().map(|(_, id)| id).collect();
-    let ours: Vec<ApplicationId> = model.waitlist.iter().map(|i| model.apps[*i].id).collect();
-    prop_assert_eq!(waiting, ours, "{}: the waitlist", what);
-    Ok(())
-}
-
-/// Runs one history through the core and the model, comparing after every
-/// command and checking the ledger's invariants; counts the commands.
-fn check_history(
-    programme: Programme,
-    steps: &[grantflow_core::strategies::Step],
-    commands: &mut u64,
-) -> Result<(), TestCaseError> {
-    let mut model = Model::open(&programme);
-    let mut run = Run::open(programme);
-    for (n, step) in steps.iter().enumerate() {
-        let Some(command) = run.command(step) else {
-            continue;
-        };
-        let core = run.execute(command.clone());
-        let ours = model.decide(&command, run.now);
-        let what = format!("step {n} at {} ({:?})", run.now, command.action);
-        compare(&what, &core, &run.state, &ours, &model)?;
-        grantflow_core::strategies::assert_invariants(&run.state);
-        *commands += 1;
-    }
-    Ok(())
 }
 
 proptest! {
@@ -190,7 +36,7 @@ proptest! {
     /// account) and waitlist.
     #[test]
     fn the_core_agrees_with_the_reference_model((programme, steps) in history(8, 60)) {
-        check_history(programme, &steps, &mut 0)?;
+        check_history(programme, &steps)?;
     }
 }
 
@@ -220,10 +66,9 @@ fn soak() {
         let counted = std::cell::Cell::new(0u64);
         runner
             .run(&history(8, 60), |(programme, steps)| {
-                let mut n = 0;
-                let result = check_history(programme, &steps, &mut n);
+                let n = check_history(programme, &steps)?;
                 counted.set(counted.get() + n);
-                result
+                Ok(())
             })
             .unwrap_or_else(|e| panic!("soak after {commands} steps: {e}"));
         assert!(

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use grantflow_core::Recorded;
-use grantflow_core::conformance::fixtures;
 use grantflow_core::notices;
 use grantflow_core::{
-    Action, Engine, EngineConfig, EngineError, EventKind, EventStore, NoticeId, Outcome,
-    ProgrammeId, StageKind, State, evolve,
+    Engine, EngineConfig, EngineError, EventKind, EventStore, NoticeId, Outcome, ProgrammeId,
+    StageKind, State, evolve,
 };
 use grantflow_sqlite::SqliteStore;
+use grantflow_testkit::conformance::fixtures;
 
 /// The `now` of every writer command: all writers share one instant, so no
 /// command is ever earlier than the newest event.
@@ -41,48 +41,16 @@ pub fn run<S: EventStore>(
     }
 }
 
-/// One writer: submits `apps` applications numbered from `writer * 1000`,
-/// accepts each of its offers, and withdraws every third accepted award
-/// (releasing money that the waitlist then takes).
+/// One writer (the testkit's racing writer): submits `apps` applications
+/// numbered from `writer * 1000`, accepts its offers, and withdraws every
+/// third accepted award.
 pub fn writer<S: EventStore>(
     engine: &mut Engine<S>,
     tag: &str,
     writer: u64,
     apps: u64,
 ) -> Result<(), String> {
-    let mut accepted = 0u64;
-    for i in 0..apps {
-        let n = writer * 1000 + i;
-        run(engine, &fixtures::submit(tag, n))
-            .map_err(|e| format!("writer {writer} submit {n}: {e}"))?;
-        // Accept whatever of ours is on offer now (ours or one re-offered from the waitlist).
-        engine.catch_up().map_err(|e| e.to_string())?;
-        let offered: Vec<u64> = (writer * 1000..=n)
-            .filter(|m| {
-                engine
-                    .state()
-                    .application(&fixtures::application(tag, *m))
-                    .is_some_and(|a| a.stage().kind() == StageKind::Offered)
-            })
-            .collect();
-        for m in offered {
-            match run(engine, &fixtures::accept(tag, m)) {
-                Ok(_) => accepted += 1,
-                Err(e) => return Err(format!("writer {writer} accept {m}: {e}")),
-            }
-            if accepted % 3 == 0 {
-                let withdraw = fixtures::command(
-                    &format!("{tag}/withdraw/{m}"),
-                    Action::Withdraw {
-                        application: fixtures::application(tag, m),
-                        reason: "changed supplier".into(),
-                    },
-                );
-                run(engine, &withdraw).map_err(|e| format!("writer {writer} withdraw {m}: {e}"))?;
-            }
-        }
-    }
-    Ok(())
+    grantflow_testkit::conformance::race_writer(engine, tag, writer, apps).map(|_| ())
 }
 
 /// Checks a whole stream: versions 1..=n without gap or duplicate, every

@@ -6,10 +6,10 @@ use chrono::Duration;
 use super::fixtures::day;
 use super::harness::{Check, Ctx, ensure, ensure_empty, event, exec, fail, notice, opened};
 use super::{fixtures, programme_id};
-use crate::engine::Outcome;
-use crate::engine::ports::{EventStore, Outbox, OutboxStatus, StoreError};
-use crate::messages::ids::NoticeId;
-use crate::messages::notices::Notice;
+use grantflow_core::Notice;
+use grantflow_core::NoticeId;
+use grantflow_core::Outcome;
+use grantflow_core::{EventStore, Outbox, OutboxStatus, StoreError};
 
 /// The outbox: notices written with events are claimed, leased, acknowledged,
 /// retried, dead-lettered and re-queued. Needs an outbox holding nothing else.

@@ -6,9 +6,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::mpsc::Sender;
 
-use crate::engine::Outcome;
-use crate::engine::ports::Recorded;
-use crate::messages::ids::CommandId;
+use grantflow_core::CommandId;
+use grantflow_core::Outcome;
+use grantflow_core::Recorded;
 
 /// Tells the parent, before going on, that the store acknowledged `id`
 /// with these events: a line `ACK <id> <first version> <events>` written to

@@ -3,16 +3,16 @@
 
 use super::fixtures::{day, programme};
 use super::harness::{
-    Check, Ctx, borrowed, ensure, ensure_empty, event, exec, fail, opened, same_records,
-    without_index,
+    Check, Ctx, borrowed, ensure, ensure_empty, event, exec, fail, opened, same_but_index,
+    same_records,
 };
 use super::{fixtures, programme_id};
-use crate::engine::ports::EventStore;
-use crate::engine::{EngineConfig, Outcome};
-use crate::ledger::money::Money;
-use crate::messages::command::{Action, Command};
-use crate::messages::ids::CommandId;
-use crate::state::CommandRecord;
+use grantflow_core::CommandId;
+use grantflow_core::CommandRecord;
+use grantflow_core::EventStore;
+use grantflow_core::Money;
+use grantflow_core::{Action, Command};
+use grantflow_core::{EngineConfig, Outcome};
 
 /// Idempotency: a repeated command id returns the first outcome, also from
 /// a new engine over the same store.
@@ -35,7 +35,7 @@ pub fn check_idempotency<S: EventStore>(store: &mut S) -> Check {
             },
         "a repeated command id gave {again:?}"
     );
-    let version = eng.state().version;
+    let version = eng.state().version();
     drop(eng);
     let mut eng = borrowed(C, store, &p, EngineConfig::default())?;
     let third = exec(C, &mut eng, &submit, day(3))?;
@@ -49,7 +49,7 @@ pub fn check_idempotency<S: EventStore>(store: &mut S) -> Check {
     );
     ensure!(
         C,
-        eng.state().version == version,
+        eng.state().version() == version,
         "a repeat changed the version"
     );
     Ok(())
@@ -166,7 +166,7 @@ pub fn check_idempotency_from_snapshot<S: EventStore>(store: &mut S) -> Check {
     let mut eng = borrowed(C, store, &p, config)?;
     ensure!(
         C,
-        without_index(eng.state()) == without_index(&live),
+        same_but_index(eng.state(), &live),
         "opening from the snapshot gave another state"
     );
     let again = exec(C, &mut eng, &top_up, day(2))?;
@@ -226,18 +226,18 @@ pub fn check_idempotency_from_snapshot<S: EventStore>(store: &mut S) -> Check {
         "a command repeated inside the batch gave {:?}",
         results[3]
     );
-    let version = eng.state().version;
+    let version = eng.state().version();
     drop(eng);
     let mut replayed = borrowed(C, store, &p, config)?;
     replayed.replay_all().ctx(C, "replay_all")?;
     ensure!(
         C,
-        replayed.state().version == version
-            && replayed.state().commands.len() == live.commands.len() + 1,
+        replayed.state().version() == version
+            && replayed.state().commands().len() == live.commands().len() + 1,
         "the stream holds {} commands at version {}, expected {} at {version}",
-        replayed.state().commands.len(),
-        replayed.state().version,
-        live.commands.len() + 1
+        replayed.state().commands().len(),
+        replayed.state().version(),
+        live.commands().len() + 1
     );
     let full = replayed.state().clone();
     drop(replayed);

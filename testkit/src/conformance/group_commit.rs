@@ -4,11 +4,11 @@
 use super::fixtures;
 use super::fixtures::day;
 use super::harness::{Check, Ctx, all_events, borrowed, ensure, fail, opened};
-use crate::engine::ports::EventStore;
-use crate::engine::{EngineConfig, EngineError, Outcome};
-use crate::messages::command::Action;
-use crate::messages::ids::ApplicationId;
-use crate::messages::rejection::RejectionCode;
+use grantflow_core::Action;
+use grantflow_core::ApplicationId;
+use grantflow_core::EventStore;
+use grantflow_core::RejectionCode;
+use grantflow_core::{EngineConfig, EngineError, Outcome};
 
 /// Group commit: a batch with a rejected command in the middle records the
 /// others in one append, reports the rejection in its slot and writes nothing for it.
@@ -59,7 +59,7 @@ pub fn check_group_commit<S: EventStore>(store: &mut S) -> Check {
             next += 1;
         }
     }
-    let version = eng.state().version;
+    let version = eng.state().version();
     ensure!(
         C,
         version == next - 1,
@@ -69,7 +69,7 @@ pub fn check_group_commit<S: EventStore>(store: &mut S) -> Check {
     let live = eng.state().clone();
     ensure!(
         C,
-        !live.commands.contains_key(&ghost.id),
+        !live.commands().contains_key(&ghost.id),
         "the rejected command was recorded"
     );
     drop(eng);
@@ -108,7 +108,7 @@ pub fn check_group_commit<S: EventStore>(store: &mut S) -> Check {
     );
     ensure!(
         C,
-        eng.state().version == version,
+        eng.state().version() == version,
         "repeating a batch wrote events"
     );
     // A batch over the limit is refused whole.

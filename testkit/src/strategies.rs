@@ -1,4 +1,4 @@
-//! Reusable proptest strategies (feature `proptest`), so that a service
+//! Reusable proptest strategies, so that a service
 //! embedding grantflow can test its own programme's rules the way grantflow
 //! tests the preset.
 //!
@@ -15,11 +15,13 @@
 //!   failed Plus audit re-tested, passed or failed again;
 //!   [`Run::command`] turns one into a [`Command`] against the current
 //!   state, so sequences stay meaningful;
-//! - [`assert_invariants`] checks every ledger and structural invariant.
+//! - [`Weights`] sets how often [`steps`] draws each kind of step
+//!   ([`steps_weighted`]); [`Weights::default`] is what grantflow tests with.
 //!
 //! ```
-//! use grantflow_core::strategies::*;
 //! use grantflow_core::*;
+//! use grantflow_testkit::assert_invariants;
+//! use grantflow_testkit::strategies::*;
 //! use proptest::prelude::*;
 //!
 //! let programme = Programme::healthcare_cyber_essentials_2020();
@@ -39,17 +41,17 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
-use crate::decide::decide;
-use crate::ledger::money::Money;
-use crate::messages::command::{Action, Command};
-use crate::messages::event::{Event, EventKind};
-use crate::messages::ids::{ApplicationId, CommandId};
-use crate::messages::rejection::Rejection;
-use crate::rules::applicant::{Applicant, Contact, CostRequest, Organisation};
-use crate::rules::coverage::Item;
-use crate::rules::programme::{Level, Programme, RingFence, VatPolicy, WaitlistPolicy};
-use crate::state::lifecycle::{Milestone, StageKind};
-use crate::state::{State, evolve};
+use grantflow_core::Item;
+use grantflow_core::Money;
+use grantflow_core::Rejection;
+use grantflow_core::decide;
+use grantflow_core::{Action, Command};
+use grantflow_core::{Applicant, Contact, CostRequest, Organisation};
+use grantflow_core::{ApplicationId, CommandId};
+use grantflow_core::{Event, EventKind};
+use grantflow_core::{Level, Programme, RingFence, VatPolicy, WaitlistPolicy};
+use grantflow_core::{Milestone, StageKind};
+use grantflow_core::{State, evolve};
 
 /// An amount from one penny to `max_pence` pence.
 pub fn money(max_pence: u64) -> impl Strategy<Value = Money> {
@@ -161,8 +163,18 @@ pub fn programme() -> impl Strategy<Value = Programme> {
 /// A [`programme`] and a history of [`steps`] over `apps` applications and
 /// up to `len` further steps.
 pub fn history(apps: usize, len: usize) -> impl Strategy<Value = (Programme, Vec<Step>)> {
+    history_weighted(apps, len, &Weights::default())
+}
+
+/// [`history`] with the given [`Weights`] for its steps.
+pub fn history_weighted(
+    apps: usize,
+    len: usize,
+    weights: &Weights,
+) -> impl Strategy<Value = (Programme, Vec<Step>)> + use<> {
+    let weights = weights.clone();
     programme().prop_flat_map(move |p| {
-        let s = steps(&p, apps, len);
+        let s = steps_weighted(&p, apps, len, &weights);
         (Just(p), s)
     })
 }
@@ -318,30 +330,206 @@ pub fn steps(
     apps: usize,
     len: usize,
 ) -> impl Strategy<Value = Vec<Step>> + use<> {
+    steps_weighted(programme, apps, len, &Weights::default())
+}
+
+/// How often [`steps_weighted`] draws each kind of step, relative to the
+/// others (a weight of 0 never draws it). The first group weighs single
+/// steps among themselves; `single`, `late` and `journey` weigh a single
+/// step against a late submission (a fresh application into whatever is
+/// left of the pot) and a scripted journey ([`Step::Focus`] then
+/// [`Step::Advance`]s). [`Weights::default`] is what grantflow's own
+/// tests use; a programme whose risk lies elsewhere (many clawbacks, a
+/// busy waitlist) raises those.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Weights {
+    /// [`Step::Submit`] of one of the pool's applications.
+    pub submit: u32,
+    /// [`Step::Accept`].
+    pub accept: u32,
+    /// [`Step::Decline`].
+    pub decline: u32,
+    /// [`Step::Withdraw`].
+    pub withdraw: u32,
+    /// [`Step::Milestone`], any milestone to any application.
+    pub milestone: u32,
+    /// [`Step::Claim`].
+    pub claim: u32,
+    /// [`Step::DuplicateClaim`].
+    pub duplicate_claim: u32,
+    /// [`Step::ReclaimPaid`].
+    pub reclaim_paid: u32,
+    /// [`Step::Complete`].
+    pub complete: u32,
+    /// [`Step::Clawback`].
+    pub clawback: u32,
+    /// [`Step::TopUp`].
+    pub top_up: u32,
+    /// [`Step::Tick`].
+    pub tick: u32,
+    /// [`Step::Repeat`].
+    pub repeat: u32,
+    /// [`Step::Progress`].
+    pub progress: u32,
+    /// A single step of the kinds above.
+    pub single: u32,
+    /// A late submission.
+    pub late: u32,
+    /// A scripted journey.
+    pub journey: u32,
+}
+
+impl Default for Weights {
+    fn default() -> Weights {
+        Weights {
+            submit: 1,
+            accept: 4,
+            decline: 1,
+            withdraw: 1,
+            milestone: 3,
+            claim: 8,
+            duplicate_claim: 1,
+            reclaim_paid: 2,
+            complete: 2,
+            clawback: 3,
+            top_up: 2,
+            tick: 3,
+            repeat: 1,
+            progress: 24,
+            single: 12,
+            late: 2,
+            journey: 3,
+        }
+    }
+}
+
+impl Weights {
+    /// Whether at least one kind of single step and one kind of chunk can
+    /// be drawn (otherwise [`steps_weighted`] falls back to the defaults).
+    fn drawable(&self) -> bool {
+        let singles = [
+            self.submit,
+            self.accept,
+            self.decline,
+            self.withdraw,
+            self.milestone,
+            self.claim,
+            self.duplicate_claim,
+            self.reclaim_paid,
+            self.complete,
+            self.clawback,
+            self.top_up,
+            self.tick,
+            self.repeat,
+            self.progress,
+        ];
+        singles.iter().any(|w| *w > 0) && (self.single > 0 || self.late > 0 || self.journey > 0)
+    }
+}
+
+/// A union of the arms whose weight is not 0 (the caller makes sure one is).
+fn weighted<T: std::fmt::Debug + 'static>(
+    arms: Vec<(u32, BoxedStrategy<T>)>,
+) -> proptest::strategy::Union<BoxedStrategy<T>> {
+    proptest::strategy::Union::new_weighted(arms.into_iter().filter(|(w, _)| *w > 0).collect())
+}
+
+/// [`steps`] with the given [`Weights`]. Weights that leave nothing to draw
+/// (every single step at 0, or `single`, `late` and `journey` all at 0)
+/// are replaced by the defaults rather than drawing nothing.
+pub fn steps_weighted(
+    programme: &Programme,
+    apps: usize,
+    len: usize,
+    weights: &Weights,
+) -> impl Strategy<Value = Vec<Step>> + use<> {
     let apps = apps.max(1);
     let len = len.max(1);
-    let step = prop_oneof![
-        1 => (0..apps, applicant(programme), cost_request()).prop_map(|(app, a, request)| Step::Submit { app, applicant: Arc::new(a), request }),
-        4 => (0..apps).prop_map(Step::Accept),
-        1 => (0..apps).prop_map(Step::Decline),
-        1 => (0..apps).prop_map(Step::Withdraw),
-        3 => (0..apps, proptest::sample::select(Milestone::ALL.to_vec())).prop_map(|(a, m)| Step::Milestone(a, m)),
-        8 => (0..apps, proptest::sample::select(Item::ALL.to_vec()), 1u8..=100, proptest::bool::weighted(0.1))
-            .prop_map(|(app, item, fraction, over)| Step::Claim { app, item, fraction, over }),
-        1 => (0..apps, proptest::sample::select(Item::ALL.to_vec())).prop_map(|(app, item)| Step::DuplicateClaim { app, item }),
-        2 => any::<bool>().prop_map(|refold| Step::ReclaimPaid { refold }),
-        2 => (0..apps).prop_map(Step::Complete),
-        3 => (0..apps, 1u8..=100).prop_map(|(app, fraction)| Step::Clawback { app, fraction }),
-        2 => money(500_000).prop_map(Step::TopUp),
-        3 => prop_oneof![6 => 1u32..48, 3 => 24u32 * 5..24 * 20, 1 => 24u32 * 30..24 * 200].prop_map(|hours| Step::Tick { hours }),
-        1 => Just(Step::Repeat),
-        24 => (0..apps, proptest::bool::weighted(0.85)).prop_map(|(app, pass)| Step::Progress { app, pass }),
-    ];
-    let chunk = prop_oneof![
-        12 => step.prop_map(Chunk::One),
-        2 => (applicant(programme), cost_request()).prop_map(|(a, r)| Chunk::Late(Arc::new(a), r)),
-        3 => journey().prop_map(Chunk::Journey),
-    ];
+    let w = if weights.drawable() {
+        weights.clone()
+    } else {
+        Weights::default()
+    };
+    let step = weighted(vec![
+        (
+            w.submit,
+            (0..apps, applicant(programme), cost_request())
+                .prop_map(|(app, a, request)| Step::Submit {
+                    app,
+                    applicant: Arc::new(a),
+                    request,
+                })
+                .boxed(),
+        ),
+        (w.accept, (0..apps).prop_map(Step::Accept).boxed()),
+        (w.decline, (0..apps).prop_map(Step::Decline).boxed()),
+        (w.withdraw, (0..apps).prop_map(Step::Withdraw).boxed()),
+        (
+            w.milestone,
+            (0..apps, proptest::sample::select(Milestone::ALL.to_vec()))
+                .prop_map(|(a, m)| Step::Milestone(a, m))
+                .boxed(),
+        ),
+        (
+            w.claim,
+            (
+                0..apps,
+                proptest::sample::select(Item::ALL.to_vec()),
+                1u8..=100,
+                proptest::bool::weighted(0.1),
+            )
+                .prop_map(|(app, item, fraction, over)| Step::Claim {
+                    app,
+                    item,
+                    fraction,
+                    over,
+                })
+                .boxed(),
+        ),
+        (
+            w.duplicate_claim,
+            (0..apps, proptest::sample::select(Item::ALL.to_vec()))
+                .prop_map(|(app, item)| Step::DuplicateClaim { app, item })
+                .boxed(),
+        ),
+        (
+            w.reclaim_paid,
+            any::<bool>()
+                .prop_map(|refold| Step::ReclaimPaid { refold })
+                .boxed(),
+        ),
+        (w.complete, (0..apps).prop_map(Step::Complete).boxed()),
+        (
+            w.clawback,
+            (0..apps, 1u8..=100)
+                .prop_map(|(app, fraction)| Step::Clawback { app, fraction })
+                .boxed(),
+        ),
+        (w.top_up, money(500_000).prop_map(Step::TopUp).boxed()),
+        (
+            w.tick,
+            prop_oneof![6 => 1u32..48, 3 => 24u32 * 5..24 * 20, 1 => 24u32 * 30..24 * 200]
+                .prop_map(|hours| Step::Tick { hours })
+                .boxed(),
+        ),
+        (w.repeat, Just(Step::Repeat).boxed()),
+        (
+            w.progress,
+            (0..apps, proptest::bool::weighted(0.85))
+                .prop_map(|(app, pass)| Step::Progress { app, pass })
+                .boxed(),
+        ),
+    ]);
+    let chunk = weighted(vec![
+        (w.single, step.prop_map(Chunk::One).boxed()),
+        (
+            w.late,
+            (applicant(programme), cost_request())
+                .prop_map(|(a, r)| Chunk::Late(Arc::new(a), r))
+                .boxed(),
+        ),
+        (w.journey, journey().prop_map(Chunk::Journey).boxed()),
+    ]);
     let opening = (
         proptest::collection::vec((applicant(programme), cost_request()), apps),
         Just((0..apps).collect::<Vec<_>>()).prop_shuffle(),
@@ -530,7 +718,7 @@ impl Run {
                 let net = self
                     .state
                     .application(&app_id(*app))
-                    .map_or(Money::ZERO, |x| x.account.net_paid());
+                    .map_or(Money::ZERO, |x| x.account().net_paid());
                 let amount = Money::from_computed(
                     net.as_decimal() * Decimal::from(*fraction) / Decimal::from(100),
                 )
@@ -583,7 +771,7 @@ impl Run {
             .applications()
             .values()
             .filter(|a| {
-                let kind = a.stage.kind();
+                let kind = a.stage().kind();
                 kind == StageKind::Offered || (kind.is_funded() && kind != StageKind::Completed)
             })
             .collect();
@@ -591,7 +779,7 @@ impl Run {
             .iter()
             .copied()
             .filter(|a| {
-                a.coverage
+                a.coverage()
                     .is_some_and(|c| !c.item(Item::PlusAudit).is_zero())
             })
             .collect();
@@ -600,11 +788,11 @@ impl Run {
         } else {
             live
         };
-        pool.get(pick.checked_rem(pool.len())?).map(|a| a.id)
+        pool.get(pick.checked_rem(pool.len())?).map(|a| a.id())
     }
 
     fn progress(&mut self, id: ApplicationId, pass: bool) -> Option<Action> {
-        use crate::state::lifecycle::Stage;
+        use grantflow_core::Stage;
         let app = self.state.application(&id)?;
         let milestone = |milestone| {
             Some(Action::Milestone {
@@ -612,7 +800,7 @@ impl Run {
                 milestone,
             })
         };
-        match app.stage {
+        match app.stage() {
             Stage::Offered { .. } => Some(Action::Accept { application: id }),
             Stage::Awarded { .. } => milestone(Milestone::ConsultancyEngaged),
             Stage::ConsultancyEngaged { .. }
@@ -639,7 +827,7 @@ impl Run {
             }),
             Stage::Certified { .. } | Stage::PlusCertified | Stage::PlusNotAchieved => {
                 // Invoices first (what the milestone allows), then completion.
-                let items: &[Item] = if app.stage == Stage::PlusCertified {
+                let items: &[Item] = if app.stage() == Stage::PlusCertified {
                     &Item::ALL
                 } else {
                     &[Item::Consultancy, Item::CertificationFee]
@@ -660,7 +848,7 @@ impl Run {
             }
             Stage::Completed | Stage::Failed | Stage::Withdrawn => {
                 // A clawback of half the net paid, or a penny more than it.
-                let net = app.account.net_paid();
+                let net = app.account().net_paid();
                 if net.is_zero() {
                     return None;
                 }
@@ -682,15 +870,5 @@ impl Run {
     pub fn apply(&mut self, step: &Step) -> Option<Result<Vec<Event>, Rejection>> {
         let cmd = self.command(step)?;
         Some(self.execute(cmd))
-    }
-}
-
-/// Panics with a description if any invariant of `state` is broken:
-/// `credits = available + reserved + paid`, no negative figure, per award
-/// `paid <= reserved`, item payments add up, sector totals and ring-fences,
-/// and the waitlist agrees with the stages.
-pub fn assert_invariants(state: &State) {
-    if let Err(e) = state.check_invariants() {
-        panic!("{e}");
     }
 }

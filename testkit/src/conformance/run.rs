@@ -1,5 +1,6 @@
-//! Running the suite: [`run_all`], [`run_all_with_reopen`] and
-//! [`assert_conformance`], which collect every check's result.
+//! Running the suite: [`run_full_suite`], [`run_all`],
+//! [`run_all_with_reopen`] and [`assert_conformance`], which collect every
+//! check's result.
 
 use super::group_commit::check_group_commit;
 use super::harness::Check;
@@ -7,12 +8,13 @@ use super::idempotency::{
     check_command_records, check_idempotency, check_idempotency_from_snapshot,
 };
 use super::outbox::{check_engine_notices, check_outbox};
+use super::racing::check_racing_writers;
 use super::reopen::check_reopen;
 use super::snapshots::check_snapshots;
 use super::streams::{check_append_and_load, check_conflicts, check_paging};
 use super::upcasting::check_upcasting;
 use super::{Failure, RawRows};
-use crate::engine::ports::{EventStore, Outbox};
+use grantflow_core::{EventStore, Outbox};
 
 fn collect(failures: &mut Vec<Failure>, passed: &mut usize, result: Check) {
     match result {
@@ -86,6 +88,31 @@ pub fn run_all_with_reopen<S: EventStore + Outbox>(
         check_engine_notices(&mut store)
     });
     collect(&mut failures, &mut passed, result);
+    if failures.is_empty() {
+        Ok(passed)
+    } else {
+        Err(failures)
+    }
+}
+
+/// The whole suite: [`run_all_with_reopen`], then the racing writers on a
+/// fresh store, each writer on a handle from `another` (a second
+/// connection to the same data; for the in-memory store, a clone).
+pub fn run_full_suite<S: EventStore + Outbox + Send>(
+    mut fresh: impl FnMut() -> S,
+    reopen: impl FnMut(S) -> S,
+    another: impl FnMut(&S) -> S,
+    raw: impl RawRows<S>,
+) -> Result<usize, Vec<Failure>> {
+    let (mut passed, mut failures) = match run_all_with_reopen(&mut fresh, reopen, raw) {
+        Ok(n) => (n, Vec::new()),
+        Err(f) => (0, f),
+    };
+    collect(
+        &mut failures,
+        &mut passed,
+        check_racing_writers(fresh(), another),
+    );
     if failures.is_empty() {
         Ok(passed)
     } else {

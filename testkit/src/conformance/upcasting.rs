@@ -4,9 +4,9 @@
 use super::fixtures::day;
 use super::harness::{Check, Ctx, all_events, ensure, ensure_empty, event, fail};
 use super::{RawRows, programme_id};
-use crate::engine::ports::EventStore;
-use crate::ledger::money::Money;
-use crate::messages::event::{EVENT_SCHEMA_VERSION, EventKind};
+use grantflow_core::EventStore;
+use grantflow_core::Money;
+use grantflow_core::{EVENT_SCHEMA_VERSION, EventKind};
 
 /// Upcasting: a `claim_paid` event of schema version 1 (field `invoice`)
 /// stored as it was written loads as the current version; a row of a newer

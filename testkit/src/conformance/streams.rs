@@ -8,11 +8,11 @@ use super::harness::{
     Check, Ctx, all_events, borrowed, ensure, ensure_empty, event, exec, fail, notice,
 };
 use super::{fixtures, programme_id};
-use crate::engine::EngineConfig;
-use crate::engine::ports::{EventStore, Outbox, Recorded, StoreError};
-use crate::ledger::money::Money;
-use crate::messages::event::{Event, EventKind};
-use crate::messages::ids::CommandId;
+use grantflow_core::CommandId;
+use grantflow_core::EngineConfig;
+use grantflow_core::Money;
+use grantflow_core::{Event, EventKind};
+use grantflow_core::{EventStore, Outbox, Recorded, StoreError};
 
 /// Appending and loading: versions count from 1, `after` and `limit` page,
 /// streams are separate, events come back equal.
@@ -242,9 +242,9 @@ pub fn check_conflicts<S: EventStore + Outbox>(store: &mut S) -> Check {
     );
     ensure!(
         C,
-        eng.state().pot.credits == Money::pounds(10_500),
+        eng.state().pot().credits() == Money::pounds(10_500),
         "the engine did not fold the other writer's event: credits {}",
-        eng.state().pot.credits
+        eng.state().pot().credits()
     );
     Ok(())
 }

@@ -2,17 +2,13 @@
 //! test per check, so the report names each, then the whole suite as an
 //! adapter runs it, counting the checks.
 //!
-//! The suite is behind the core's `conformance` feature, which the core's
-//! dev-dependency on itself turns on for these tests. The file is not
-//! `cfg`-gated on the feature: without it the tests fail to build instead
-//! of running none.
 
 use grantflow_core::InMemoryStore;
-use grantflow_core::conformance::{
+use grantflow_testkit::conformance::{
     Failure, assert_conformance, check_append_and_load, check_command_records, check_conflicts,
     check_engine_notices, check_group_commit, check_idempotency, check_idempotency_from_snapshot,
-    check_outbox, check_paging, check_reopen, check_snapshots, check_upcasting, memory_raw,
-    run_all, run_all_with_reopen,
+    check_outbox, check_paging, check_racing_writers, check_reopen, check_snapshots,
+    check_upcasting, memory_raw, run_all, run_all_with_reopen, run_full_suite,
 };
 
 fn pass<T>(check: Result<T, Failure>) {
@@ -127,4 +123,28 @@ fn in_memory_store_conforms_across_handles() {
         memory_raw,
     ));
     assert_eq!(passed, 12);
+}
+
+/// Given four threads, each with its own handle (a clone) on one store,
+/// when they submit, accept and withdraw against a pot of five awards,
+/// then the stream has no gap, the pot is never overspent at any version,
+/// and every acknowledged command is in the log once and whole.
+#[test]
+fn racing_writers() {
+    pass(check_racing_writers(InMemoryStore::new(), |store| {
+        store.clone()
+    }));
+}
+
+/// Given the full suite (reopening and racing writers included), when it
+/// runs, then all 13 checks pass.
+#[test]
+fn in_memory_store_passes_the_full_suite() {
+    let passed = assert_conformance(run_full_suite(
+        InMemoryStore::new,
+        |store| store,
+        |store| store.clone(),
+        memory_raw,
+    ));
+    assert_eq!(passed, 13);
 }

@@ -1,13 +1,19 @@
-//! The store conformance suite (feature `conformance`): one set of checks
-//! that every [`EventStore`] + [`Outbox`] must pass, written once and run
-//! against the in-memory, SQLite and PostgreSQL stores.
+//! The store conformance suite: one set of checks that every
+//! [`EventStore`] + [`Outbox`] must pass, written once and run against the
+//! in-memory, SQLite and PostgreSQL stores.
 //!
+//! - [`run_full_suite`] runs all of it: every check below, the reopen
+//!   check and the racing writers;
 //! - [`run_all`] runs every check on stores made by a `fresh` closure;
 //! - [`run_all_with_reopen`] also closes and reopens a store (a `reopen`
 //!   closure) to check that streams, snapshots, the outbox and command
 //!   idempotency survive a restart (including a command from before the
 //!   snapshot, which the store answers for through
 //!   [`EventStore::command_records`]);
+//! - [`check_racing_writers`] has several threads, each on its own handle
+//!   to one store (an `another` closure), submit, accept and withdraw
+//!   against one small pot: no overspend at any version, no gap, no lost
+//!   or doubled command;
 //! - each check is also a public function (`check_*`) returning a
 //!   [`Failure`] instead of panicking, so an adapter can run one alone;
 //! - [`RawRows`] is the one thing the suite needs beyond the ports: a
@@ -16,7 +22,7 @@
 //! - [`fixtures`] builds programmes, applicants and commands for tests.
 //!
 //! The checks live in one module per concern (`streams`, `idempotency`,
-//! `snapshots`, `outbox`, `upcasting`, `group_commit`, `reopen`), all
+//! `snapshots`, `outbox`, `upcasting`, `group_commit`, `reopen`, `racing`), all
 //! written with the shorthands of `harness` and the data of [`fixtures`];
 //! `run` calls them in turn, and this module re-exports every public
 //! function, so each keeps its path `conformance::check_*`.
@@ -27,21 +33,22 @@
 //!
 //! ```
 //! use grantflow_core::InMemoryStore;
-//! use grantflow_core::conformance::{memory_raw, run_all_with_reopen};
+//! use grantflow_testkit::conformance::{memory_raw, run_full_suite};
 //!
-//! let passed = run_all_with_reopen(InMemoryStore::new, |s| s.clone(), memory_raw).unwrap();
-//! assert_eq!(passed, 12);
+//! let passed = run_full_suite(InMemoryStore::new, |s| s, |s| s.clone(), memory_raw).unwrap();
+//! assert_eq!(passed, 13);
 //! ```
 //!
-//! [`Outbox`]: crate::engine::ports::Outbox
+//! [`Outbox`]: grantflow_core::Outbox
 
 pub mod acknowledged;
-pub mod fixtures;
+pub use grantflow_core::fixtures;
 
 mod group_commit;
 mod harness;
 mod idempotency;
 mod outbox;
+mod racing;
 mod reopen;
 mod run;
 mod snapshots;
@@ -51,8 +58,9 @@ mod upcasting;
 pub use group_commit::check_group_commit;
 pub use idempotency::{check_command_records, check_idempotency, check_idempotency_from_snapshot};
 pub use outbox::{check_engine_notices, check_outbox};
+pub use racing::{WRITERS, check_racing_writers, race_writer};
 pub use reopen::check_reopen;
-pub use run::{assert_conformance, run_all, run_all_with_reopen};
+pub use run::{assert_conformance, run_all, run_all_with_reopen, run_full_suite};
 pub use snapshots::check_snapshots;
 pub use streams::{check_append_and_load, check_conflicts, check_paging};
 pub use upcasting::check_upcasting;
@@ -60,10 +68,10 @@ pub use upcasting::check_upcasting;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::engine::memory::InMemoryStore;
-use crate::engine::ports::{EventStore, StoreError};
-use crate::messages::event::Event;
-use crate::messages::ids::ProgrammeId;
+use grantflow_core::Event;
+use grantflow_core::InMemoryStore;
+use grantflow_core::ProgrammeId;
+use grantflow_core::{EventStore, StoreError};
 
 /// A check that did not pass: which one and why.
 #[derive(Clone, Debug, PartialEq, Eq)]

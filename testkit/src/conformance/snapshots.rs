@@ -5,11 +5,11 @@ use chrono::Duration;
 
 use super::fixtures::{day, programme};
 use super::harness::{
-    Check, Ctx, borrowed, ensure, ensure_empty, exec, fail, same_records, without_index,
+    Check, Ctx, borrowed, ensure, ensure_empty, exec, fail, same_but_index, same_records,
 };
 use super::{fixtures, programme_id};
-use crate::engine::ports::{EventStore, Snapshot};
-use crate::engine::{EngineConfig, EngineError, SNAPSHOT_FORMAT};
+use grantflow_core::{EngineConfig, EngineError, SNAPSHOT_FORMAT};
+use grantflow_core::{EventStore, Snapshot};
 
 /// Snapshots: the engine saves them every N events; opening from the newest
 /// gives the same state as a full replay; unusable snapshots are ignored.
@@ -63,22 +63,22 @@ pub fn check_snapshots<S: EventStore>(store: &mut S) -> Check {
     );
     ensure!(
         C,
-        snap.version > 0 && snap.version <= live.version,
+        snap.version > 0 && snap.version <= live.version(),
         "snapshot at version {} for a stream at {}",
         snap.version,
-        live.version
+        live.version()
     );
     let from_snapshot = borrowed(C, store, &p, config)?;
     ensure!(
         C,
-        without_index(from_snapshot.state()) == without_index(&live),
+        same_but_index(from_snapshot.state(), &live),
         "opening from the snapshot gave a state unlike the live one"
     );
     ensure!(
         C,
         from_snapshot
             .state()
-            .commands
+            .commands()
             .values()
             .all(|r| r.first_version > snap.version),
         "the command index came back from the snapshot"
@@ -130,12 +130,12 @@ pub fn check_snapshots<S: EventStore>(store: &mut S) -> Check {
     // A snapshot of an unknown format or unreadable data is ignored: full replay.
     for bad in [
         Snapshot {
-            version: live.version,
+            version: live.version(),
             format: 999,
             data: "{}".into(),
         },
         Snapshot {
-            version: live.version,
+            version: live.version(),
             format: SNAPSHOT_FORMAT,
             data: "not json".into(),
         },

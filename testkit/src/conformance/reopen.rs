@@ -2,10 +2,10 @@
 //! closing the store and opening it again.
 
 use super::fixtures::{day, programme};
-use super::harness::{Ctx, engine, ensure, ensure_empty, exec, fail, without_index};
+use super::harness::{Ctx, engine, ensure, ensure_empty, exec, fail, same_but_index};
 use super::{Failure, fixtures, programme_id};
-use crate::engine::ports::{EventStore, Outbox};
-use crate::engine::{EngineConfig, Outcome};
+use grantflow_core::{EngineConfig, Outcome};
+use grantflow_core::{EventStore, Outbox};
 
 /// Reopening: streams, snapshots, the outbox and command idempotency survive
 /// closing the store and opening it again.
@@ -78,7 +78,7 @@ pub fn check_reopen<S: EventStore + Outbox>(
     let mut eng = engine(C, store, &p, config)?;
     ensure!(
         C,
-        without_index(eng.state()) == without_index(&live),
+        same_but_index(eng.state(), &live),
         "the state after a reopen differs"
     );
     // A command from before the snapshot, repeated after opening from it.
@@ -91,7 +91,7 @@ pub fn check_reopen<S: EventStore + Outbox>(
             },
         "after a reopen a repeated command from before the snapshot gave {again:?}"
     );
-    let version = eng.state().version;
+    let version = eng.state().version();
     let store = reopen(eng.into_store());
     let mut eng = engine(C, store, &p, config)?;
     let batch = eng
@@ -107,7 +107,7 @@ pub fn check_reopen<S: EventStore + Outbox>(
     );
     ensure!(
         C,
-        eng.state().version == version,
+        eng.state().version() == version,
         "repeating commands after a reopen wrote events"
     );
     let store = reopen(eng.into_store());
@@ -115,7 +115,7 @@ pub fn check_reopen<S: EventStore + Outbox>(
     eng.replay_all().ctx(C, "replay_all after reopen")?;
     ensure!(
         C,
-        eng.state() == &live && eng.state().version == version,
+        eng.state() == &live && eng.state().version() == version,
         "a full replay after a reopen differs"
     );
     let mut store = eng.into_store();
