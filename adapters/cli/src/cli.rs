@@ -345,6 +345,32 @@ Examples:
         )]
         args: Vec<String>,
     },
+    /// Serve the JSON API over HTTP on this database, with the notice dispatcher running.
+    #[command(
+        after_help = "Every route but /health, /openapi.json, a programme's rules and its eligibility check
+needs a service token (`grantflow token add`); the OpenAPI document at /openapi.json lists each
+route's roles. Commands take their id from an Idempotency-Key header. Audit lines (one per
+command) go to --audit or standard error; notices are delivered to standard output.
+
+Examples:
+  grantflow token add --role admin setup
+  grantflow serve --addr 127.0.0.1:8080
+  grantflow --db postgres://postgres@127.0.0.1:5432/grants serve --tokens /etc/grantflow/tokens.toml"
+    )]
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The service tokens file that `grantflow token add` writes.
+        #[arg(long, default_value = "grantflow-tokens.toml")]
+        tokens: std::path::PathBuf,
+        /// Append audit lines to this file instead of standard error.
+        #[arg(long)]
+        audit: Option<std::path::PathBuf>,
+    },
+    /// Manage the service tokens `serve` accepts.
+    #[command(subcommand)]
+    Token(TokenVerb),
     /// Run the 2020 programme with a seeded population of applicants and print a summary.
     #[command(
         after_help = "Writes a fresh SQLite file (default grantflow-demo.db in the current directory, replaced if
@@ -361,5 +387,27 @@ Examples:
         /// The random seed: the same seed gives the same run.
         #[arg(long, default_value_t = 2020)]
         seed: u64,
+    },
+}
+
+/// `grantflow token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenVerb {
+    /// Make a token with a role and print its secret once (the file keeps only its SHA-256).
+    #[command(after_help = "Examples:
+  grantflow token add --role finance ledger-bot
+  grantflow token add --role applicant --email office@supplier.example supplier-portal")]
+    Add {
+        /// A name for the token, shown in the audit log.
+        name: String,
+        /// applicant, assessor, finance, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// For an applicant token: the applicant's e-mail address, which limits it to their applications.
+        #[arg(long)]
+        email: Option<String>,
+        /// The tokens file (created if missing).
+        #[arg(long, default_value = "grantflow-tokens.toml")]
+        tokens: std::path::PathBuf,
     },
 }

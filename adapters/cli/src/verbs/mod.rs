@@ -3,8 +3,8 @@
 //! [`run`] matches the parsed command line to its verb; the verbs that send
 //! one command built from the session go through `simple`, here. The others
 //! have a module per group: `init`, `applications` (`explain`, `apply`),
-//! `inspect` (`status`, `history`), `batch` (`run`), `outbox` and
-//! `simulate`; `output` prints for all of them. [`fresh_engine`] opens an
+//! `inspect` (`status`, `history`), `batch` (`run`), `outbox`, `serve`
+//! (`serve`, `token add`) and `simulate`; `output` prints for all of them. [`fresh_engine`] opens an
 //! engine for the demo.
 
 mod applications;
@@ -13,6 +13,7 @@ mod init;
 mod inspect;
 mod outbox;
 mod output;
+mod serve;
 mod simulate;
 
 pub use output::pretty;
@@ -27,7 +28,7 @@ use self::inspect::{history, status};
 use self::outbox::outbox;
 use self::output::{print_outcome, write_output};
 use self::simulate::simulate;
-use crate::cli::{Change, Cli, Verb};
+use crate::cli::{Change, Cli, TokenVerb, Verb};
 use crate::error::{CliError, CliResult};
 use crate::session::{DEFAULT_DB, Session};
 use crate::{demo, export, input, report, schema, store};
@@ -266,6 +267,17 @@ pub fn run(cli: Cli) -> CliResult<()> {
             }
             simulate(&args)
         }
+        Verb::Serve {
+            addr,
+            tokens,
+            audit,
+        } => serve::serve(&db, &addr, &tokens, audit.as_deref()),
+        Verb::Token(TokenVerb::Add {
+            name,
+            role,
+            email,
+            tokens,
+        }) => serve::token_add(&tokens, &name, &role, email.as_deref()),
         Verb::Demo { applicants, seed } => {
             let db = cli
                 .db

@@ -1,0 +1,183 @@
+//! `grantflow token add` and `grantflow serve` as a user runs them: a real
+//! process on a loopback port over a SQLite file, its tokens file and its
+//! audit log, stopped with Ctrl-C (SIGINT).
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn grantflow(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_grantflow"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("grantflow runs")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Given a programme initialised by the CLI and a finance token made by
+/// `grantflow token add`, when `grantflow serve` runs, then the ledger
+/// answers with that token, a top-up is recorded and audited, a request
+/// without a token is refused 401, and Ctrl-C stops the server cleanly.
+#[test]
+fn serve_answers_with_a_token_from_token_add_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let init = grantflow(
+        dir.path(),
+        &[
+            "init",
+            "--preset",
+            "healthcare-ce-2020",
+            "--now",
+            "2020-09-01",
+        ],
+    );
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let made = grantflow(
+        dir.path(),
+        &["token", "add", "--role", "finance", "ledger-bot"],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let secret = String::from_utf8(made.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    assert!(secret.starts_with("gft_") && secret.len() > 60, "{secret}");
+    let file =
+        std::fs::read_to_string(dir.path().join("grantflow-tokens.toml")).expect("tokens file");
+    assert!(!file.contains(&secret), "the file keeps only the hash");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("grantflow-tokens.toml"))
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read the tokens file");
+    }
+    let again = grantflow(
+        dir.path(),
+        &["token", "add", "--role", "finance", "ledger-bot"],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a name used twice is bad usage"
+    );
+
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut served = Served(
+        Command::new(env!("CARGO_BIN_EXE_grantflow"))
+            .current_dir(dir.path())
+            .args(["serve", "--addr", &addr, "--audit", "audit.jsonl"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts"),
+    );
+    let base = format!("http://{addr}");
+    let a = agent();
+    let started = Instant::now();
+    while a.get(format!("{base}/health")).call().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut ledger = a
+        .get(format!("{base}/programmes/healthcare-ce-2020/ledger"))
+        .header("authorization", format!("Bearer {secret}"))
+        .call()
+        .expect("an answer");
+    assert_eq!(ledger.status().as_u16(), 200);
+    let body: serde_json::Value =
+        serde_json::from_str(&ledger.body_mut().read_to_string().expect("body")).expect("JSON");
+    assert_eq!(body["credits"], "500000.00");
+
+    let signed_out = a
+        .get(format!("{base}/programmes/healthcare-ce-2020/ledger"))
+        .call()
+        .expect("an answer");
+    assert_eq!(signed_out.status().as_u16(), 401);
+
+    let topped = a
+        .post(format!("{base}/programmes/healthcare-ce-2020/top-ups"))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("idempotency-key", "top-up-1")
+        .send_json(serde_json::json!({ "amount": "1000.00", "note": "second tranche" }))
+        .expect("an answer");
+    assert_eq!(topped.status().as_u16(), 200);
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &served.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = served.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = served.0.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(status.success(), "serve stopped cleanly: {stderr}");
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit log");
+    let lines: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{audit}");
+    assert_eq!(lines[0]["who"], "ledger-bot");
+    assert_eq!(lines[0]["command"], "top_up");
+    assert_eq!(lines[0]["outcome"], "applied");
+
+    let ledger = grantflow(dir.path(), &["ledger", "--json"]);
+    let text = String::from_utf8_lossy(&ledger.stdout);
+    assert!(
+        text.contains("501000.00") || text.contains("501,000.00"),
+        "the CLI sees the top-up: {text}"
+    );
+}

@@ -1,0 +1,125 @@
+//! [`Engines`]: one [`Engine`] per programme over stores from one opener,
+//! behind the object-safe [`Programmes`] that the routes call.
+//!
+//! The store ports are synchronous; the routes call these from blocking
+//! tasks, one at a time (a mutex), so a server's own requests never race
+//! each other, and several servers on one PostgreSQL database race only as
+//! engines do: a lost append is a version conflict, decided again.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use grantflow_core::{
+    Command, Engine, EngineError, EventStore, Outbox, Outcome, ProgrammeId, Recorded, State,
+    StoreError,
+};
+
+/// What the routes need of the programmes' engines.
+pub trait Programmes: Send {
+    /// Decides and records `command` on `programme`.
+    fn execute(
+        &mut self,
+        programme: &ProgrammeId,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, EngineError>;
+
+    /// Calls `read` with the programme's state, caught up with its store
+    /// (other servers may have written).
+    fn read(
+        &mut self,
+        programme: &ProgrammeId,
+        read: &mut dyn FnMut(&State),
+    ) -> Result<(), EngineError>;
+
+    /// Up to `limit` events after `after`.
+    fn events(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError>;
+}
+
+/// A function that opens a store handle (a SQLite file, a PostgreSQL connection).
+pub type Opener<S> = Box<dyn Fn() -> Result<S, StoreError> + Send>;
+
+/// One engine per programme, each on a store from `open`.
+pub struct Engines<S> {
+    open: Opener<S>,
+    engines: HashMap<ProgrammeId, Engine<S>>,
+}
+
+impl<S> std::fmt::Debug for Engines<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engines")
+            .field("programmes", &self.engines.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The most programmes one server keeps open at once.
+pub const MAX_OPEN_PROGRAMMES: usize = 64;
+
+impl<S: EventStore + Outbox + Send> Engines<S> {
+    /// Engines over stores from `open`, opened on first use.
+    pub fn new(open: impl Fn() -> Result<S, StoreError> + Send + 'static) -> Engines<S> {
+        Engines {
+            open: Box::new(open),
+            engines: HashMap::new(),
+        }
+    }
+
+    fn engine(&mut self, programme: &ProgrammeId) -> Result<&mut Engine<S>, EngineError> {
+        if !self.engines.contains_key(programme) {
+            if self.engines.len() >= MAX_OPEN_PROGRAMMES {
+                // Bounded: the least useful guess is as good as any, and
+                // reopening costs one snapshot load.
+                self.engines.clear();
+            }
+            let engine = Engine::open((self.open)()?, programme.clone())?;
+            self.engines.insert(programme.clone(), engine);
+        }
+        self.engines.get_mut(programme).ok_or_else(|| {
+            EngineError::Store(StoreError::Unavailable {
+                detail: "engine cache".into(),
+            })
+        })
+    }
+}
+
+impl<S: EventStore + Outbox + Send> Programmes for Engines<S> {
+    fn execute(
+        &mut self,
+        programme: &ProgrammeId,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, EngineError> {
+        self.engine(programme)?.execute(command, now)
+    }
+
+    fn read(
+        &mut self,
+        programme: &ProgrammeId,
+        read: &mut dyn FnMut(&State),
+    ) -> Result<(), EngineError> {
+        let engine = self.engine(programme)?;
+        engine.catch_up()?;
+        read(engine.state());
+        Ok(())
+    }
+
+    fn events(
+        &mut self,
+        programme: &ProgrammeId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let engine = self
+            .engine(programme)
+            .map_err(|e| StoreError::Unavailable {
+                detail: e.to_string(),
+            })?;
+        engine.store_mut().load(programme, after, limit)
+    }
+}

@@ -1,0 +1,307 @@
+//! Who may do what: the [`Role`]s, the service [`Tokens`] that carry them,
+//! and the [`Caller`] every route reads from its request.
+//!
+//! A token is a random secret shown once, when `grantflow token add` makes
+//! it; the tokens file keeps only its SHA-256, its name and its role (and,
+//! for an applicant's token, the applicant's e-mail address, which limits
+//! it to that applicant's own applications). Each route lists its roles in
+//! its OpenAPI operation (`security: [{"token": [roles…]}]`) and checks
+//! them with [`Caller::require`] before it reads or changes anything.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::problem::Problem;
+
+/// The roles the money needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Applies, and reads, accepts, declines or withdraws its own applications only.
+    Applicant,
+    /// Records certification milestones.
+    Assessor,
+    /// Pays claims, tops up the pot, claws back, completes awards, reads the ledger.
+    Finance,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Sets programmes up and runs ticks.
+    Admin,
+}
+
+impl Role {
+    /// Every role, in the order above.
+    pub const ALL: [Role; 5] = [
+        Role::Applicant,
+        Role::Assessor,
+        Role::Finance,
+        Role::Auditor,
+        Role::Admin,
+    ];
+
+    /// The role as written in tokens files and the OpenAPI document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Applicant => "applicant",
+            Role::Assessor => "assessor",
+            Role::Finance => "finance",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = TokensError;
+    fn from_str(s: &str) -> Result<Role, TokensError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| TokensError::UnknownRole(s.to_string()))
+    }
+}
+
+/// What went wrong with a tokens file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokensError {
+    /// The file could not be read or written.
+    #[error("tokens file `{path}`: {detail}")]
+    Io { path: String, detail: String },
+    /// The file is not a tokens file.
+    #[error(
+        "tokens file `{path}` is not valid ({detail}): fix it or make a new one with `grantflow token add`"
+    )]
+    Invalid { path: String, detail: String },
+    /// A role that does not exist.
+    #[error("unknown role `{0}`: use applicant, assessor, finance, auditor or admin")]
+    UnknownRole(String),
+    /// A name that is blank, or already taken in the file.
+    #[error("token name `{0}` is blank or already used in this file: choose another")]
+    BadName(String),
+    /// An applicant token without an e-mail address, or a staff token with one.
+    #[error("an applicant token needs --email (the applicant it acts for); other roles take none")]
+    Email,
+    /// The operating system gave no random bytes.
+    #[error("no random source: {0}")]
+    Random(String),
+}
+
+/// One token as the file keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEntry {
+    /// A name for people and the audit log, e.g. `ledger-bot`.
+    pub name: String,
+    /// The role it carries.
+    pub role: Role,
+    /// For an applicant token: the e-mail address of the applicant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// SHA-256 of the secret, hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TokensFile {
+    #[serde(default)]
+    token: Vec<TokenEntry>,
+}
+
+/// The tokens the server accepts, by the hash of their secret.
+#[derive(Clone, Debug, Default)]
+pub struct Tokens {
+    by_hash: HashMap<String, TokenEntry>,
+}
+
+fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn read_file(path: &Path) -> Result<TokensFile, TokensError> {
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| TokensError::Invalid {
+            path: shown,
+            detail: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TokensFile::default()),
+        Err(e) => Err(TokensError::Io {
+            path: shown,
+            detail: e.to_string(),
+        }),
+    }
+}
+
+impl Tokens {
+    /// The tokens in `path`; a missing file holds none (so every route
+    /// that needs a role answers 401 until a token is added).
+    pub fn load(path: &Path) -> Result<Tokens, TokensError> {
+        let file = read_file(path)?;
+        Ok(Tokens {
+            by_hash: file
+                .token
+                .into_iter()
+                .map(|t| (t.sha256.clone(), t))
+                .collect(),
+        })
+    }
+
+    /// Makes a token, adds it to `path` (created if missing) and returns
+    /// its secret, which is shown once and kept nowhere.
+    pub fn add(
+        path: &Path,
+        name: &str,
+        role: Role,
+        email: Option<&str>,
+    ) -> Result<String, TokensError> {
+        let mut file = read_file(path)?;
+        let name = name.trim();
+        if name.is_empty() || file.token.iter().any(|t| t.name == name) {
+            return Err(TokensError::BadName(name.to_string()));
+        }
+        let email = email.map(str::trim).filter(|e| !e.is_empty());
+        if (role == Role::Applicant) != email.is_some() {
+            return Err(TokensError::Email);
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| TokensError::Random(e.to_string()))?;
+        let secret = format!(
+            "gft_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        file.token.push(TokenEntry {
+            name: name.to_string(),
+            role,
+            email: email.map(str::to_lowercase),
+            sha256: hash(&secret),
+        });
+        let shown = path.display().to_string();
+        let text = toml::to_string(&file).map_err(|e| TokensError::Invalid {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+        let temporary = path.with_extension("toml.new");
+        std::fs::write(&temporary, text)
+            .and_then(|()| owner_only(&temporary))
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|e| TokensError::Io {
+                path: shown,
+                detail: e.to_string(),
+            })?;
+        Ok(secret)
+    }
+
+    /// Adds a token in memory (for tests and embedders that keep tokens
+    /// elsewhere); returns nothing, as the caller chose the secret.
+    pub fn insert(&mut self, secret: &str, name: &str, role: Role, email: Option<&str>) {
+        let entry = TokenEntry {
+            name: name.to_string(),
+            role,
+            email: email.map(str::to_lowercase),
+            sha256: hash(secret),
+        };
+        self.by_hash.insert(entry.sha256.clone(), entry);
+    }
+
+    /// The token whose secret this is.
+    pub fn find(&self, secret: &str) -> Option<&TokenEntry> {
+        self.by_hash.get(&hash(secret))
+    }
+}
+
+/// Makes a file readable and writable by its owner only.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Who sent a request: nobody, or the holder of a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// No `Authorization` header.
+    Anonymous,
+    /// A valid token.
+    Token(TokenEntry),
+}
+
+impl Caller {
+    /// The caller's token if its role is one of `roles`: 401 when signed
+    /// out, 403 for another role.
+    pub fn require(&self, roles: &[Role]) -> Result<&TokenEntry, Problem> {
+        match self {
+            Caller::Anonymous => Err(Problem::unauthorised()),
+            Caller::Token(t) if roles.contains(&t.role) => Ok(t),
+            Caller::Token(t) => Err(Problem::forbidden(format!(
+                "a {} token may not do this: it needs one of {}",
+                t.role,
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// The token's name for the audit log, or `anonymous`.
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::Token(t) => &t.name,
+        }
+    }
+}
+
+/// What the server knows that a [`Caller`] is read against.
+pub trait HasTokens {
+    /// The accepted tokens.
+    fn tokens(&self) -> &Tokens;
+}
+
+impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Caller, Problem> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Ok(Caller::Anonymous);
+        };
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(Problem::unauthorised)?;
+        state
+            .tokens()
+            .find(secret)
+            .cloned()
+            .map(Caller::Token)
+            .ok_or_else(Problem::unauthorised)
+    }
+}

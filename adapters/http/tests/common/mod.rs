@@ -1,0 +1,234 @@
+//! Shared by the HTTP tests: a real server on a loopback port, over a real
+//! store, with a clock the test sets, service tokens for every role, and a
+//! client that reads every status.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use grantflow_core::Programme;
+use grantflow_http::{Audit, Programmes, Role, Server, Tokens};
+use grantflow_testkit::fixtures;
+use serde_json::{Value, json};
+
+/// The secret of each test token: `secret-<role>`; the applicant's acts
+/// for `fixtures::applicant(1)`'s e-mail address, `secret-other` for
+/// another applicant's.
+pub const ROLES: [(&str, Option<Role>); 6] = [
+    ("anonymous", None),
+    ("secret-applicant", Some(Role::Applicant)),
+    ("secret-assessor", Some(Role::Assessor)),
+    ("secret-finance", Some(Role::Finance)),
+    ("secret-auditor", Some(Role::Auditor)),
+    ("secret-admin", Some(Role::Admin)),
+];
+
+pub fn tokens() -> Tokens {
+    let mut t = Tokens::default();
+    for (secret, role) in ROLES {
+        if let Some(role) = role {
+            let email = (role == Role::Applicant).then(|| fixtures::applicant(1).contact.email);
+            t.insert(secret, &format!("{role}-1"), role, email.as_deref());
+        }
+    }
+    t.insert(
+        "secret-other",
+        "applicant-2",
+        Role::Applicant,
+        Some(&fixtures::applicant(2).contact.email),
+    );
+    t
+}
+
+/// An audit log the test can read.
+#[derive(Clone, Default)]
+pub struct Lines(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("audit buffer").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    pub fn records(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.0.lock().expect("audit buffer").clone()).expect("utf-8");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+            .collect()
+    }
+}
+
+/// A running server: its base URL, its clock and its audit log.
+pub struct Running {
+    pub base: String,
+    pub clock: Arc<Mutex<DateTime<Utc>>>,
+    pub audit: Lines,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    agent: ureq::Agent,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a request got back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub replayed: bool,
+    pub body: Value,
+    pub text: String,
+}
+
+pub fn start(programmes: Box<dyn Programmes>) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let clock = Arc::new(Mutex::new(fixtures::day(0)));
+    let audit = Lines::default();
+    let server = {
+        let clock = Arc::clone(&clock);
+        Server::with_clock(
+            programmes,
+            tokens(),
+            Audit::new(audit.clone()),
+            Arc::new(move || *clock.lock().expect("clock")),
+        )
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        // The server is dropped after the runtime stops, outside it: the
+        // synchronous PostgreSQL client may not be dropped inside one.
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            server
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server runs");
+        });
+        drop(runtime);
+        drop(server);
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    Running {
+        base,
+        clock,
+        audit,
+        stop: Some(stop),
+        thread: Some(thread),
+        agent,
+    }
+}
+
+impl Running {
+    /// Sends a request; `token` is a secret or `anonymous`.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let raw = body.map(|b| serde_json::to_vec(b).expect("JSON"));
+        self.send_raw(method, path, token, key, raw.as_deref())
+    }
+
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        if token != "anonymous" {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request = request.header("content-type", "application/json");
+        let request = request
+            .body(body.map(<[u8]>::to_vec).unwrap_or_default())
+            .expect("a request");
+        let mut response = self.agent.run(request).expect("the server answers");
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let content_type = header("content-type");
+        let replayed = header("idempotent-replayed") == "true";
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .expect("a body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            replayed,
+            body,
+            text,
+        }
+    }
+
+    /// Opens `programme` as the admin; panics unless it was recorded.
+    pub fn open(&self, id: &str, mut programme: Programme) {
+        programme.id = id.to_string();
+        let rules = serde_json::to_value(&programme).expect("rules");
+        let r = self.send(
+            "PUT",
+            &format!("/programmes/{id}"),
+            "secret-admin",
+            Some(&format!("open-{id}")),
+            Some(&rules),
+        );
+        assert_eq!(r.status, 200, "open: {}", r.text);
+    }
+}
+
+/// A submission of `fixtures::applicant(n)` under `reference`.
+pub fn submission(reference: &str, n: u64) -> Value {
+    json!({
+        "reference": reference,
+        "applicant": fixtures::applicant(n),
+        "request": fixtures::request(),
+    })
+}
