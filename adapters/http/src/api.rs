@@ -126,6 +126,29 @@ fn programme_id(text: &str) -> ProgrammeId {
     ProgrammeId::new(text.trim())
 }
 
+/// The answers of every command route, for its OpenAPI operation.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Describes the responses; the handlers build them.
+enum CommandAnswers {
+    /// Recorded: the command's events. A repeated key with the same body
+    /// gets the same answer, marked `Idempotent-Replayed: true`.
+    #[response(status = 200)]
+    Recorded(Recorded),
+    /// Not the body or the `Idempotency-Key` the route takes.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Signed out: no valid token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorised(Problem),
+    /// A role that may not do this, or another applicant's application.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// The core refused the command (its code is the problem's `code`);
+    /// nothing was recorded.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Refused(Problem),
+}
+
 /// Runs a command for `who` and answers with what it recorded.
 async fn run(
     state: &AppState,
@@ -241,13 +264,7 @@ pub async fn programme(
         ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body(content = Object, description = "The programme's rules (see `grantflow schema rules`)"),
     security(("token" = ["admin"])),
-    responses(
-        (status = 200, description = "Opened", body = Recorded),
-        (status = 400, description = "Not a rules document", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn open(
     State(state): State<AppState>,
     caller: Caller,
@@ -335,13 +352,7 @@ pub struct Submission {
         ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body = Submission,
     security(("token" = ["applicant", "admin"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 400, description = "Not a submission", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another applicant's e-mail, or a role that may not apply", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -469,12 +480,7 @@ macro_rules! applicant_command {
         #[utoipa::path(post, path = $path, tag = "applications",
             params(AppPath, ("Idempotency-Key" = String, Header, description = "The command's id")),
             security(("token" = ["applicant", "admin"])),
-            responses(
-                (status = 200, description = "Recorded", body = Recorded),
-                (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "Another applicant's, or a role that may not", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-            ))]
+            responses(CommandAnswers))]
         pub async fn $name(
             State(state): State<AppState>,
             caller: Caller,
@@ -516,12 +522,7 @@ pub struct Withdrawal {
     params(AppPath, ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body = Withdrawal,
     security(("token" = ["applicant", "admin"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Another applicant's, or a role that may not", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
@@ -554,12 +555,7 @@ pub struct MilestoneReport {
     params(AppPath, ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body = MilestoneReport,
     security(("token" = ["assessor"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an assessor", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn milestone(
     State(state): State<AppState>,
     caller: Caller,
@@ -595,12 +591,7 @@ pub struct ClaimBody {
     params(AppPath, ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body = ClaimBody,
     security(("token" = ["finance"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not finance", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn claim(
     State(state): State<AppState>,
     caller: Caller,
@@ -624,12 +615,7 @@ pub async fn claim(
 #[utoipa::path(post, path = "/programmes/{programme}/applications/{application}/complete", tag = "staff",
     params(AppPath, ("Idempotency-Key" = String, Header, description = "The command's id")),
     security(("token" = ["finance"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not finance", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -663,12 +649,7 @@ pub struct ClawbackBody {
     params(AppPath, ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body = ClawbackBody,
     security(("token" = ["finance"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not finance", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn clawback(
     State(state): State<AppState>,
     caller: Caller,
@@ -704,12 +685,7 @@ pub struct TopUpBody {
         ("Idempotency-Key" = String, Header, description = "The command's id")),
     request_body = TopUpBody,
     security(("token" = ["finance"])),
-    responses(
-        (status = 200, description = "Recorded", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not finance", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn top_up(
     State(state): State<AppState>,
     caller: Caller,
@@ -731,12 +707,7 @@ pub async fn top_up(
     params(("programme" = String, Path, description = "The programme's id"),
         ("Idempotency-Key" = String, Header, description = "The command's id")),
     security(("token" = ["admin"])),
-    responses(
-        (status = 200, description = "Recorded (no events when nothing was due)", body = Recorded),
-        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused", body = Problem, content_type = "application/problem+json"),
-    ))]
+    responses(CommandAnswers))]
 pub async fn tick(
     State(state): State<AppState>,
     caller: Caller,
