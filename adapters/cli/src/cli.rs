@@ -26,9 +26,13 @@ refused (command_id_reused, exit 1), naming the first command and when it was re
 empty or blank id is bad usage (exit 2). A refused command records nothing, so it may be sent
 again under the same id once the reason is fixed.
 
-Time: the deadlines due at a command's --now (offers lapsing, windows closing, reminders)
-fire before the command is decided, as `tick` would fire them, and are recorded with it;
-`tick` is for deadlines no other command carries.
+Time: each programme has one clock. Its events are recorded in time order, so a command's
+--now (default: the system clock) may not be earlier than the programme's last recorded event:
+an earlier one is refused (clock_went_backwards). `init` starts the clock (without --now, today;
+for a programme whose application window has closed, give --now inside its dates). To replay a
+past programme, give --now on every dated command, in order. The deadlines due at a command's
+--now (offers lapsing, windows closing, reminders) fire before the command is decided, as `tick`
+would fire them, and are recorded with it; `tick` is for deadlines no other command carries.
 
 Application ids: give any reference text (e.g. ACME-001) or a UUID. A reference is mapped to a
 stable UUID and kept in the database, so tables and exports show it.";
@@ -71,7 +75,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Change {
     /// The time of the command: RFC 3339 (2020-09-01T09:00:00Z) or a date (2020-09-01, midnight UTC).
-    /// Default: the system clock.
+    /// Default: the system clock. Not earlier than the programme's last event (one clock per programme).
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
     /// The command's idempotency id (UUID or any non-blank text). Default: derived from the
@@ -112,8 +116,8 @@ Examples:
     Explain {
         /// An application or applicant JSON file.
         file: PathBuf,
-        /// Judge as of this date (default: today).
-        #[arg(long, value_name = "DATE")]
+        /// Judge as of this date (default: today); `--now` is the same.
+        #[arg(long, alias = "now", value_name = "DATE")]
         on: Option<String>,
     },
     /// Submit one application (JSON) or many (CSV with a header).

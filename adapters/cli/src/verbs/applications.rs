@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::output::pretty;
 use crate::cli::Change;
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, redact};
 use crate::input::NewApplication;
 use crate::session::{Session, derived_id};
 use crate::{input, report, store};
@@ -40,21 +40,35 @@ pub(super) fn explain_file(
     };
     // The rules: the programme in the database if there is one, else the preset.
     let no_database = programme.is_none() && !store::is_postgres(db) && !Path::new(db).exists();
-    let rules = if no_database {
+    let from_db = if no_database {
         None
     } else {
         Session::open(db, programme)?.state().programme().cloned()
-    }
-    .unwrap_or_else(Programme::healthcare_cyber_essentials_2020);
+    };
+    let (rules, source, said) = match from_db {
+        Some(p) => {
+            let said = format!("rules: programme {} in the database `{}`", p.id, redact(db));
+            (p, "database", said)
+        }
+        None => (
+            Programme::healthcare_cyber_essentials_2020(),
+            "preset",
+            format!(
+                "rules: the preset healthcare-ce-2020 (no database `{}`: pass --db to judge by a programme's own rules)",
+                redact(db)
+            ),
+        ),
+    };
     let verdict = explain(&rules, &applicant, on);
     if json {
         outln!(
             "{}",
             pretty(
-                &json!({"programme": rules.id, "on": on, "eligible": verdict.eligible, "criteria": verdict.criteria})
+                &json!({"programme": rules.id, "rules": source, "on": on, "eligible": verdict.eligible, "criteria": verdict.criteria})
             )
         );
     } else {
+        outln!("{said}");
         outln!(
             "{} under {} on {}:",
             applicant.organisation.name,
