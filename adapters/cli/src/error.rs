@@ -20,6 +20,9 @@ pub struct CliError {
     pub rejection: Option<Rejection>,
     /// The verb already printed its JSON result: `--json` adds nothing more.
     pub printed: bool,
+    /// Each problem, when the message sums up several (e.g. the bad rows of
+    /// a CSV file); `--json` lists them as `errors`.
+    pub details: Vec<String>,
 }
 
 impl CliError {
@@ -30,6 +33,7 @@ impl CliError {
             message: one_line(&message.into()),
             rejection: None,
             printed: false,
+            details: Vec::new(),
         }
     }
 
@@ -40,6 +44,7 @@ impl CliError {
             message: one_line(&format!("rejected ({}): {}", r.code, r.message)),
             rejection: Some(r),
             printed: false,
+            details: Vec::new(),
         }
     }
 
@@ -50,6 +55,7 @@ impl CliError {
             message: one_line(&message.into()),
             rejection: None,
             printed: false,
+            details: Vec::new(),
         }
     }
 
@@ -86,6 +92,12 @@ impl CliError {
 }
 
 impl CliError {
+    /// The error with the problems its message sums up.
+    pub fn with_details(mut self, details: Vec<String>) -> CliError {
+        self.details = details;
+        self
+    }
+
     /// Marks the error as one whose JSON result was printed already.
     pub fn after_output(mut self) -> CliError {
         self.printed = true;
@@ -97,6 +109,45 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// A usage error clap found, on one line with everything clap said: the
+/// problem, the argument names, its tips and the usage line, then where the
+/// verb's help is (`see `grantflow accept --help``; `verb` when clap's usage
+/// line does not say).
+pub fn clap_usage(e: &clap::Error, verb: Option<&str>) -> CliError {
+    let text = e.render().to_string();
+    let mut said = String::new();
+    let mut help = match verb {
+        Some(v) => format!("grantflow {v} --help"),
+        None => "grantflow --help".to_string(),
+    };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("For more information") {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        let part = match line.strip_prefix("Usage: ") {
+            Some(usage) => {
+                let mut words = usage.split_whitespace();
+                if let (Some("grantflow"), Some(verb)) = (words.next(), words.next()) {
+                    if !verb.starts_with(['-', '[', '<']) {
+                        help = format!("grantflow {verb} --help");
+                    }
+                }
+                format!("usage: {usage}")
+            }
+            None => line.to_string(),
+        };
+        if !said.is_empty() {
+            said.push_str(if said.ends_with(':') { " " } else { "; " });
+        }
+        said.push_str(&part);
+    }
+    if said.is_empty() {
+        said.push_str("bad usage");
+    }
+    CliError::usage(format!("{said}; see `{help}`"))
 }
 
 /// Collapses a message onto one line.

@@ -19,6 +19,41 @@ pub fn label(refs: &Refs, id: &ApplicationId) -> String {
     refs.get(id).cloned().unwrap_or_else(|| id.to_string())
 }
 
+/// `text` with every application UUID that has a reference in `refs`
+/// replaced by that reference (the core's messages name applications by
+/// id; people typed the reference).
+pub fn name_applications(text: &str, refs: &Refs) -> String {
+    const LEN: usize = 36;
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let named = text
+            .get(i..i + LEN)
+            .filter(|s| s.as_bytes().get(8) == Some(&b'-'))
+            .and_then(|s| s.parse::<ApplicationId>().ok())
+            .and_then(|id| refs.get(&id));
+        match named {
+            Some(reference) => {
+                out.push_str(reference);
+                i += LEN;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap_or_default();
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    out
+}
+
+/// A rejection with its message naming applications by reference.
+pub fn named_rejection(r: &grantflow_core::Rejection, refs: &Refs) -> grantflow_core::Rejection {
+    let mut r = r.clone();
+    r.message = name_applications(&r.message, refs);
+    r
+}
+
 /// A table with the house style.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -1,13 +1,16 @@
 //! [`Session`]: one programme's engine over the chosen store, with the
 //! CLI's reference table, and the rules for command ids.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use grantflow_core::{
-    ApplicationId, Command, CommandId, Engine, EventStore, Outcome, ProgrammeId, Recorded, State,
+    ApplicationId, Command, CommandId, Engine, EngineError, EventStore, Outcome, ProgrammeId,
+    Recorded, State,
 };
 
 use crate::error::{CliError, CliResult, redact};
-use crate::report::Refs;
+use crate::report::{Refs, named_rejection};
 use crate::store::{self, Backend};
 
 /// The database named when `--db` is absent.
@@ -19,6 +22,9 @@ pub struct Session {
     pub db: String,
     pub engine: Engine<Backend>,
     pub refs: Refs,
+    /// References typed on this command line that the database does not
+    /// know yet (so that a message about them names what was typed).
+    typed: RefCell<Refs>,
 }
 
 impl std::fmt::Debug for Session {
@@ -61,6 +67,7 @@ impl Session {
             db: db.to_string(),
             engine,
             refs,
+            typed: RefCell::new(Refs::new()),
         })
     }
 
@@ -94,7 +101,22 @@ impl Session {
 
     /// The id of an application given by reference text or UUID.
     pub fn application(&self, text: &str) -> ApplicationId {
-        ApplicationId::parse_or_name(text.trim())
+        let text = text.trim();
+        let id = ApplicationId::parse_or_name(text);
+        if !self.refs.contains_key(&id) && id.to_string() != text.to_ascii_lowercase() {
+            self.typed.borrow_mut().insert(id, text.to_string());
+        }
+        id
+    }
+
+    /// The reference of every application the session can name: those of
+    /// the database and those typed on this command line.
+    pub fn names(&self) -> Refs {
+        let mut all = self.refs.clone();
+        for (id, text) in self.typed.borrow().iter() {
+            all.entry(*id).or_insert_with(|| text.clone());
+        }
+        all
     }
 
     /// Records reference texts for display and export.
@@ -115,9 +137,13 @@ impl Session {
 
     /// Runs one command; a rejection is an error with exit code 1.
     pub fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> CliResult<Outcome> {
-        self.engine
-            .execute(command, now)
-            .map_err(|e| CliError::engine(&self.db, e))
+        match self.engine.execute(command, now) {
+            Ok(outcome) => Ok(outcome),
+            Err(EngineError::Rejected(r)) => {
+                Err(CliError::rejected(named_rejection(&r, &self.names())))
+            }
+            Err(e) => Err(CliError::engine(&self.db, e)),
+        }
     }
 
     /// Records that the programme was initialised through the CLI.

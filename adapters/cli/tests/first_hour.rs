@@ -193,3 +193,254 @@ fn given_no_database_when_explain_runs_then_it_says_it_used_the_preset() {
     assert_eq!(v["eligible"], true);
     assert!(!d.path().join("grantflow.db").exists());
 }
+
+/// A fresh directory with the preset opened on its first day and the
+/// walkthrough's first application applied.
+fn opened() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    let app = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/application.json"),
+    )
+    .expect("examples/application.json");
+    write(d.path(), "app.json", &app);
+    ok(d.path(), &["init", "--now", "2020-09-01"]);
+    ok(d.path(), &["apply", "app.json", "--now", "2020-09-02"]);
+    d
+}
+
+fn has_uuid(text: &str) -> bool {
+    (0..text.len()).any(|i| {
+        text.get(i..i + 36)
+            .is_some_and(|s| s.as_bytes()[8] == b'-' && uuid_like(s))
+    })
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.char_indices().all(|(i, c)| {
+        if [8, 13, 18, 23].contains(&i) {
+            c == '-'
+        } else {
+            c.is_ascii_hexdigit()
+        }
+    })
+}
+
+#[test]
+fn given_a_missing_argument_when_parsed_then_the_error_names_it_with_the_usage_and_the_verbs_help()
+{
+    let d = tempfile::tempdir().expect("tempdir");
+    let (out, line) = fails(d.path(), &["accept"], 2);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    for needle in [
+        "the following required arguments were not provided: <APPLICATION>",
+        "usage: grantflow accept",
+        "see `grantflow accept --help`",
+    ] {
+        assert!(line.contains(needle), "expected `{needle}` in: {line}");
+    }
+}
+
+#[test]
+fn given_a_mistyped_verb_or_flag_when_parsed_then_clap_tips_are_kept() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, line) = fails(d.path(), &["acept", "X"], 2);
+    assert!(line.contains("unrecognized subcommand 'acept'"), "{line}");
+    assert!(line.contains("tip:") && line.contains("'accept'"), "{line}");
+    let (_, line) = fails(d.path(), &["tick", "--nwo", "2020-09-01"], 2);
+    assert!(line.contains("'--nwo'"), "{line}");
+    assert!(line.contains("see `grantflow tick --help`"), "{line}");
+}
+
+#[test]
+fn given_json_when_the_usage_is_bad_then_the_error_is_json_too() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (out, _) = fails(d.path(), &["--json", "accept"], 2);
+    let v = out.json();
+    assert_eq!(v["outcome"], "error");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("<APPLICATION>")),
+        "{v}"
+    );
+}
+
+#[test]
+fn given_an_unknown_reference_when_a_verb_names_it_then_the_rejection_names_the_reference_not_an_id()
+ {
+    let d = opened();
+    let (out, line) = fails(d.path(), &["accept", "ACME-009", "--now", "2020-09-03"], 1);
+    assert!(line.contains("unknown_application"), "{line}");
+    assert!(line.contains("ACME-009"), "{line}");
+    assert!(!has_uuid(&out.stderr), "{}", out.stderr);
+    let (out, _) = fails(
+        d.path(),
+        &["--json", "accept", "ACME-009", "--now", "2020-09-03"],
+        1,
+    );
+    let v = out.json();
+    assert_eq!(v["code"], "unknown_application");
+    assert!(!has_uuid(&v["message"].to_string()), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ACME-009"))
+    );
+}
+
+#[test]
+fn given_a_known_reference_when_its_command_is_refused_then_the_rejection_names_the_reference() {
+    let d = opened();
+    // ACME-001 is offered, not awarded: a claim on it is refused.
+    let (out, line) = fails(
+        d.path(),
+        &[
+            "claim",
+            "ACME-001",
+            "--item",
+            "consultancy",
+            "--invoice",
+            "INV-1",
+            "--amount",
+            "10",
+            "--now",
+            "2020-09-03",
+        ],
+        1,
+    );
+    assert!(line.contains("application ACME-001 is offered"), "{line}");
+    assert!(!has_uuid(&out.stderr), "{}", out.stderr);
+}
+
+#[test]
+fn given_a_command_file_when_run_then_each_row_names_its_application_and_id_as_given() {
+    let d = opened();
+    write(
+        d.path(),
+        "c.jsonl",
+        "{\"id\": \"acme-accept\", \"command\": \"accept\", \"application\": \"ACME-001\", \"now\": \"2020-09-03\"}\n\
+         {\"id\": \"ghost\", \"command\": \"accept\", \"application\": \"GHOST-1\", \"now\": \"2020-09-03\"}\n",
+    );
+    let (out, _) = fails(d.path(), &["--json", "run", "c.jsonl"], 1);
+    let rows = out.json();
+    assert_eq!(rows[0]["id"], "acme-accept");
+    assert_eq!(rows[0]["application"], "ACME-001");
+    assert_eq!(rows[0]["outcome"], "applied");
+    assert_eq!(rows[1]["id"], "ghost");
+    assert_eq!(rows[1]["application"], "GHOST-1");
+    assert_eq!(rows[1]["outcome"], "rejected");
+    let message = rows[1]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("GHOST-1") && !has_uuid(message),
+        "{message}"
+    );
+    let text = gf(d.path(), &["run", "c.jsonl"]);
+    assert!(
+        text.stdout.contains("line 1: accept ACME-001 duplicate"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("line 2: accept GHOST-1 rejected (unknown_application)"),
+        "{}",
+        text.stdout
+    );
+}
+
+const HEADER: &str = "reference,organisation,contact_name,contact_email,sector,employees,uk_based,already_certified,vat_registered,level,consultancy_days,day_rate";
+
+fn row(reference: &str, employees: &str, uk: &str, rate: &str) -> String {
+    format!(
+        "{reference},{reference} Ltd,A B,a@b.example,primary-care,{employees},{uk},no,yes,basic,1,{rate}"
+    )
+}
+
+fn applications(d: &Path) -> usize {
+    ok(d, &["status", "--json"])
+        .json()
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[test]
+fn given_a_csv_with_several_bad_rows_when_applied_then_each_is_reported_with_line_and_column_and_nothing_is_applied()
+ {
+    let d = opened();
+    let text = [
+        HEADER.to_string(),
+        row("B-1", "ten", "yes", "500"),
+        row("B-2", "5", "yes", "500"),
+        row("B-3", "5", "maybe", "500"),
+        row("B-4", "5", "yes", "£5"),
+    ]
+    .join("\n");
+    write(d.path(), "bad.csv", &text);
+    let (out, line) = fails(d.path(), &["apply", "bad.csv", "--now", "2020-09-03"], 2);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    for needle in [
+        "bad.csv: 3 bad row(s), nothing was applied",
+        "line 2, column 6 (`employees`): `ten` is not a whole number",
+        "line 4, column 7 (`uk_based`): `maybe` is not yes/no",
+        "line 5, column 12 (`day_rate`)",
+    ] {
+        assert!(line.contains(needle), "expected `{needle}` in: {line}");
+    }
+    assert!(
+        !line.contains("line 3"),
+        "a good row is not reported: {line}"
+    );
+    let (out, _) = fails(
+        d.path(),
+        &["--json", "apply", "bad.csv", "--now", "2020-09-03"],
+        2,
+    );
+    let errors = out.json()["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(applications(d.path()), 1, "nothing of the file was applied");
+}
+
+#[test]
+fn given_a_csv_with_more_than_fifty_bad_rows_when_applied_then_fifty_are_listed_and_the_rest_counted()
+ {
+    let d = opened();
+    let mut lines = vec![HEADER.to_string()];
+    lines.extend((1..=60).map(|i| row(&format!("B-{i}"), "many", "yes", "500")));
+    write(d.path(), "many.csv", &lines.join("\n"));
+    let (out, line) = fails(
+        d.path(),
+        &["--json", "apply", "many.csv", "--now", "2020-09-03"],
+        2,
+    );
+    assert!(line.contains("60 bad row(s)"), "{line}");
+    assert!(line.contains("and 10 more bad row(s) not listed"), "{line}");
+    assert!(line.contains("line 51, column 6"), "{line}");
+    assert!(!line.contains("line 52,"), "{line}");
+    assert_eq!(out.json()["errors"].as_array().map(Vec::len), Some(50));
+    assert_eq!(applications(d.path()), 1);
+}
+
+#[test]
+fn given_a_csv_whose_rows_the_programme_refuses_when_applied_then_each_refused_row_is_named_and_nothing_is_applied()
+ {
+    let d = opened();
+    // ACME-001 is in use already, with other answers: its row is refused.
+    let text = [
+        HEADER.to_string(),
+        row("C-1", "5", "yes", "500"),
+        row("ACME-001", "5", "yes", "500"),
+        row("C-3", "5", "yes", "500"),
+    ]
+    .join("\n");
+    write(d.path(), "refused.csv", &text);
+    let (out, line) = fails(
+        d.path(),
+        &["apply", "refused.csv", "--now", "2020-09-03"],
+        1,
+    );
+    assert!(line.contains("1 row(s) refused"), "{line}");
+    assert!(line.contains("line 3: rejected"), "{line}");
+    assert!(line.contains("ACME-001"), "{line}");
+    assert!(!has_uuid(&out.stderr), "{}", out.stderr);
+    assert_eq!(applications(d.path()), 1);
+}

@@ -166,7 +166,10 @@ pub(super) fn apply(
         })
         .collect();
     // Every row is decided on a copy of the state first: one refusal and nothing is applied.
+    let mut names = s.refs.clone();
+    names.extend(apps.iter().map(|a| (a.id, a.reference.clone())));
     let mut trial = s.state().clone();
+    let mut refused: Vec<(String, grantflow_core::Rejection)> = Vec::new();
     for (app, (command, now)) in apps.iter().zip(&commands) {
         match decide(&trial, command, *now) {
             Ok(events) => {
@@ -175,17 +178,37 @@ pub(super) fn apply(
                         .map_err(|err| CliError::usage(format!("{}: {err}", app.origin)))?;
                 }
             }
-            Err(r) => {
-                let mut e = CliError::rejected(r.clone());
-                if is_csv {
-                    e.message = format!(
-                        "{} (reference {}): rejected ({}): {}; nothing from the file was applied",
-                        app.origin, app.reference, r.code, r.message
-                    );
-                }
-                return Err(e);
-            }
+            Err(r) => refused.push((app.origin.clone(), report::named_rejection(&r, &names))),
         }
+    }
+    if let Some((_, first)) = refused.first() {
+        let mut e = CliError::rejected(first.clone());
+        if is_csv {
+            let each: Vec<String> = refused
+                .iter()
+                .take(input::MAX_ROW_PROBLEMS)
+                .map(|(origin, r)| {
+                    let line = origin
+                        .rsplit_once(" line ")
+                        .map_or(origin.as_str(), |(_, l)| l);
+                    format!("line {line}: rejected ({}): {}", r.code, r.message)
+                })
+                .collect();
+            let more = refused.len() - each.len();
+            let more = if more > 0 {
+                format!("; and {more} more refused row(s) not listed")
+            } else {
+                String::new()
+            };
+            e.message = crate::error::one_line(&format!(
+                "{}: {} row(s) refused, nothing from the file was applied: {}{more}",
+                file.display(),
+                refused.len(),
+                each.join("; ")
+            ));
+            e = e.with_details(each);
+        }
+        return Err(e);
     }
     let pairs: Vec<_> = apps.iter().map(|a| (a.id, a.reference.clone())).collect();
     s.remember(&pairs)?;
@@ -210,6 +233,7 @@ pub(super) fn apply(
         match result {
             Ok(o) => rows.push(json!({"reference": app.reference, "application": app.id, "outcome": if matches!(o, Outcome::Duplicate{..}) {"duplicate"} else {"applied"}, "stage": stage, "award": award, "events": o.events()})),
             Err(r) => {
+                let r = report::named_rejection(&r, &names);
                 rows.push(json!({"reference": app.reference, "application": app.id, "outcome": "rejected", "code": r.code, "message": r.message}));
                 rejected.get_or_insert(r);
             }
