@@ -50,3 +50,16 @@ fn every_parameter_of_the_preset_says_where_it_comes_from() {
         "parameters without reference or assumed note: {missing:?}"
     );
 }
+
+#[test]
+fn given_the_preset_when_read_then_its_funder_id_is_sourced_from_org_id_guide() {
+    let funder = Programme::healthcare_cyber_essentials_2020().funder;
+    assert_eq!(funder.id, "GB-GOR-D5");
+    assert!(
+        funder
+            .reference
+            .as_deref()
+            .is_some_and(|r| r.contains("org-id.guide") && r.contains("GB-GOR")),
+        "{funder:?}"
+    );
+}

@@ -444,3 +444,49 @@ fn given_a_csv_whose_rows_the_programme_refuses_when_applied_then_each_refused_r
     assert!(!has_uuid(&out.stderr), "{}", out.stderr);
     assert_eq!(applications(d.path()), 1);
 }
+
+#[test]
+fn given_texts_a_spreadsheet_would_run_when_exported_as_csv_then_each_cell_is_neutralised() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let mut app: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/application.json"),
+        )
+        .expect("examples/application.json"),
+    )
+    .expect("JSON");
+    app["reference"] = "@SUM-1".into();
+    app["applicant"]["organisation"]["name"] =
+        "=HYPERLINK(\"http://evil.example\",\"click\")".into();
+    app["applicant"]["organisation"]["region"] = "+44 North".into();
+    write(d.path(), "evil.json", &app.to_string());
+    ok(d.path(), &["init", "--now", "2020-09-01"]);
+    ok(d.path(), &["apply", "evil.json", "--now", "2020-09-02"]);
+    ok(d.path(), &["accept", "@SUM-1", "--now", "2020-09-03"]);
+    let csv = ok(d.path(), &["export", "--format", "csv"]).stdout;
+    for cell in ["'=HYPERLINK(", "'+44 North", ",'@SUM-1,"] {
+        assert!(csv.contains(cell), "expected `{cell}` in:\n{csv}");
+    }
+    for raw in [",=", ",\"=", ",+", ",@"] {
+        assert!(!csv.contains(raw), "a raw `{raw}` cell in:\n{csv}");
+    }
+}
+
+#[test]
+fn given_the_preset_when_exported_then_the_funder_is_dcms_by_its_org_id_and_the_id_says_where_it_comes_from()
+ {
+    let d = opened();
+    ok(d.path(), &["accept", "ACME-001", "--now", "2020-09-03"]);
+    let package = ok(d.path(), &["export", "--format", "360giving"]).json();
+    assert_eq!(package["publisher"]["identifier"], "GB-GOR-D5");
+    assert_eq!(
+        package["grants"][0]["fundingOrganization"][0]["id"],
+        "GB-GOR-D5"
+    );
+    let rules = ok(d.path(), &["init", "--print"]).stdout;
+    assert!(
+        rules.contains("id = \"GB-GOR-D5\"") && rules.contains("org-id.guide list GB-GOR"),
+        "{rules}"
+    );
+    assert!(!rules.contains("GB-GOV-DCMS"), "{rules}");
+}

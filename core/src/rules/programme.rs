@@ -179,6 +179,12 @@ pub struct Funder {
     pub id: String,
     /// Organisation name.
     pub name: String,
+    /// The public source of the identifier, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Why the identifier was assumed, when no source exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed: Option<String>,
 }
 
 /// A sector an applicant can declare, and whether it is eligible.
@@ -409,6 +415,12 @@ impl Programme {
         }
         text("funder.id", &self.funder.id)?;
         text("funder.name", &self.funder.name)?;
+        if let Some(r) = &self.funder.reference {
+            text("funder.reference", r)?;
+        }
+        if let Some(a) = &self.funder.assumed {
+            text("funder.assumed", a)?;
+        }
         if self.pot.value.is_zero() {
             return Err(invalid("pot", "the pot must be more than zero"));
         }
@@ -569,8 +581,10 @@ impl Programme {
             currency: "GBP".into(),
             grant_id_prefix: "360G-grantflow-hce2020".into(),
             funder: Funder {
-                id: "GB-GOV-DCMS".into(),
+                id: "GB-GOR-D5".into(),
                 name: "Department for Digital, Culture, Media and Sport".into(),
+                reference: Some("org-id.guide list GB-GOR (UK central government); DCMS appears as GB-GOR-D5 in published 360Giving records".into()),
+                assumed: None,
             },
             pot: Param::sourced(Money::pounds(500_000), NEWS),
             opens: Param::assumed(d(2020, 9, 1), "announced 15 September 2020; no opening date was published, so the whole of September counts"),
