@@ -57,7 +57,9 @@ const EXAMPLES: &str = "Examples:
 #[command(name = "grantflow", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
     /// The database: a SQLite file path (default grantflow.db; for `demo`, grantflow-demo.db),
-    /// a postgres:// URL, or `memory:` for a store that lives for one command.
+    /// a postgres:// URL, or `memory:` for a store that lasts for this one run of grantflow
+    /// (nothing is kept: e.g. `run` a command file whose first command opens the programme).
+    /// A file this process may not write is opened for reading only.
     #[arg(long, global = true, env = "GRANTFLOW_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
     /// The programme to act on, when the database holds several (default: the only one).

@@ -42,6 +42,9 @@ fn pick_programme(meta: &mut Backend, db: &str, wanted: Option<&str>) -> CliResu
     }
     let known = meta.programmes()?;
     match known.len() {
+        0 if db == store::MEMORY => Err(CliError::usage(
+            "`--db memory:` keeps nothing between runs of grantflow: it holds only what this one run puts in it (e.g. `grantflow --db memory: run commands.jsonl` with a file whose first command opens the programme); use a file (the default, grantflow.db) to keep a programme",
+        )),
         0 => Err(CliError::usage(format!(
             "database `{}` holds no programme: run `grantflow init --preset healthcare-ce-2020` first (or pass --db to use another database)",
             redact(db)
@@ -73,7 +76,8 @@ impl Session {
 
     /// Opens a programme that must have been initialised.
     pub fn open(db: &str, programme: Option<&str>) -> CliResult<Session> {
-        if db != "memory:" && !store::is_postgres(db) && !std::path::Path::new(db).exists() {
+        store::check_scheme(db)?;
+        if db != store::MEMORY && !store::is_postgres(db) && !std::path::Path::new(db).exists() {
             return Err(CliError::usage(format!(
                 "database `{db}` does not exist: run `grantflow init --preset healthcare-ce-2020` to create it, or pass --db with an existing file"
             )));
@@ -119,8 +123,20 @@ impl Session {
         all
     }
 
+    /// Refuses to change a database opened for reading only.
+    pub fn writable(&mut self) -> CliResult<()> {
+        if self.engine.store_mut().is_read_only() {
+            return Err(CliError::usage(format!(
+                "database `{}` is read-only here (this process may not write the file or its directory): it can be read (status, ledger, history, export) but not changed; nothing was changed",
+                redact(&self.db)
+            )));
+        }
+        Ok(())
+    }
+
     /// Records reference texts for display and export.
     pub fn remember(&mut self, refs: &[(ApplicationId, String)]) -> CliResult<()> {
+        self.writable()?;
         let fresh: Vec<(ApplicationId, String)> = refs
             .iter()
             .filter(|(id, _)| !self.refs.contains_key(id))
@@ -137,6 +153,7 @@ impl Session {
 
     /// Runs one command; a rejection is an error with exit code 1.
     pub fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> CliResult<Outcome> {
+        self.writable()?;
         match self.engine.execute(command, now) {
             Ok(outcome) => Ok(outcome),
             Err(EngineError::Rejected(r)) => {

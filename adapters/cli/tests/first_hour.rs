@@ -490,3 +490,154 @@ fn given_the_preset_when_exported_then_the_funder_is_dcms_by_its_org_id_and_the_
     );
     assert!(!rules.contains("GB-GOV-DCMS"), "{rules}");
 }
+
+#[test]
+fn given_a_url_of_another_database_when_any_verb_runs_then_its_scheme_is_refused_by_name_and_nothing_is_created()
+ {
+    let d = opened();
+    write(
+        d.path(),
+        "a.json",
+        &std::fs::read_to_string(d.path().join("app.json")).expect("app.json"),
+    );
+    for args in [
+        vec!["--db", "mysql://u@h/db", "status"],
+        vec!["--db", "mysql://u@h/db", "init", "--now", "2020-09-01"],
+        vec![
+            "--db",
+            "mysql://u@h/db",
+            "explain",
+            "a.json",
+            "--now",
+            "2020-09-02",
+        ],
+        vec!["--db", "sqlite://x.db", "ledger"],
+    ] {
+        let (_, line) = fails(d.path(), &args, 2);
+        assert!(line.contains("is not supported"), "{line}");
+        assert!(line.contains("postgres://"), "{line}");
+    }
+    assert!(!d.path().join("mysql:").exists());
+    assert!(!d.path().join("sqlite:").exists());
+}
+
+#[test]
+fn given_memory_when_a_later_run_reads_it_then_the_error_says_memory_keeps_nothing_between_runs() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, line) = fails(d.path(), &["--db", "memory:", "status"], 2);
+    assert!(line.contains("keeps nothing between runs"), "{line}");
+    assert!(line.contains("use a file"), "{line}");
+}
+
+#[test]
+fn given_memory_when_one_run_opens_and_uses_a_programme_then_it_works_for_that_run() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let rules: Value =
+        serde_json::from_str(&ok(d.path(), &["init", "--print", "--json"]).stdout).expect("JSON");
+    let open = serde_json::json!({"id": "open", "command": "open", "programme": rules, "now": "2020-09-01"});
+    let tick = serde_json::json!({"id": "t", "command": "tick", "now": "2020-09-02"});
+    write(d.path(), "c.jsonl", &format!("{open}\n{tick}\n"));
+    let out = ok(d.path(), &["--db", "memory:", "run", "c.jsonl"]);
+    assert!(
+        out.stdout.contains("line 1: open applied"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("line 2: tick applied"),
+        "{}",
+        out.stdout
+    );
+    let files: Vec<_> = std::fs::read_dir(d.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(files, ["c.jsonl"], "memory: wrote a file");
+}
+
+/// Makes `dir` and `file` unwritable for this process: by permissions, or,
+/// for a process that ignores them (root), by the immutable attribute.
+/// `None` when neither works here (the caller skips, saying so).
+struct ReadOnly {
+    paths: Vec<PathBuf>,
+    immutable: bool,
+}
+
+impl ReadOnly {
+    fn make(dir: &Path, file: &Path) -> Option<ReadOnly> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let set = |p: &Path, mode: u32| {
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        };
+        let writable = || {
+            std::fs::write(dir.join("probe"), "x").is_ok_and(|()| {
+                let _ = std::fs::remove_file(dir.join("probe"));
+                true
+            })
+        };
+        set(file, 0o444);
+        set(dir, 0o555);
+        let mut guard = ReadOnly {
+            paths: vec![file.to_path_buf(), dir.to_path_buf()],
+            immutable: false,
+        };
+        if !writable() {
+            return Some(guard);
+        }
+        let chattr = Command::new("chattr")
+            .arg("+i")
+            .args([file, dir])
+            .status()
+            .is_ok_and(|s| s.success());
+        guard.immutable = chattr;
+        if chattr && !writable() {
+            return Some(guard);
+        }
+        None
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        if self.immutable {
+            let _ = Command::new("chattr").arg("-i").args(&self.paths).status();
+        }
+        for p in &self.paths {
+            let mode = if p.is_dir() { 0o755 } else { 0o644 };
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+#[test]
+fn given_a_database_this_process_may_not_write_when_read_then_it_opens_for_reading_and_a_change_is_refused()
+ {
+    let d = opened();
+    let ro = d.path().join("ro");
+    std::fs::create_dir(&ro).expect("mkdir");
+    let db = ro.join("grantflow.db");
+    std::fs::copy(d.path().join("grantflow.db"), &db).expect("copy the database");
+    let Some(_guard) = ReadOnly::make(&ro, &db) else {
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "SKIPPED: cannot make a directory read-only here (neither permissions nor chattr bite)\n"
+            ),
+        );
+        return;
+    };
+    let db = db.display().to_string();
+    let status = ok(d.path(), &["--db", &db, "status", "--json"]).json();
+    assert_eq!(status[0]["reference"], "ACME-001");
+    ok(d.path(), &["--db", &db, "ledger"]);
+    ok(d.path(), &["--db", &db, "history", "ACME-001"]);
+    let (_, line) = fails(
+        d.path(),
+        &["--db", &db, "accept", "ACME-001", "--now", "2020-09-03"],
+        2,
+    );
+    assert!(line.contains("is read-only here"), "{line}");
+    assert!(line.contains("nothing was changed"), "{line}");
+}

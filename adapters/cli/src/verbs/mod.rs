@@ -34,6 +34,9 @@ use crate::{demo, export, input, report, schema, store};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> CliResult<()> {
+    if let Some(db) = &cli.db {
+        store::check_scheme(db)?;
+    }
     let json = cli.json;
     let programme = cli.programme.as_deref();
     let db = cli.db.clone().unwrap_or_else(|| DEFAULT_DB.to_string());
