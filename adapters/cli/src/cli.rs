@@ -14,7 +14,9 @@ A database may hold several programmes: pick one with --programme ID (default: t
 
 Exit codes: 0 success; 1 the programme refused the command (the rejection code and sentence are
 printed); 2 bad usage or input, or the database cannot be used. Nothing is written unless a
-command succeeds.
+command succeeds. With --json every failure prints one object: {\"outcome\": \"rejected\" or
+\"error\", \"code\", \"message\"}, where code is the rejection's code or one of bad_usage,
+bad_input, database, refused.
 
 Command ids: every verb that changes the programme takes --command-id (a UUID or any text).
 Without it, the id is derived from the programme, the verb, its arguments and the effective

@@ -20,6 +20,11 @@ pub struct CliError {
     pub rejection: Option<Rejection>,
     /// The verb already printed its JSON result: `--json` adds nothing more.
     pub printed: bool,
+    /// The error's stable code for `--json` (a rejection gives its own):
+    /// `bad_usage` (the command line), `bad_input` (a file, a value, a
+    /// state of the database that is not right for the command), `database`
+    /// (the store failed) or `refused` (a "no" that is not a rejection).
+    pub kind: &'static str,
     /// Each problem, when the message sums up several (e.g. the bad rows of
     /// a CSV file); `--json` lists them as `errors`.
     pub details: Vec<String>,
@@ -33,6 +38,7 @@ impl CliError {
             message: one_line(&message.into()),
             rejection: None,
             printed: false,
+            kind: "bad_input",
             details: Vec::new(),
         }
     }
@@ -44,6 +50,7 @@ impl CliError {
             message: one_line(&format!("rejected ({}): {}", r.code, r.message)),
             rejection: Some(r),
             printed: false,
+            kind: "rejected",
             details: Vec::new(),
         }
     }
@@ -55,6 +62,7 @@ impl CliError {
             message: one_line(&message.into()),
             rejection: None,
             printed: false,
+            kind: "refused",
             details: Vec::new(),
         }
     }
@@ -78,7 +86,7 @@ impl CliError {
             // A backend failure, or a kind a newer core adds.
             _ => "check the database and try again",
         };
-        CliError::usage(format!("database `{}`: {e}; {advice}", redact(db)))
+        CliError::usage(format!("database `{}`: {e}; {advice}", redact(db))).database()
     }
 
     /// An engine failure: rejections exit 1, everything else 2.
@@ -86,12 +94,18 @@ impl CliError {
         match e {
             EngineError::Rejected(r) => CliError::rejected(r),
             EngineError::Store(s) => CliError::store(db, &s),
-            other => CliError::usage(format!("database `{}`: {other}", redact(db))),
+            other => CliError::usage(format!("database `{}`: {other}", redact(db))).database(),
         }
     }
 }
 
 impl CliError {
+    /// The error as one of the database (`database` in `--json`).
+    pub fn database(mut self) -> CliError {
+        self.kind = "database";
+        self
+    }
+
     /// The error with the problems its message sums up.
     pub fn with_details(mut self, details: Vec<String>) -> CliError {
         self.details = details;
@@ -147,7 +161,9 @@ pub fn clap_usage(e: &clap::Error, verb: Option<&str>) -> CliError {
     if said.is_empty() {
         said.push_str("bad usage");
     }
-    CliError::usage(format!("{said}; see `{help}`"))
+    let mut e = CliError::usage(format!("{said}; see `{help}`"));
+    e.kind = "bad_usage";
+    e
 }
 
 /// Collapses a message onto one line.

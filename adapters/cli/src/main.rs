@@ -74,14 +74,16 @@ fn verb_named() -> Option<String> {
         .find_map(|a| verbs.iter().find(|v| a == **v).map(|v| (*v).to_string()))
 }
 
-/// The JSON of a failure: a rejection with its code and subject, any other
-/// error with its message (and the problems it sums up).
+/// The JSON of a failure, one shape for all: `outcome` (`rejected` or
+/// `error`), `code` (the rejection's, or the error's kind) and `message`; a
+/// rejection adds its `subject`, an error that sums up several problems its
+/// `errors`.
 fn error_json(e: &error::CliError) -> serde_json::Value {
     let mut body = match &e.rejection {
         Some(r) => {
             serde_json::json!({"outcome": "rejected", "code": r.code, "message": r.message, "subject": r.subject})
         }
-        None => serde_json::json!({"outcome": "error", "message": e.message}),
+        None => serde_json::json!({"outcome": "error", "code": e.kind, "message": e.message}),
     };
     if !e.details.is_empty() {
         body["errors"] = serde_json::json!(e.details);

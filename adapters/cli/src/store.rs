@@ -150,6 +150,7 @@ fn sqlite_err(store: &SqliteStore, e: rusqlite::Error) -> CliError {
         "database `{}`: {e}; {advice}",
         store.path().display()
     ))
+    .database()
 }
 
 fn sqlite_has_tables(store: &SqliteStore) -> CliResult<bool> {
@@ -175,6 +176,7 @@ fn pg_err(e: &postgres::Error) -> CliError {
     CliError::usage(format!(
         "PostgreSQL: {detail}; check the database and try again"
     ))
+    .database()
 }
 
 fn pg_has_tables(c: &mut postgres::Client) -> CliResult<bool> {

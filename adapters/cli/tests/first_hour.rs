@@ -641,3 +641,59 @@ fn given_a_database_this_process_may_not_write_when_read_then_it_opens_for_readi
     assert!(line.contains("is read-only here"), "{line}");
     assert!(line.contains("nothing was changed"), "{line}");
 }
+
+#[test]
+fn given_json_when_anything_fails_then_one_object_gives_outcome_code_and_message() {
+    let d = opened();
+    let cases: Vec<(Vec<&str>, i32, &str, &str)> = vec![
+        (vec!["--json", "accept"], 2, "error", "bad_usage"),
+        (
+            vec!["--json", "apply", "missing.json", "--now", "2020-09-03"],
+            2,
+            "error",
+            "bad_input",
+        ),
+        (
+            vec!["--json", "accept", "NOPE-1", "--now", "2020-09-03"],
+            1,
+            "rejected",
+            "unknown_application",
+        ),
+        (vec!["--json", "status", "NOPE-1"], 1, "error", "refused"),
+        (
+            vec!["--json", "--db", "mysql://u@h/x", "status"],
+            2,
+            "error",
+            "bad_input",
+        ),
+    ];
+    for (args, code, outcome, kind) in cases {
+        let (out, _) = fails(d.path(), &args, code);
+        let v = out.json();
+        assert_eq!(v["outcome"], outcome, "{args:?}: {v}");
+        assert_eq!(v["code"], kind, "{args:?}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{args:?}: {v}"
+        );
+    }
+}
+
+#[test]
+fn given_a_flag_the_verb_would_ignore_when_given_then_it_is_refused() {
+    let d = opened();
+    ok(d.path(), &["accept", "ACME-001", "--now", "2020-09-03"]);
+    let (_, line) = fails(d.path(), &["--json", "export", "--format", "csv"], 2);
+    assert!(line.contains("--json does not apply to `export`"), "{line}");
+    let (_, line) = fails(d.path(), &["--programme", "x", "schema", "rules"], 2);
+    assert!(
+        line.contains("--programme does not apply to `schema`"),
+        "{line}"
+    );
+    let (_, line) = fails(d.path(), &["--programme", "x", "demo"], 2);
+    assert!(
+        line.contains("--programme does not apply to `demo`"),
+        "{line}"
+    );
+    assert!(!d.path().join("grantflow-demo.db").exists());
+}

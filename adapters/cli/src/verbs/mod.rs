@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
     if let Some(db) = &cli.db {
         store::check_scheme(db)?;
     }
+    refuse_flags_that_do_not_apply(&cli)?;
     let json = cli.json;
     let programme = cli.programme.as_deref();
     let db = cli.db.clone().unwrap_or_else(|| DEFAULT_DB.to_string());
@@ -276,6 +277,43 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 .unwrap_or_else(|| demo::DEFAULT_DEMO_DB.to_string());
             demo::run(&db, applicants, seed, json)
         }
+    }
+}
+
+/// Refuses a global flag that the verb would ignore: `--programme` for the
+/// verbs that use no programme of the database, `--json` for a CSV export.
+fn refuse_flags_that_do_not_apply(cli: &Cli) -> CliResult<()> {
+    let not_applying = |flag: &str, verb: &str, why: &str| {
+        let mut e = CliError::usage(format!(
+            "{flag} does not apply to `{verb}`: {why}; see `grantflow {verb} --help`"
+        ));
+        e.kind = "bad_usage";
+        Err(e)
+    };
+    match &cli.verb {
+        Verb::Schema { .. } if cli.programme.is_some() => not_applying(
+            "--programme",
+            "schema",
+            "the schemas are the same for every programme",
+        ),
+        Verb::Simulate { .. } if cli.programme.is_some() => not_applying(
+            "--programme",
+            "simulate",
+            "a scenario names its rules (`[programme]` in the scenario file)",
+        ),
+        Verb::Demo { .. } if cli.programme.is_some() => not_applying(
+            "--programme",
+            "demo",
+            "the demo always runs the preset healthcare-ce-2020",
+        ),
+        Verb::Export { format, .. } if cli.json && format.eq_ignore_ascii_case("csv") => {
+            not_applying(
+                "--json",
+                "export",
+                "a CSV export is CSV; use --format 360giving for JSON",
+            )
+        }
+        _ => Ok(()),
     }
 }
 
