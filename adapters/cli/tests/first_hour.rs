@@ -697,3 +697,35 @@ fn given_a_flag_the_verb_would_ignore_when_given_then_it_is_refused() {
     );
     assert!(!d.path().join("grantflow-demo.db").exists());
 }
+
+#[test]
+fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are_behind_a_flag() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let run = &[
+        "simulate",
+        "--trials",
+        "2",
+        "--applicants",
+        "60",
+        "--seed",
+        "3",
+    ];
+    let summary = ok(d.path(), &[&["--json"][..], run].concat()).json();
+    let outputs = summary["variants"][0]["outputs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o["output"] == "pot paid" && o["p50"].is_number()),
+        "{summary}"
+    );
+    assert!(summary["variants"][0].get("trials").is_none(), "{summary}");
+    let raw = ok(d.path(), &[run, &["--json", "--per-trial"][..]].concat()).json();
+    assert_eq!(
+        raw["variants"][0]["trials"].as_array().map(Vec::len),
+        Some(2),
+        "{raw}"
+    );
+}
