@@ -729,3 +729,120 @@ fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are
         "{raw}"
     );
 }
+
+#[test]
+fn given_payments_and_a_clawback_when_the_ledger_and_status_are_read_then_paid_recovered_and_net_paid_mean_the_same_on_both()
+ {
+    let d = opened();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/applications.csv"),
+        d.path().join("apps.csv"),
+    )
+    .expect("copy examples/applications.csv");
+    ok(d.path(), &["apply", "apps.csv", "--now", "2020-09-03"]);
+    for (args, now) in [
+        (vec!["accept", "ACME-001"], "2020-09-04"),
+        (vec!["accept", "BETA-002"], "2020-09-04"),
+        (vec!["decline", "DELTA-004"], "2020-09-04"),
+        (
+            vec!["milestone", "ACME-001", "consultancy_engaged"],
+            "2020-09-05",
+        ),
+        (
+            vec!["milestone", "ACME-001", "self_assessment_submitted"],
+            "2020-09-06",
+        ),
+        (
+            vec![
+                "claim",
+                "ACME-001",
+                "--item",
+                "consultancy",
+                "--invoice",
+                "C-1",
+                "--amount",
+                "900",
+            ],
+            "2020-09-07",
+        ),
+        (vec!["withdraw", "ACME-001"], "2020-09-08"),
+        (
+            vec![
+                "clawback",
+                "ACME-001",
+                "--amount",
+                "100",
+                "--reason",
+                "overstated",
+            ],
+            "2020-09-09",
+        ),
+        (vec!["withdraw", "BETA-002"], "2020-09-10"),
+    ] {
+        ok(d.path(), &[&args[..], &["--now", now][..]].concat());
+    }
+    let ledger = ok(d.path(), &["ledger", "--json"]).json();
+    assert_eq!(ledger["paid"], "900.00", "paid is gross");
+    assert_eq!(ledger["recovered"], "100.00");
+    assert_eq!(ledger["net_paid"], "800.00");
+    // funded: offer accepted, whatever came after (both withdrew; DELTA-004 declined).
+    assert_eq!(ledger["funded"], 2, "{ledger}");
+    let medical = ledger["by_sector"]
+        .as_array()
+        .and_then(|s| s.iter().find(|r| r["sector"] == "medical-supplier"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(medical["funded"], 1, "{medical}");
+    assert_eq!(medical["net_paid"], "800.00", "{medical}");
+    let status = ok(d.path(), &["status", "ACME-001", "--json"]).json();
+    assert_eq!(status["paid"], ledger["paid"]);
+    assert_eq!(status["recovered"], ledger["recovered"]);
+    assert_eq!(status["net_paid"], ledger["net_paid"]);
+    let text = ok(d.path(), &["ledger"]).stdout;
+    for needle in [
+        "paid (gross)",
+        "net paid (paid less recovered)",
+        "£800.00",
+        "funded: offer accepted",
+    ] {
+        assert!(text.contains(needle), "expected `{needle}` in:\n{text}");
+    }
+    let table = ok(d.path(), &["status"]).stdout;
+    assert!(table.contains("net paid"), "{table}");
+    assert!(table.contains("£800.00"), "{table}");
+}
+
+#[test]
+fn given_a_demo_run_when_its_summary_is_read_then_funded_and_net_paid_agree_with_the_ledger() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let summary = ok(
+        d.path(),
+        &[
+            "demo",
+            "--applicants",
+            "60",
+            "--seed",
+            "7",
+            "--json",
+            "--db",
+            "d.db",
+        ],
+    )
+    .json();
+    let ledger = ok(d.path(), &["--db", "d.db", "ledger", "--json"]).json();
+    assert_eq!(summary["funded"], ledger["funded"], "{summary}");
+    assert_eq!(summary["ledger"]["net_paid"], ledger["net_paid"]);
+    let by_sector: u64 = ledger["by_sector"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|r| r["funded"].as_u64()).sum())
+        .unwrap_or_default();
+    assert_eq!(Some(by_sector), ledger["funded"].as_u64());
+    let text = ok(
+        d.path(),
+        &["demo", "--applicants", "60", "--seed", "7", "--db", "t.db"],
+    )
+    .stdout;
+    assert!(text.contains("funded (offer accepted)"), "{text}");
+    assert!(text.contains("(gross), recovered"), "{text}");
+    assert!(text.contains("net paid"), "{text}");
+}

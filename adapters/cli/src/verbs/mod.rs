@@ -243,11 +243,12 @@ pub fn run(cli: Cli) -> CliResult<()> {
             json,
         ),
         Verb::Ledger => {
-            let s = Session::open(&db, programme)?;
+            let mut s = Session::open(&db, programme)?;
+            let funded = report::funded(&s.all_events()?);
             if json {
-                outln!("{}", pretty(&report::ledger_json(s.state())));
+                outln!("{}", pretty(&report::ledger_json(s.state(), &funded)));
             } else {
-                outln!("{}", report::ledger_text(s.state()));
+                outln!("{}", report::ledger_text(s.state(), &funded));
             }
             Ok(())
         }
