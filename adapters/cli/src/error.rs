@@ -17,7 +17,7 @@ pub struct CliError {
     /// What is wrong and what to do, on one line.
     pub message: String,
     /// The domain rejection, when there is one (printed as JSON with `--json`).
-    pub rejection: Option<Rejection>,
+    pub rejection: Option<Box<Rejection>>,
     /// The verb already printed its JSON result: `--json` adds nothing more.
     pub printed: bool,
     /// The error's stable code for `--json` (a rejection gives its own):
@@ -48,7 +48,7 @@ impl CliError {
         CliError {
             code: EXIT_REJECTED,
             message: one_line(&format!("rejected ({}): {}", r.code, r.message)),
-            rejection: Some(r),
+            rejection: Some(Box::new(r)),
             printed: false,
             kind: "rejected",
             details: Vec::new(),

@@ -38,6 +38,30 @@ const OPTIONAL: &[&str] = &[
     "now",
 ];
 
+/// Parts of a rules file that may be left out and take grantflow's
+/// defaults (`Windows::default`, `AllocationRules::default` and the
+/// coverage defaults), by the end of their path.
+const OPTIONAL_RULES: &[&str] = &[
+    "coverage.plus_funded",
+    "coverage.plus_audit_cap",
+    "coverage.vat",
+    "coverage.vat_rate",
+    "coverage.award_cap",
+    "allocation",
+    "allocation.policy",
+    "allocation.contingency",
+    "windows",
+    "windows.offer_days",
+    "windows.offer_reminder_days",
+    "windows.feedback_working_days",
+    "windows.pass_months",
+    "windows.validity_months",
+    "windows.expiry_reminder_days",
+    "windows.plus_months",
+    "windows.plus_retest_days",
+    "windows.plus_reminder_days",
+];
+
 /// Properties that take one of a fixed set of names.
 fn enumeration(key: &str, path: &str) -> Option<Vec<String>> {
     let names = |vals: Vec<Value>| {
@@ -200,6 +224,9 @@ fn object_schema(examples: &[&Value], path: &str) -> Value {
             .iter()
             .all(|o| o.get(k).is_some_and(|v| !v.is_null()))
             && !OPTIONAL.contains(&k.as_str())
+            && !OPTIONAL_RULES
+                .iter()
+                .any(|o| sub == *o || sub.ends_with(&format!(".{o}")))
         {
             required.push(json!(k));
         }

@@ -846,3 +846,66 @@ fn given_a_demo_run_when_its_summary_is_read_then_funded_and_net_paid_agree_with
     assert!(text.contains("(gross), recovered"), "{text}");
     assert!(text.contains("net paid"), "{text}");
 }
+
+#[test]
+fn given_the_minimal_rules_file_when_init_runs_then_it_opens_the_programme_and_print_shows_the_defaults()
+ {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/minimal-programme.toml"),
+        d.path().join("minimal.toml"),
+    )
+    .expect("copy examples/minimal-programme.toml");
+    let out = ok(
+        d.path(),
+        &["init", "--rules", "minimal.toml", "--now", "2030-01-06"],
+    );
+    assert!(
+        out.stdout
+            .contains("initialised Regional Cyber Essentials fund 2030"),
+        "{}",
+        out.stdout
+    );
+    let printed = ok(d.path(), &["init", "--rules", "minimal.toml", "--print"]).stdout;
+    for needle in [
+        "[windows.offer_days]\nvalue = 14\nassumed = \"grantflow's default",
+        "[coverage.award_cap]\nvalue = \"1000000000000.00\"",
+    ] {
+        assert!(
+            printed.contains(needle),
+            "expected `{needle}` in:\n{printed}"
+        );
+    }
+}
+
+#[test]
+fn given_the_rules_schema_when_read_then_it_marks_the_parts_with_defaults_optional() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let schema = ok(d.path(), &["schema", "rules"]).json();
+    let required = |v: &Value| -> Vec<String> {
+        v["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let root = required(&schema);
+    assert!(root.contains(&"sectors".to_string()), "{root:?}");
+    for optional in ["windows", "allocation"] {
+        assert!(
+            !root.contains(&optional.to_string()),
+            "{optional} is required: {root:?}"
+        );
+    }
+    let coverage = required(&schema["properties"]["coverage"]);
+    assert!(
+        coverage.contains(&"certification_fee".to_string()),
+        "{coverage:?}"
+    );
+    assert!(!coverage.contains(&"award_cap".to_string()), "{coverage:?}");
+    let windows = required(&schema["properties"]["windows"]);
+    assert!(windows.is_empty(), "{windows:?}");
+}
