@@ -909,3 +909,31 @@ fn given_the_rules_schema_when_read_then_it_marks_the_parts_with_defaults_option
     let windows = required(&schema["properties"]["windows"]);
     assert!(windows.is_empty(), "{windows:?}");
 }
+
+#[test]
+fn given_the_published_schemas_when_read_then_they_describe_what_the_parser_takes_for_ring_fences_company_numbers_and_days()
+ {
+    let d = tempfile::tempdir().expect("tempdir");
+    let rules = ok(d.path(), &["schema", "rules"]).json();
+    let fences = &rules["properties"]["allocation"]["properties"]["ring_fences"];
+    assert_eq!(fences["type"], "array", "{fences}");
+    assert!(fences["items"]["properties"]["cap"].is_object(), "{fences}");
+    let commands = ok(d.path(), &["schema", "commands"]).json();
+    let text = commands.to_string();
+    // A company number is text (OC123456 is accepted), not a decimal number.
+    let company = text.split("\"company_number\":").nth(1).unwrap_or_default();
+    assert!(
+        company.starts_with("{\"type\":\"string\"}"),
+        "{company:.80}"
+    );
+    // Days: not negative, at most two decimals, as CostRequest::check takes them.
+    let days = text
+        .split("\"consultancy_days\":")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        days.contains("\"minimum\":0") && days.contains("\"multipleOf\":0.01"),
+        "{days:.300}"
+    );
+    assert!(days.contains("{1,2}"), "{days:.300}");
+}
