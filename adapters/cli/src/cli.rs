@@ -42,9 +42,9 @@ stable UUID and kept in the database, so tables and exports show it.";
 const EXAMPLES: &str = "Examples:
   grantflow demo                                   # a seeded 600-applicant run, prints a summary
   grantflow init --preset healthcare-ce-2020 --now 2020-09-01
-  grantflow explain applicant.json
-  grantflow apply application.json --now 2020-09-02
-  grantflow apply applications.csv --now 2020-09-02
+  grantflow explain examples/application.json --now 2020-09-02
+  grantflow apply examples/application.json --now 2020-09-02
+  grantflow apply examples/applications.csv --now 2020-09-03
   grantflow accept ACME-001 --now 2020-09-03
   grantflow milestone ACME-001 consultancy_engaged --now 2020-09-10
   grantflow claim ACME-001 --item consultancy --invoice INV-1 --amount 900 --now 2020-10-01
@@ -114,8 +114,8 @@ pub enum Verb {
         after_help = "The file is an application (see `grantflow apply --help`) or just its \"applicant\" object.
 
 Examples:
-  grantflow explain application.json
-  grantflow explain applicant.json --on 2021-04-01 --json"
+  grantflow explain examples/application.json --now 2020-09-02
+  grantflow explain examples/application.json --on 2021-04-01 --json"
     )]
     Explain {
         /// An application or applicant JSON file.
@@ -139,8 +139,8 @@ nothing from the file is applied. Each submission's command id derives from its 
 applying the same file twice changes nothing.
 
 Examples:
-  grantflow apply application.json --now 2020-09-02
-  grantflow apply applications.csv --now 2020-09-02 --json")]
+  grantflow apply examples/application.json --now 2020-09-02
+  grantflow apply examples/applications.csv --now 2020-09-03 --json")]
     Apply {
         /// An application JSON file, or a .csv file of applications.
         file: PathBuf,
@@ -296,7 +296,7 @@ the commands run in order, in group commits; a rejected line does not stop the o
 exit code is 1 if any was rejected. An `open` command takes the programme id of --programme.
 
 Example:
-  grantflow run commands.jsonl --json"
+  grantflow run examples/commands.jsonl --json"
     )]
     Run {
         /// The JSONL file.
