@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::plot::{PlotError, write_plots};
-use crate::report::{table, to_csv, to_json};
+use crate::report::{summary_json, table, to_csv, to_json};
 use crate::scenario::{Scenario, ScenarioError, Vary, variants};
 use crate::sim::{SimError, Simulation, simulate};
 
-/// `grantflow simulate [SCENARIO] [--trials N] [--seed S] [--applicants N] [--vary key=v1,v2]... [--json|--csv] [--plots DIR]`
+/// `grantflow simulate [SCENARIO] [--trials N] [--seed S] [--applicants N] [--vary key=v1,v2]... [--json [--per-trial]|--csv] [--plots DIR]`
 #[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
 pub struct SimulateArgs {
     /// Scenario file (TOML); the 2020 default scenario when absent.
@@ -30,9 +30,12 @@ pub struct SimulateArgs {
     /// Compare values of one parameter, e.g. `allocation.policy=skip_ahead,strict`; repeat to combine.
     #[arg(long, value_name = "KEY=V1,V2,...")]
     pub vary: Vec<String>,
-    /// Print the raw per-trial results as JSON.
+    /// Print the summary (the table's percentiles) as JSON; with --per-trial, the raw per-trial results.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// With --json: print every trial's results instead of the summary.
+    #[arg(long, requires = "json")]
+    pub per_trial: bool,
     /// Print the raw per-trial results as CSV.
     #[arg(long)]
     pub csv: bool,
@@ -103,7 +106,8 @@ pub fn simulation(
 }
 
 /// Runs `grantflow simulate`: prints a table of percentiles (side by side when
-/// a parameter is varied), or `--json` / `--csv` raw results, to `out`, and
+/// a parameter is varied), or `--json` the same summary (`--per-trial`: the
+/// raw results) / `--csv` raw results, to `out`, and
 /// writes plots when `--plots DIR` is given.
 pub fn run(args: &SimulateArgs, out: &mut impl Write) -> Result<(), SimulateError> {
     let base = scenario(args)?;
@@ -131,8 +135,10 @@ pub fn run(args: &SimulateArgs, out: &mut impl Write) -> Result<(), SimulateErro
     let tick = || bar.inc(1);
     let sim = simulation(args, &tick)?;
     bar.finish_and_clear();
-    if args.json {
+    if args.json && args.per_trial {
         writeln!(out, "{}", to_json(&sim))?;
+    } else if args.json {
+        writeln!(out, "{}", summary_json(&sim))?;
     } else if args.csv {
         write!(out, "{}", to_csv(&sim))?;
     } else {

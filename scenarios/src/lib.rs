@@ -17,7 +17,7 @@
 //! - [`sim`]: [`simulate`] runs trials in parallel with rayon, deterministic
 //!   for a seed whatever the thread count, with common random numbers across
 //!   variants; one [`TrialResult`] per trial and variant.
-//! - [`report`]: percentile [`table`], [`to_json`], [`to_csv`].
+//! - [`report`]: percentile [`table`], its [`summary_json`], the raw [`to_json`] and [`to_csv`].
 //! - [`plot`]: [`write_plots`], fan chart and histogram per variant (SVG and PNG).
 //! - [`cli`]: [`SimulateArgs`] and [`cli::run`], the `grantflow simulate` command.
 //!
@@ -46,6 +46,6 @@ pub use driver::{
 };
 pub use plot::{PlotError, write_plots};
 pub use population::{Answer, Behaviour, Draw, Population, PopulationError, Profile};
-pub use report::{table, to_csv, to_json};
+pub use report::{summary_json, table, to_csv, to_json};
 pub use scenario::{RunSettings, Scenario, ScenarioError, Variant, Vary, variants};
 pub use sim::{SimError, Simulation, TrialResult, VariantResults, simulate, trial_rng};

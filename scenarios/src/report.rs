@@ -287,6 +287,64 @@ pub fn table(sim: &Simulation) -> String {
     out
 }
 
+/// The summary as JSON: for each variant, the p5 / p50 / p95 of every
+/// output the table shows (the same names), the awards per sector and the
+/// share of trials in which the pot never ran dry. A percentile that does
+/// not exist (the week the pot ran dry, when it never did) is `null`.
+pub fn summary_json(sim: &Simulation) -> String {
+    let number = |x: f64| {
+        serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    };
+    let unit = |u: Unit| match u {
+        Unit::Count => "count",
+        Unit::Pounds => "pounds",
+        Unit::Week => "week",
+    };
+    let variants: Vec<serde_json::Value> = sim
+        .variants
+        .iter()
+        .map(|v| {
+            let mut outputs: Vec<serde_json::Value> = OUTPUTS
+                .iter()
+                .map(|o| {
+                    let s = spread(v, o.get);
+                    serde_json::json!({"output": o.name, "unit": unit(o.unit), "p5": number(s.p5), "p50": number(s.p50), "p95": number(s.p95)})
+                })
+                .collect();
+            let sectors: Vec<String> = v
+                .trials
+                .first()
+                .map(|t| t.sectors.iter().map(|s| s.sector.clone()).collect())
+                .unwrap_or_default();
+            for (i, name) in sectors.iter().enumerate() {
+                let mut xs: Vec<f64> = v
+                    .trials
+                    .iter()
+                    .map(|t| t.sectors.get(i).map_or(0.0, |s| f64::from(s.awarded)))
+                    .collect();
+                xs.sort_by(f64::total_cmp);
+                outputs.push(serde_json::json!({
+                    "output": format!("awarded: {name}"), "unit": "count",
+                    "p5": number(percentile(&xs, 5.0)), "p50": number(percentile(&xs, 50.0)), "p95": number(percentile(&xs, 95.0)),
+                }));
+            }
+            let never = v.trials.iter().filter(|t| t.exhausted_week.is_none()).count();
+            serde_json::json!({
+                "label": v.label,
+                "outputs": outputs,
+                "pot_never_exhausted_share": number(never as f64 / v.trials.len().max(1) as f64),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "trials": sim.trials,
+        "seed": sim.seed,
+        "percentiles": ["p5", "p50", "p95"],
+        "variants": variants,
+    }))
+    .unwrap_or_default()
+}
+
 /// The raw per-trial results as JSON (stable: same simulation, same bytes).
 pub fn to_json(sim: &Simulation) -> String {
     serde_json::to_string_pretty(sim).unwrap_or_default()

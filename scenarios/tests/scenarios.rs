@@ -273,6 +273,29 @@ fn the_cli_entry_prints_a_table_json_and_csv_and_rejects_bad_input() {
     .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["variants"].as_array().map(Vec::len), Some(2));
+    assert!(
+        v["variants"][0]["outputs"].as_array().is_some_and(|o| o
+            .iter()
+            .any(|x| x["output"] == "pot paid" && x["p50"].is_number())),
+        "--json is the summary: {v}"
+    );
+    assert!(v["variants"][0].get("trials").is_none(), "{v}");
+    let mut out = Vec::new();
+    cli::run(
+        &SimulateArgs {
+            json: true,
+            per_trial: true,
+            ..args.clone()
+        },
+        &mut out,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        v["variants"][0]["trials"].as_array().map(Vec::len),
+        Some(3),
+        "--json --per-trial gives every trial: {v}"
+    );
     let err = cli::run(
         &SimulateArgs {
             trials: Some(0),

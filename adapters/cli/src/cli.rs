@@ -14,7 +14,9 @@ A database may hold several programmes: pick one with --programme ID (default: t
 
 Exit codes: 0 success; 1 the programme refused the command (the rejection code and sentence are
 printed); 2 bad usage or input, or the database cannot be used. Nothing is written unless a
-command succeeds.
+command succeeds. With --json every failure prints one object: {\"outcome\": \"rejected\" or
+\"error\", \"code\", \"message\"}, where code is the rejection's code or one of bad_usage,
+bad_input, database, refused.
 
 Command ids: every verb that changes the programme takes --command-id (a UUID or any text).
 Without it, the id is derived from the programme, the verb, its arguments and the effective
@@ -26,9 +28,13 @@ refused (command_id_reused, exit 1), naming the first command and when it was re
 empty or blank id is bad usage (exit 2). A refused command records nothing, so it may be sent
 again under the same id once the reason is fixed.
 
-Time: the deadlines due at a command's --now (offers lapsing, windows closing, reminders)
-fire before the command is decided, as `tick` would fire them, and are recorded with it;
-`tick` is for deadlines no other command carries.
+Time: each programme has one clock. Its events are recorded in time order, so a command's
+--now (default: the system clock) may not be earlier than the programme's last recorded event:
+an earlier one is refused (clock_went_backwards). `init` starts the clock (without --now, today;
+for a programme whose application window has closed, give --now inside its dates). To replay a
+past programme, give --now on every dated command, in order. The deadlines due at a command's
+--now (offers lapsing, windows closing, reminders) fire before the command is decided, as `tick`
+would fire them, and are recorded with it; `tick` is for deadlines no other command carries.
 
 Application ids: give any reference text (e.g. ACME-001) or a UUID. A reference is mapped to a
 stable UUID and kept in the database, so tables and exports show it.";
@@ -36,9 +42,9 @@ stable UUID and kept in the database, so tables and exports show it.";
 const EXAMPLES: &str = "Examples:
   grantflow demo                                   # a seeded 600-applicant run, prints a summary
   grantflow init --preset healthcare-ce-2020 --now 2020-09-01
-  grantflow explain applicant.json
-  grantflow apply application.json --now 2020-09-02
-  grantflow apply applications.csv --now 2020-09-02
+  grantflow explain examples/application.json --now 2020-09-02
+  grantflow apply examples/application.json --now 2020-09-02
+  grantflow apply examples/applications.csv --now 2020-09-03
   grantflow accept ACME-001 --now 2020-09-03
   grantflow milestone ACME-001 consultancy_engaged --now 2020-09-10
   grantflow claim ACME-001 --item consultancy --invoice INV-1 --amount 900 --now 2020-10-01
@@ -53,7 +59,9 @@ const EXAMPLES: &str = "Examples:
 #[command(name = "grantflow", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
     /// The database: a SQLite file path (default grantflow.db; for `demo`, grantflow-demo.db),
-    /// a postgres:// URL, or `memory:` for a store that lives for one command.
+    /// a postgres:// URL, or `memory:` for a store that lasts for this one run of grantflow
+    /// (nothing is kept: e.g. `run` a command file whose first command opens the programme).
+    /// A file this process may not write is opened for reading only.
     #[arg(long, global = true, env = "GRANTFLOW_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
     /// The programme to act on, when the database holds several (default: the only one).
@@ -71,7 +79,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Change {
     /// The time of the command: RFC 3339 (2020-09-01T09:00:00Z) or a date (2020-09-01, midnight UTC).
-    /// Default: the system clock.
+    /// Default: the system clock. Not earlier than the programme's last event (one clock per programme).
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
     /// The command's idempotency id (UUID or any non-blank text). Default: derived from the
@@ -106,14 +114,14 @@ pub enum Verb {
         after_help = "The file is an application (see `grantflow apply --help`) or just its \"applicant\" object.
 
 Examples:
-  grantflow explain application.json
-  grantflow explain applicant.json --on 2021-04-01 --json"
+  grantflow explain examples/application.json --now 2020-09-02
+  grantflow explain examples/application.json --on 2021-04-01 --json"
     )]
     Explain {
         /// An application or applicant JSON file.
         file: PathBuf,
-        /// Judge as of this date (default: today).
-        #[arg(long, value_name = "DATE")]
+        /// Judge as of this date (default: today); `--now` is the same.
+        #[arg(long, alias = "now", value_name = "DATE")]
         on: Option<String>,
     },
     /// Submit one application (JSON) or many (CSV with a header).
@@ -131,8 +139,8 @@ nothing from the file is applied. Each submission's command id derives from its 
 applying the same file twice changes nothing.
 
 Examples:
-  grantflow apply application.json --now 2020-09-02
-  grantflow apply applications.csv --now 2020-09-02 --json")]
+  grantflow apply examples/application.json --now 2020-09-02
+  grantflow apply examples/applications.csv --now 2020-09-03 --json")]
     Apply {
         /// An application JSON file, or a .csv file of applications.
         file: PathBuf,
@@ -288,7 +296,7 @@ the commands run in order, in group commits; a rejected line does not stop the o
 exit code is 1 if any was rejected. An `open` command takes the programme id of --programme.
 
 Example:
-  grantflow run commands.jsonl --json"
+  grantflow run examples/commands.jsonl --json"
     )]
     Run {
         /// The JSONL file.

@@ -363,13 +363,10 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
             .filter(|a| f(a.stage().kind()))
             .count()
     };
-    let funded = state
-        .applications()
-        .values()
-        .filter(|a| !a.account().reserved_at_award().is_zero() && was_accepted(&events, a.id()))
-        .count();
+    let funded_ids = report::funded(&events);
+    let funded = funded_ids.len();
     let certified = count(&|k| report::reached_certificate(k));
-    let ledger = report::ledger_json(state);
+    let ledger = report::ledger_json(state, &funded_ids);
     let summary = json!({
         "database": db,
         "export_360giving": export_path.as_ref().map(|p| p.display().to_string()),
@@ -431,7 +428,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     for (k, v) in [
         ("applications received", state.applications().len()),
         ("not eligible", count(&|k| k == StageKind::Ineligible)),
-        ("offers accepted (funded)", funded),
+        ("funded (offer accepted)", funded),
         ("certified", certified),
         (
             "completed and closed",
@@ -448,24 +445,25 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
         t.add_row(vec![k.to_string(), v.to_string()]);
     }
     outln!("{t}");
-    let used = pot.paid().saturating_sub(pot.recovered());
+    let used = pot.net_paid();
     let share_used = if pot.credits().is_zero() {
         Decimal::ZERO
     } else {
         (used.as_decimal() * Decimal::ONE_HUNDRED / pot.credits().as_decimal()).round_dp(1)
     };
     outln!(
-        "pot {}: paid out {} ({share_used}% of credits, net of {} recovered), released back {}, still reserved {}, available {}",
+        "pot {}: paid {} (gross), recovered {}, net paid {} ({share_used}% of credits), released back {}, still reserved {}, available {}",
         pot.credits().display_pounds(),
-        used.display_pounds(),
+        pot.paid().display_pounds(),
         pot.recovered().display_pounds(),
+        used.display_pounds(),
         pot.released().display_pounds(),
         pot.reserved().display_pounds(),
         pot.available().display_pounds()
     );
     outln!(
         "{}",
-        report::ledger_text(state)
+        report::ledger_text(state, &funded_ids)
             .lines()
             .skip_while(|l| !l.starts_with("credits ="))
             .collect::<Vec<_>>()
@@ -489,10 +487,6 @@ fn plans_clawback_pending(
         && track
             .get(&id)
             .is_some_and(|t| !t.clawed && t.stage == Some(StageKind::Completed))
-}
-
-fn was_accepted(events: &[grantflow_core::Recorded], id: ApplicationId) -> bool {
-    events.iter().any(|r| matches!(&r.event.kind, grantflow_core::EventKind::Accepted { application, .. } if *application == id))
 }
 
 fn export_path(db: &str) -> Option<PathBuf> {

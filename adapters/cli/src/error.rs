@@ -17,9 +17,17 @@ pub struct CliError {
     /// What is wrong and what to do, on one line.
     pub message: String,
     /// The domain rejection, when there is one (printed as JSON with `--json`).
-    pub rejection: Option<Rejection>,
+    pub rejection: Option<Box<Rejection>>,
     /// The verb already printed its JSON result: `--json` adds nothing more.
     pub printed: bool,
+    /// The error's stable code for `--json` (a rejection gives its own):
+    /// `bad_usage` (the command line), `bad_input` (a file, a value, a
+    /// state of the database that is not right for the command), `database`
+    /// (the store failed) or `refused` (a "no" that is not a rejection).
+    pub kind: &'static str,
+    /// Each problem, when the message sums up several (e.g. the bad rows of
+    /// a CSV file); `--json` lists them as `errors`.
+    pub details: Vec<String>,
 }
 
 impl CliError {
@@ -30,6 +38,8 @@ impl CliError {
             message: one_line(&message.into()),
             rejection: None,
             printed: false,
+            kind: "bad_input",
+            details: Vec::new(),
         }
     }
 
@@ -38,8 +48,10 @@ impl CliError {
         CliError {
             code: EXIT_REJECTED,
             message: one_line(&format!("rejected ({}): {}", r.code, r.message)),
-            rejection: Some(r),
+            rejection: Some(Box::new(r)),
             printed: false,
+            kind: "rejected",
+            details: Vec::new(),
         }
     }
 
@@ -50,6 +62,8 @@ impl CliError {
             message: one_line(&message.into()),
             rejection: None,
             printed: false,
+            kind: "refused",
+            details: Vec::new(),
         }
     }
 
@@ -72,7 +86,7 @@ impl CliError {
             // A backend failure, or a kind a newer core adds.
             _ => "check the database and try again",
         };
-        CliError::usage(format!("database `{}`: {e}; {advice}", redact(db)))
+        CliError::usage(format!("database `{}`: {e}; {advice}", redact(db))).database()
     }
 
     /// An engine failure: rejections exit 1, everything else 2.
@@ -80,12 +94,24 @@ impl CliError {
         match e {
             EngineError::Rejected(r) => CliError::rejected(r),
             EngineError::Store(s) => CliError::store(db, &s),
-            other => CliError::usage(format!("database `{}`: {other}", redact(db))),
+            other => CliError::usage(format!("database `{}`: {other}", redact(db))).database(),
         }
     }
 }
 
 impl CliError {
+    /// The error as one of the database (`database` in `--json`).
+    pub fn database(mut self) -> CliError {
+        self.kind = "database";
+        self
+    }
+
+    /// The error with the problems its message sums up.
+    pub fn with_details(mut self, details: Vec<String>) -> CliError {
+        self.details = details;
+        self
+    }
+
     /// Marks the error as one whose JSON result was printed already.
     pub fn after_output(mut self) -> CliError {
         self.printed = true;
@@ -97,6 +123,47 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// A usage error clap found, on one line with everything clap said: the
+/// problem, the argument names, its tips and the usage line, then where the
+/// verb's help is (`see `grantflow accept --help``; `verb` when clap's usage
+/// line does not say).
+pub fn clap_usage(e: &clap::Error, verb: Option<&str>) -> CliError {
+    let text = e.render().to_string();
+    let mut said = String::new();
+    let mut help = match verb {
+        Some(v) => format!("grantflow {v} --help"),
+        None => "grantflow --help".to_string(),
+    };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("For more information") {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        let part = match line.strip_prefix("Usage: ") {
+            Some(usage) => {
+                let mut words = usage.split_whitespace();
+                if let (Some("grantflow"), Some(verb)) = (words.next(), words.next()) {
+                    if !verb.starts_with(['-', '[', '<']) {
+                        help = format!("grantflow {verb} --help");
+                    }
+                }
+                format!("usage: {usage}")
+            }
+            None => line.to_string(),
+        };
+        if !said.is_empty() {
+            said.push_str(if said.ends_with(':') { " " } else { "; " });
+        }
+        said.push_str(&part);
+    }
+    if said.is_empty() {
+        said.push_str("bad usage");
+    }
+    let mut e = CliError::usage(format!("{said}; see `{help}`"));
+    e.kind = "bad_usage";
+    e
 }
 
 /// Collapses a message onto one line.

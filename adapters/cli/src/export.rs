@@ -158,7 +158,18 @@ pub fn package(
     }))
 }
 
-/// The grants as CSV with a header.
+/// A CSV cell a spreadsheet will not run: a text starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return (which a spreadsheet reads as a
+/// formula) is prefixed with a single quote, so it shows as written.
+pub fn safe_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The grants as CSV with a header. Every cell goes through [`safe_cell`].
 pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String> {
     let p = state
         .programme()
@@ -185,23 +196,26 @@ pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String>
     .map_err(err)?;
     for g in grants(p, state, events, refs) {
         let org = &g.app.applicant().organisation;
-        w.write_record([
-            g.id.clone(),
-            report::label(refs, &g.app.id()),
-            format!("Cyber Essentials certification for {}", org.name),
-            recipient_id(p, &g),
-            org.name.clone(),
-            g.app.applicant().sector.clone(),
-            org.region.clone().unwrap_or_default(),
-            p.currency.clone(),
-            g.app.award().to_string(),
-            g.app.account().net_paid().to_string(),
-            g.award_date.to_string(),
-            g.planned_end.map(|d| d.to_string()).unwrap_or_default(),
-            g.app.stage().kind().as_str().to_string(),
-            p.funder.id.clone(),
-            p.id.clone(),
-        ])
+        w.write_record(
+            [
+                g.id.clone(),
+                report::label(refs, &g.app.id()),
+                format!("Cyber Essentials certification for {}", org.name),
+                recipient_id(p, &g),
+                org.name.clone(),
+                g.app.applicant().sector.clone(),
+                org.region.clone().unwrap_or_default(),
+                p.currency.clone(),
+                g.app.award().to_string(),
+                g.app.account().net_paid().to_string(),
+                g.award_date.to_string(),
+                g.planned_end.map(|d| d.to_string()).unwrap_or_default(),
+                g.app.stage().kind().as_str().to_string(),
+                p.funder.id.clone(),
+                p.id.clone(),
+            ]
+            .map(|cell| safe_cell(&cell)),
+        )
         .map_err(err)?;
     }
     let bytes = w
@@ -227,5 +241,25 @@ pub fn export(
         other => Err(CliError::usage(format!(
             "`{other}` is not an export format: use 360giving or csv"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_cell;
+
+    #[test]
+    fn given_a_cell_a_spreadsheet_would_run_when_written_then_it_is_quoted_as_text() {
+        for lead in ["=", "+", "-", "@", "\t", "\r"] {
+            let cell = format!("{lead}HYPERLINK(\"http://x.example\")");
+            assert_eq!(safe_cell(&cell), format!("'{cell}"), "{lead:?}");
+        }
+    }
+
+    #[test]
+    fn given_an_ordinary_cell_when_written_then_it_is_unchanged() {
+        for cell in ["Acme Ltd", "1300.00", "360G-x-ACME-001", "", "a=b", " =x"] {
+            assert_eq!(safe_cell(cell), cell);
+        }
     }
 }

@@ -248,8 +248,13 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Reads every application of a CSV file with a header. The first bad
-/// header or row stops the reading: nothing of the file is applied.
+/// The most bad rows of a CSV file one error lists (the others are counted).
+pub const MAX_ROW_PROBLEMS: usize = 50;
+
+/// Reads every application of a CSV file with a header. A bad header stops
+/// the reading; every row is read, and if any is bad the error lists each
+/// bad row (up to [`MAX_ROW_PROBLEMS`]) with its line and column: nothing of
+/// the file is applied.
 pub fn applications_csv(path: &Path) -> CliResult<Vec<NewApplication>> {
     let text = read_file(path)?;
     let name = path.display().to_string();
@@ -288,129 +293,39 @@ pub fn applications_csv(path: &Path) -> CliResult<Vec<NewApplication>> {
         )));
     }
     let mut out: Vec<NewApplication> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let mut bad_rows = 0usize;
     for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            CliError::usage(format!("{name} line {line}: {e}; nothing was applied"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let at = |col: &str| -> (String, String) {
-            let i = index.get(col).copied();
-            let where_ = match i {
-                Some(i) => format!("{name} line {line}, column {} (`{col}`)", i + 1),
-                None => format!("{name} line {line} (`{col}`)"),
-            };
-            (
-                i.and_then(|i| record.get(i))
-                    .unwrap_or("")
-                    .trim()
-                    .to_string(),
-                where_,
-            )
-        };
-        let text = |col: &str| -> CliResult<String> {
-            let (v, w) = at(col);
-            if v.is_empty() {
-                Err(CliError::usage(format!(
-                    "{w}: is empty; give a value; nothing was applied"
-                )))
-            } else {
-                Ok(v)
+        let row = match record {
+            Ok(record) => csv_row(&name, &record, &index, &out),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                Err(format!("line {line}: {e}"))
             }
         };
-        let opt = |col: &str| -> Option<String> { Some(at(col).0).filter(|v| !v.is_empty()) };
-        let boolean = |col: &str| -> CliResult<bool> {
-            let (v, w) = at(col);
-            parse_bool(&v).ok_or_else(|| {
-                CliError::usage(format!(
-                    "{w}: `{v}` is not yes/no (use true, false, yes or no); nothing was applied"
-                ))
-            })
-        };
-        let money = |col: &str, v: &str| -> CliResult<Money> {
-            let (_, w) = at(col);
-            Money::from_str(v)
-                .map_err(|e| CliError::usage(format!("{w}: {e}; nothing was applied")))
-        };
-        let reference = text("reference")?;
-        check_reference(&reference, &at("reference").1)?;
-        let employees = {
-            let (v, w) = at("employees");
-            v.parse::<u32>().map_err(|_| {
-                CliError::usage(format!(
-                    "{w}: `{v}` is not a whole number of staff; nothing was applied"
-                ))
-            })?
-        };
-        let level = {
-            let (v, w) = at("level");
-            match v.to_ascii_lowercase().as_str() {
-                "basic" => Level::Basic,
-                "plus" => Level::Plus,
-                _ => {
-                    return Err(CliError::usage(format!(
-                        "{w}: `{v}` is not a level: use basic or plus; nothing was applied"
-                    )));
+        match row {
+            Ok(Some(app)) => out.push(app),
+            Ok(None) => {}
+            Err(problem) => {
+                bad_rows += 1;
+                if problems.len() < MAX_ROW_PROBLEMS {
+                    problems.push(problem);
                 }
             }
-        };
-        let days = {
-            let (v, w) = at("consultancy_days");
-            Decimal::from_str_exact(&v).map_err(|_| {
-                CliError::usage(format!(
-                    "{w}: `{v}` is not a number of days; nothing was applied"
-                ))
-            })?
-        };
-        let day_rate = money("day_rate", &text("day_rate")?)?;
-        let plus_audit_quote = match opt("plus_audit_quote") {
-            Some(v) => Some(money("plus_audit_quote", &v)?),
-            None => None,
-        };
-        let applicant = Applicant {
-            organisation: Organisation {
-                name: text("organisation")?,
-                company_number: opt("company_number"),
-                charity_number: opt("charity_number"),
-                ods_code: opt("ods_code"),
-                region: opt("region"),
-            },
-            contact: Contact {
-                name: text("contact_name")?,
-                email: text("contact_email")?,
-            },
-            sector: text("sector")?,
-            employees,
-            uk_based: boolean("uk_based")?,
-            already_certified: boolean("already_certified")?,
-            vat_registered: boolean("vat_registered")?,
-        };
-        let request = CostRequest {
-            level,
-            consultancy_days: days,
-            day_rate,
-            plus_audit_quote,
-        };
-        let origin = format!("{name} line {line}");
-        check_fields("", &applicant, &request, &|f| at(csv_column_for_field(f)).1)?;
-        let id = ApplicationId::parse_or_name(&reference);
-        if let Some(first) = out.iter().find(|a| a.id == id) {
-            return Err(CliError::usage(format!(
-                "{}: reference `{reference}` is used twice (first at {}); nothing was applied",
-                at("reference").1,
-                first.origin
-            )));
         }
-        out.push(NewApplication {
-            reference,
-            id,
-            applicant,
-            request,
-            origin,
-        });
+    }
+    if bad_rows > 0 {
+        let more = bad_rows - problems.len();
+        let more = if more > 0 {
+            format!("; and {more} more bad row(s) not listed")
+        } else {
+            String::new()
+        };
+        return Err(CliError::usage(format!(
+            "{name}: {bad_rows} bad row(s), nothing was applied: {}{more}; correct them and run again",
+            problems.join("; ")
+        ))
+        .with_details(problems));
     }
     if out.is_empty() {
         return Err(CliError::usage(format!(
@@ -418,6 +333,123 @@ pub fn applications_csv(path: &Path) -> CliResult<Vec<NewApplication>> {
         )));
     }
     Ok(out)
+}
+
+/// One row of an applications CSV: the application, `None` for a blank
+/// row, or the row's first problem with its line and column.
+fn csv_row(
+    name: &str,
+    record: &csv::StringRecord,
+    index: &std::collections::HashMap<String, usize>,
+    earlier: &[NewApplication],
+) -> Result<Option<NewApplication>, String> {
+    let line = record.position().map_or(0, |p| p.line());
+    if record.iter().all(|f| f.trim().is_empty()) {
+        return Ok(None);
+    }
+    let at = |col: &str| -> (String, String) {
+        let i = index.get(col).copied();
+        let where_ = match i {
+            Some(i) => format!("line {line}, column {} (`{col}`)", i + 1),
+            None => format!("line {line} (`{col}`)"),
+        };
+        (
+            i.and_then(|i| record.get(i))
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+            where_,
+        )
+    };
+    let text = |col: &str| -> Result<String, String> {
+        let (v, w) = at(col);
+        if v.is_empty() {
+            Err(format!("{w}: is empty; give a value"))
+        } else {
+            Ok(v)
+        }
+    };
+    let opt = |col: &str| -> Option<String> { Some(at(col).0).filter(|v| !v.is_empty()) };
+    let boolean = |col: &str| -> Result<bool, String> {
+        let (v, w) = at(col);
+        parse_bool(&v)
+            .ok_or_else(|| format!("{w}: `{v}` is not yes/no (use true, false, yes or no)"))
+    };
+    let money = |col: &str, v: &str| -> Result<Money, String> {
+        let (_, w) = at(col);
+        Money::from_str(v).map_err(|e| format!("{w}: {e}"))
+    };
+    let reference = text("reference")?;
+    grantflow_core::check_text(&reference, 1, MAX_REFERENCE)
+        .map_err(|p| format!("{}: the reference {p}", at("reference").1))?;
+    let employees = {
+        let (v, w) = at("employees");
+        v.parse::<u32>()
+            .map_err(|_| format!("{w}: `{v}` is not a whole number of staff"))?
+    };
+    let level = {
+        let (v, w) = at("level");
+        match v.to_ascii_lowercase().as_str() {
+            "basic" => Level::Basic,
+            "plus" => Level::Plus,
+            _ => return Err(format!("{w}: `{v}` is not a level: use basic or plus")),
+        }
+    };
+    let days = {
+        let (v, w) = at("consultancy_days");
+        Decimal::from_str_exact(&v).map_err(|_| format!("{w}: `{v}` is not a number of days"))?
+    };
+    let day_rate = money("day_rate", &text("day_rate")?)?;
+    let plus_audit_quote = match opt("plus_audit_quote") {
+        Some(v) => Some(money("plus_audit_quote", &v)?),
+        None => None,
+    };
+    let applicant = Applicant {
+        organisation: Organisation {
+            name: text("organisation")?,
+            company_number: opt("company_number"),
+            charity_number: opt("charity_number"),
+            ods_code: opt("ods_code"),
+            region: opt("region"),
+        },
+        contact: Contact {
+            name: text("contact_name")?,
+            email: text("contact_email")?,
+        },
+        sector: text("sector")?,
+        employees,
+        uk_based: boolean("uk_based")?,
+        already_certified: boolean("already_certified")?,
+        vat_registered: boolean("vat_registered")?,
+    };
+    let request = CostRequest {
+        level,
+        consultancy_days: days,
+        day_rate,
+        plus_audit_quote,
+    };
+    if let Err(p) = applicant.check().and_then(|()| request.check()) {
+        return Err(format!(
+            "{}: {}",
+            at(csv_column_for_field(p.field)).1,
+            p.problem
+        ));
+    }
+    let id = ApplicationId::parse_or_name(&reference);
+    if let Some(first) = earlier.iter().find(|a| a.id == id) {
+        return Err(format!(
+            "{}: reference `{reference}` is used twice (first at {})",
+            at("reference").1,
+            first.origin
+        ));
+    }
+    Ok(Some(NewApplication {
+        reference,
+        id,
+        applicant,
+        request,
+        origin: format!("{name} line {line}"),
+    }))
 }
 
 /// One command of a JSONL file.
@@ -430,6 +462,8 @@ pub struct Line {
     pub now: Option<DateTime<Utc>>,
     /// Reference text of an application named by text rather than UUID.
     pub reference: Option<(ApplicationId, String)>,
+    /// The command's `id` as the line gave it.
+    pub given_id: Option<String>,
 }
 
 /// Reads a JSONL command file. Each line is a command in its JSON form
@@ -466,8 +500,10 @@ pub fn command_lines(path: &Path) -> CliResult<Vec<Line>> {
                 ));
             }
         };
-        if let Some(serde_json::Value::String(id)) = obj.get("id") {
-            let id = CommandId::given(id).map_err(|e| bad(e.to_string()))?;
+        let mut given_id = None;
+        if let Some(serde_json::Value::String(text)) = obj.get("id") {
+            let id = CommandId::given(text).map_err(|e| bad(e.to_string()))?;
+            given_id = Some(text.clone());
             obj.insert("id".into(), serde_json::Value::String(id.to_string()));
         }
         let mut reference = None;
@@ -492,6 +528,7 @@ pub fn command_lines(path: &Path) -> CliResult<Vec<Line>> {
             command,
             now,
             reference,
+            given_id,
         });
     }
     Ok(out)

@@ -54,6 +54,43 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Whether the command line asks for JSON, read before clap has parsed it
+/// (so that a usage error is JSON too): `--json` before any `--`.
+fn wants_json() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// The verb the command line names, if any (for the help a usage error
+/// points to).
+fn verb_named() -> Option<String> {
+    use clap::CommandFactory as _;
+    let command = cli::Cli::command();
+    let verbs: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    std::env::args_os()
+        .skip(1)
+        .find_map(|a| verbs.iter().find(|v| a == **v).map(|v| (*v).to_string()))
+}
+
+/// The JSON of a failure, one shape for all: `outcome` (`rejected` or
+/// `error`), `code` (the rejection's, or the error's kind) and `message`; a
+/// rejection adds its `subject`, an error that sums up several problems its
+/// `errors`.
+fn error_json(e: &error::CliError) -> serde_json::Value {
+    let mut body = match &e.rejection {
+        Some(r) => {
+            serde_json::json!({"outcome": "rejected", "code": r.code, "message": r.message, "subject": r.subject})
+        }
+        None => serde_json::json!({"outcome": "error", "code": e.kind, "message": e.message}),
+    };
+    if !e.details.is_empty() {
+        body["errors"] = serde_json::json!(e.details);
+    }
+    body
+}
+
 fn main() -> ExitCode {
     let parsed = match cli::Cli::try_parse() {
         Ok(c) => c,
@@ -72,16 +109,12 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 };
             }
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("bad usage")
-                .trim()
-                .to_string();
-            let first = first.strip_prefix("error: ").unwrap_or(&first).to_string();
-            eprintln!("error: {}; see `grantflow --help`", error::one_line(&first));
-            return ExitCode::from(error::EXIT_USAGE);
+            let e = error::clap_usage(&e, verb_named().as_deref());
+            if wants_json() {
+                outln!("{}", error_json(&e));
+            }
+            eprintln!("error: {}", e.message);
+            return ExitCode::from(e.code);
         }
     };
     let json = parsed.json;
@@ -89,13 +122,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json && !e.printed {
-                let body = match &e.rejection {
-                    Some(r) => {
-                        serde_json::json!({"outcome": "rejected", "code": r.code, "message": r.message, "subject": r.subject})
-                    }
-                    None => serde_json::json!({"outcome": "error", "message": e.message}),
-                };
-                outln!("{body}");
+                outln!("{}", error_json(&e));
             }
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)

@@ -2,7 +2,7 @@
 //! and one-line descriptions of events, as tables for people and JSON for
 //! machines.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use grantflow_core::Reminder;
@@ -17,6 +17,59 @@ pub type Refs = HashMap<ApplicationId, String>;
 /// The reference of an application, or its UUID.
 pub fn label(refs: &Refs, id: &ApplicationId) -> String {
     refs.get(id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+/// `text` with every application UUID that has a reference in `refs`
+/// replaced by that reference (the core's messages name applications by
+/// id; people typed the reference).
+pub fn name_applications(text: &str, refs: &Refs) -> String {
+    const LEN: usize = 36;
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let named = text
+            .get(i..i + LEN)
+            .filter(|s| s.as_bytes().get(8) == Some(&b'-'))
+            .and_then(|s| s.parse::<ApplicationId>().ok())
+            .and_then(|id| refs.get(&id));
+        match named {
+            Some(reference) => {
+                out.push_str(reference);
+                i += LEN;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap_or_default();
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    out
+}
+
+/// A rejection with its message naming applications by reference.
+pub fn named_rejection(r: &grantflow_core::Rejection, refs: &Refs) -> grantflow_core::Rejection {
+    let mut r = r.clone();
+    r.message = name_applications(&r.message, refs);
+    r
+}
+
+/// The applications that were **funded**: those whose offer was accepted,
+/// so that they hold or held an award, whatever happened after (certified,
+/// completed, failed or withdrawn). The one meaning of "funded" in the
+/// demo, `ledger` and `status`.
+///
+/// The money words go with it: **paid** is what was paid on claims, gross;
+/// **recovered** what clawbacks took back; **net paid** is paid less
+/// recovered.
+pub fn funded(events: &[Recorded]) -> HashSet<ApplicationId> {
+    events
+        .iter()
+        .filter_map(|r| match &r.event.kind {
+            EventKind::Accepted { application, .. } => Some(*application),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A table with the house style.
@@ -67,8 +120,9 @@ pub fn status_json(refs: &Refs, app: &Application) -> Value {
         })),
         "reserved": app.account().outstanding(),
         "paid": app.account().paid(),
-        "released": app.account().released(),
         "recovered": app.account().recovered(),
+        "net_paid": app.account().net_paid(),
+        "released": app.account().released(),
         "certificate_expires": app.certificate_expires(),
     })
 }
@@ -81,7 +135,7 @@ pub fn status_table(refs: &Refs, apps: &[&Application]) -> String {
         "sector",
         "stage",
         "award",
-        "paid",
+        "net paid",
         "submitted",
     ]);
     for a in apps {
@@ -155,9 +209,10 @@ pub fn status_detail(refs: &Refs, app: &Application) -> String {
         ),
         ("award", pounds(app.award())),
         ("reserved now", pounds(app.account().outstanding())),
-        ("paid", pounds(app.account().paid())),
-        ("released", pounds(app.account().released())),
+        ("paid (gross)", pounds(app.account().paid())),
         ("recovered", pounds(app.account().recovered())),
+        ("net paid", pounds(app.account().net_paid())),
+        ("released", pounds(app.account().released())),
         (
             "certificate expires",
             app.certificate_expires().map_or("-".into(), date),
@@ -187,7 +242,7 @@ fn add(a: Money, b: Money) -> Money {
     a.checked_add(b).unwrap_or(Money::MAX)
 }
 
-fn sector_rows(state: &State) -> BTreeMap<String, SectorRow> {
+fn sector_rows(state: &State, funded: &HashSet<ApplicationId>) -> BTreeMap<String, SectorRow> {
     let mut rows: BTreeMap<String, SectorRow> = BTreeMap::new();
     if let Some(p) = state.programme() {
         for s in &p.sectors {
@@ -209,7 +264,7 @@ fn sector_rows(state: &State) -> BTreeMap<String, SectorRow> {
             });
         let kind = app.stage().kind();
         r.applications += 1;
-        r.funded += u64::from(kind.is_funded() || app.account().paid() > Money::ZERO);
+        r.funded += u64::from(funded.contains(&app.id()));
         r.certified += u64::from(reached_certificate(kind));
         r.waitlisted += u64::from(kind == StageKind::Waitlisted);
         r.reserved = add(r.reserved, app.account().outstanding());
@@ -225,8 +280,9 @@ pub fn reached_certificate(kind: StageKind) -> bool {
     kind.is_certified() || kind == StageKind::Completed
 }
 
-/// The ledger as JSON: pot figures, the balance check, counts and sectors.
-pub fn ledger_json(state: &State) -> Value {
+/// The ledger as JSON: pot figures, the balance check, counts and sectors
+/// (`funded` as [`funded`] says).
+pub fn ledger_json(state: &State, funded: &HashSet<ApplicationId>) -> Value {
     let pot = &state.pot();
     let balanced = pot
         .available()
@@ -237,12 +293,13 @@ pub fn ledger_json(state: &State) -> Value {
     for app in state.applications().values() {
         *stages.entry(app.stage().kind().as_str()).or_default() += 1;
     }
-    let sectors: Vec<Value> = sector_rows(state)
+    let sectors: Vec<Value> = sector_rows(state, funded)
         .into_iter()
         .map(|(id, r)| {
             json!({
                 "sector": id, "name": r.name, "applications": r.applications, "funded": r.funded, "certified": r.certified,
-                "waitlisted": r.waitlisted, "reserved": r.reserved, "paid": r.paid, "released": r.released, "recovered": r.recovered,
+                "waitlisted": r.waitlisted, "reserved": r.reserved, "paid": r.paid, "recovered": r.recovered,
+                "net_paid": r.paid.saturating_sub(r.recovered), "released": r.released,
             })
         })
         .collect();
@@ -259,14 +316,15 @@ pub fn ledger_json(state: &State) -> Value {
         "contingency": state.programme().map(|p| p.allocation.contingency.value),
         "balanced": balanced,
         "applications": state.applications().len(),
+        "funded": funded.iter().filter(|id| state.application(id).is_some()).count(),
         "waitlist": state.waitlist().len(),
         "stages": stages,
         "by_sector": sectors,
     })
 }
 
-/// The ledger for people.
-pub fn ledger_text(state: &State) -> String {
+/// The ledger for people (`funded` as [`funded`] says).
+pub fn ledger_text(state: &State, funded: &HashSet<ApplicationId>) -> String {
     let pot = &state.pot();
     let mut out = String::new();
     if let Some(p) = state.programme() {
@@ -277,9 +335,10 @@ pub fn ledger_text(state: &State) -> String {
         ("credits (pot, top-ups, recoveries)", pot.credits()),
         ("available", pot.available()),
         ("reserved (offers and live awards)", pot.reserved()),
-        ("paid", pot.paid()),
+        ("paid (gross)", pot.paid()),
+        ("recovered by clawback", pot.recovered()),
+        ("net paid (paid less recovered)", pot.net_paid()),
         ("released back (cumulative)", pot.released()),
-        ("recovered by clawback (cumulative)", pot.recovered()),
     ] {
         t.add_row(vec![k.to_string(), pounds(v)]);
     }
@@ -305,10 +364,11 @@ pub fn ledger_text(state: &State) -> String {
         "waitlist",
         "reserved",
         "paid",
-        "released",
         "recovered",
+        "net paid",
+        "released",
     ]);
-    for (id, r) in sector_rows(state) {
+    for (id, r) in sector_rows(state, funded) {
         s.add_row(vec![
             id,
             r.applications.to_string(),
@@ -317,11 +377,15 @@ pub fn ledger_text(state: &State) -> String {
             r.waitlisted.to_string(),
             pounds(r.reserved),
             pounds(r.paid),
-            pounds(r.released),
             pounds(r.recovered),
+            pounds(r.paid.saturating_sub(r.recovered)),
+            pounds(r.released),
         ]);
     }
     out.push_str(&s.to_string());
+    out.push_str(
+        "\nfunded: offer accepted (holds or held an award); paid: gross; net paid: paid less recovered",
+    );
     out
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use grantflow_core::{
     Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Coverage,
-    Criterion, Event, EventKind, Item, Level, Milestone, Money, Organisation, Programme,
+    Criterion, Event, EventKind, Item, Level, Milestone, Money, Organisation, Programme, RingFence,
 };
 use grantflow_core::{EVENT_SCHEMA_VERSION, FailureReason, PlusEnd, Reminder};
 use rust_decimal::Decimal;
@@ -36,6 +36,30 @@ const OPTIONAL: &[&str] = &[
     "ring_fences",
     "coverage",
     "now",
+];
+
+/// Parts of a rules file that may be left out and take grantflow's
+/// defaults (`Windows::default`, `AllocationRules::default` and the
+/// coverage defaults), by the end of their path.
+const OPTIONAL_RULES: &[&str] = &[
+    "coverage.plus_funded",
+    "coverage.plus_audit_cap",
+    "coverage.vat",
+    "coverage.vat_rate",
+    "coverage.award_cap",
+    "allocation",
+    "allocation.policy",
+    "allocation.contingency",
+    "windows",
+    "windows.offer_days",
+    "windows.offer_reminder_days",
+    "windows.feedback_working_days",
+    "windows.pass_months",
+    "windows.validity_months",
+    "windows.expiry_reminder_days",
+    "windows.plus_months",
+    "windows.plus_retest_days",
+    "windows.plus_reminder_days",
 ];
 
 /// Properties that take one of a fixed set of names.
@@ -96,9 +120,26 @@ fn string_schema(s: &str) -> Value {
     json!({"type": "string"})
 }
 
+/// Identifiers and texts whose examples happen to be all digits: texts
+/// (e.g. a company number `OC123456`), not numbers.
+const TEXT_KEYS: &[&str] = &["company_number", "charity_number", "ods_code"];
+
 fn infer(examples: &[&Value], key: &str, path: &str) -> Value {
     if let Some(names) = enumeration(key, path) {
         return json!({"type": "string", "enum": names});
+    }
+    if TEXT_KEYS.contains(&key) {
+        return json!({"type": "string"});
+    }
+    if key == "consultancy_days" {
+        // As `CostRequest::check` takes it: 0 to 365 days, at most two decimals.
+        return json!({
+            "description": "days of consultancy: 0 to 365, at most two decimals; written as a string or a number",
+            "anyOf": [
+                {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,2})?$"},
+                {"type": "number", "minimum": 0, "maximum": 365, "multipleOf": 0.01}
+            ]
+        });
     }
     let Some(first) = examples.first() else {
         return json!({});
@@ -200,6 +241,9 @@ fn object_schema(examples: &[&Value], path: &str) -> Value {
             .iter()
             .all(|o| o.get(k).is_some_and(|v| !v.is_null()))
             && !OPTIONAL.contains(&k.as_str())
+            && !OPTIONAL_RULES
+                .iter()
+                .any(|o| sub == *o || sub.ends_with(&format!(".{o}")))
         {
             required.push(json!(k));
         }
@@ -211,6 +255,19 @@ fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2020, 9, day.clamp(1, 30), 9, 0, 0)
         .single()
         .unwrap_or_default()
+}
+
+/// The preset with every optional part present (a ring fence), so that the
+/// schema describes it.
+fn example_programme() -> Programme {
+    let mut p = Programme::healthcare_cyber_essentials_2020();
+    p.allocation.ring_fences.push(RingFence {
+        sector: "medical-supplier".into(),
+        cap: Money::pounds(300_000),
+        reference: None,
+        assumed: Some("an example ring fence".into()),
+    });
+    p
 }
 
 fn example_applicant() -> (Applicant, CostRequest) {
@@ -248,7 +305,7 @@ fn example_commands() -> Vec<Command> {
     let id = |n: &str| CommandId::from_name(n);
     let actions = vec![
         Action::Open {
-            programme: Box::new(Programme::healthcare_cyber_essentials_2020()),
+            programme: Box::new(example_programme()),
         },
         Action::TopUp {
             amount: Money::pounds(1000),
@@ -307,7 +364,7 @@ fn example_events() -> Vec<Event> {
     };
     let kinds = vec![
         EventKind::ProgrammeOpened {
-            programme: Box::new(Programme::healthcare_cyber_essentials_2020()),
+            programme: Box::new(example_programme()),
         },
         EventKind::PotToppedUp {
             amount: m,
@@ -504,7 +561,7 @@ pub fn schema(what: &str) -> CliResult<Value> {
             ))
         }
         "rules" | "programme" => {
-            let v = serde_json::to_value(Programme::healthcare_cyber_essentials_2020())
+            let v = serde_json::to_value(example_programme())
                 .map_err(|e| CliError::usage(e.to_string()))?;
             Ok(with_header(
                 infer(&[&v], "", ""),

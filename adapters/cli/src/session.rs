@@ -1,13 +1,16 @@
 //! [`Session`]: one programme's engine over the chosen store, with the
 //! CLI's reference table, and the rules for command ids.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use grantflow_core::{
-    ApplicationId, Command, CommandId, Engine, EventStore, Outcome, ProgrammeId, Recorded, State,
+    ApplicationId, Command, CommandId, Engine, EngineError, EventStore, Outcome, ProgrammeId,
+    Recorded, State,
 };
 
 use crate::error::{CliError, CliResult, redact};
-use crate::report::Refs;
+use crate::report::{Refs, named_rejection};
 use crate::store::{self, Backend};
 
 /// The database named when `--db` is absent.
@@ -19,6 +22,9 @@ pub struct Session {
     pub db: String,
     pub engine: Engine<Backend>,
     pub refs: Refs,
+    /// References typed on this command line that the database does not
+    /// know yet (so that a message about them names what was typed).
+    typed: RefCell<Refs>,
 }
 
 impl std::fmt::Debug for Session {
@@ -36,6 +42,9 @@ fn pick_programme(meta: &mut Backend, db: &str, wanted: Option<&str>) -> CliResu
     }
     let known = meta.programmes()?;
     match known.len() {
+        0 if db == store::MEMORY => Err(CliError::usage(
+            "`--db memory:` keeps nothing between runs of grantflow: it holds only what this one run puts in it (e.g. `grantflow --db memory: run commands.jsonl` with a file whose first command opens the programme); use a file (the default, grantflow.db) to keep a programme",
+        )),
         0 => Err(CliError::usage(format!(
             "database `{}` holds no programme: run `grantflow init --preset healthcare-ce-2020` first (or pass --db to use another database)",
             redact(db)
@@ -61,12 +70,14 @@ impl Session {
             db: db.to_string(),
             engine,
             refs,
+            typed: RefCell::new(Refs::new()),
         })
     }
 
     /// Opens a programme that must have been initialised.
     pub fn open(db: &str, programme: Option<&str>) -> CliResult<Session> {
-        if db != "memory:" && !store::is_postgres(db) && !std::path::Path::new(db).exists() {
+        store::check_scheme(db)?;
+        if db != store::MEMORY && !store::is_postgres(db) && !std::path::Path::new(db).exists() {
             return Err(CliError::usage(format!(
                 "database `{db}` does not exist: run `grantflow init --preset healthcare-ce-2020` to create it, or pass --db with an existing file"
             )));
@@ -94,11 +105,38 @@ impl Session {
 
     /// The id of an application given by reference text or UUID.
     pub fn application(&self, text: &str) -> ApplicationId {
-        ApplicationId::parse_or_name(text.trim())
+        let text = text.trim();
+        let id = ApplicationId::parse_or_name(text);
+        if !self.refs.contains_key(&id) && id.to_string() != text.to_ascii_lowercase() {
+            self.typed.borrow_mut().insert(id, text.to_string());
+        }
+        id
+    }
+
+    /// The reference of every application the session can name: those of
+    /// the database and those typed on this command line.
+    pub fn names(&self) -> Refs {
+        let mut all = self.refs.clone();
+        for (id, text) in self.typed.borrow().iter() {
+            all.entry(*id).or_insert_with(|| text.clone());
+        }
+        all
+    }
+
+    /// Refuses to change a database opened for reading only.
+    pub fn writable(&mut self) -> CliResult<()> {
+        if self.engine.store_mut().is_read_only() {
+            return Err(CliError::usage(format!(
+                "database `{}` is read-only here (this process may not write the file or its directory): it can be read (status, ledger, history, export) but not changed; nothing was changed",
+                redact(&self.db)
+            )));
+        }
+        Ok(())
     }
 
     /// Records reference texts for display and export.
     pub fn remember(&mut self, refs: &[(ApplicationId, String)]) -> CliResult<()> {
+        self.writable()?;
         let fresh: Vec<(ApplicationId, String)> = refs
             .iter()
             .filter(|(id, _)| !self.refs.contains_key(id))
@@ -115,9 +153,14 @@ impl Session {
 
     /// Runs one command; a rejection is an error with exit code 1.
     pub fn execute(&mut self, command: &Command, now: DateTime<Utc>) -> CliResult<Outcome> {
-        self.engine
-            .execute(command, now)
-            .map_err(|e| CliError::engine(&self.db, e))
+        self.writable()?;
+        match self.engine.execute(command, now) {
+            Ok(outcome) => Ok(outcome),
+            Err(EngineError::Rejected(r)) => {
+                Err(CliError::rejected(named_rejection(&r, &self.names())))
+            }
+            Err(e) => Err(CliError::engine(&self.db, e)),
+        }
     }
 
     /// Records that the programme was initialised through the CLI.

@@ -25,7 +25,7 @@ use crate::error::{CliError, CliResult};
 /// The event store chosen by `--db`, with the CLI's own tables.
 #[derive(Debug)]
 pub enum Backend {
-    /// A store that lives for one invocation (`--db memory:`).
+    /// A store that lasts for one run of grantflow (`--db memory:`).
     Memory(InMemoryStore, MemoryMeta),
     /// A SQLite file.
     Sqlite(SqliteStore),
@@ -150,6 +150,7 @@ fn sqlite_err(store: &SqliteStore, e: rusqlite::Error) -> CliError {
         "database `{}`: {e}; {advice}",
         store.path().display()
     ))
+    .database()
 }
 
 fn sqlite_has_tables(store: &SqliteStore) -> CliResult<bool> {
@@ -175,6 +176,7 @@ fn pg_err(e: &postgres::Error) -> CliError {
     CliError::usage(format!(
         "PostgreSQL: {detail}; check the database and try again"
     ))
+    .database()
 }
 
 fn pg_has_tables(c: &mut postgres::Client) -> CliResult<bool> {
@@ -364,6 +366,31 @@ pub fn is_postgres(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
+/// `--db memory:`: a store that lasts for one run of grantflow.
+pub const MEMORY: &str = "memory:";
+
+/// Refuses a `--db` URL of a scheme grantflow does not speak (`mysql://…`),
+/// rather than taking it for a file path.
+pub fn check_scheme(db: &str) -> CliResult<()> {
+    let Some((scheme, _)) = db.split_once("://") else {
+        return Ok(());
+    };
+    let is_scheme = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !is_scheme || is_postgres(db) {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "database `{}`: the scheme `{scheme}` is not supported: give a SQLite file path, a postgres:// (or postgresql://) URL, or memory:",
+        crate::error::redact(db)
+    )))
+}
+
 /// Opens the store named by `--db`.
 pub fn open(db: &str) -> CliResult<Backend> {
     open_with(db, SqliteOptions::default())
@@ -382,7 +409,8 @@ pub fn open_scratch(db: &str) -> CliResult<Backend> {
 }
 
 fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
-    if db == "memory:" {
+    check_scheme(db)?;
+    if db == MEMORY {
         return Ok(Backend::Memory(InMemoryStore::new(), MemoryMeta::default()));
     }
     if is_postgres(db) {
@@ -404,7 +432,21 @@ fn open_with(db: &str, options: SqliteOptions) -> CliResult<Backend> {
             )));
         }
     }
-    SqliteStore::open_with(path, options)
-        .map(Backend::Sqlite)
-        .map_err(|e| CliError::store(db, &e))
+    match SqliteStore::open_with(path, options) {
+        Ok(store) => Ok(Backend::Sqlite(store)),
+        // A file (or directory) this process may not write can still be read.
+        Err(e @ StoreError::Unavailable { .. }) if path.is_file() => {
+            SqliteStore::open_read_only(path)
+                .map(Backend::Sqlite)
+                .map_err(|_| CliError::store(db, &e))
+        }
+        Err(e) => Err(CliError::store(db, &e)),
+    }
+}
+
+impl Backend {
+    /// Whether the store was opened for reading only (a file this process may not write).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Backend::Sqlite(s) if s.is_read_only())
+    }
 }

@@ -165,6 +165,74 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Opens an existing store for reading only, for a file (or its
+    /// directory) this process may not write. Nothing is created, migrated
+    /// or changed; an append or any other write fails with a typed error.
+    /// When the directory cannot hold the WAL's side files, the file is
+    /// read as immutable (so a writer elsewhere must not change it while it
+    /// is read).
+    ///
+    /// Errors: [`StoreError::Unavailable`] when the file cannot be read, is
+    /// not a grantflow database, or has an older schema (open it once with
+    /// write access to migrate it); [`StoreError::SchemaTooNew`] as for
+    /// [`SqliteStore::open_with`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let options = SqliteOptions::default();
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let unavailable = |e: &rusqlite::Error| StoreError::Unavailable {
+            detail: format!(
+                "cannot open the SQLite database `{}` for reading: {}",
+                path.display(),
+                describe(e)
+            ),
+        };
+        let mut last = None;
+        for extra in ["mode=ro", "mode=ro&immutable=1"] {
+            let uri = format!("file:{}?{extra}", uri_path(&path));
+            let conn = match Connection::open_with_flags(&uri, flags) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    last = Some(unavailable(&e));
+                    continue;
+                }
+            };
+            let store = SqliteStore {
+                conn,
+                path: path.clone(),
+                options,
+            };
+            match store.schema_version() {
+                Ok(found) if found > SCHEMA_VERSION => {
+                    return Err(StoreError::SchemaTooNew {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Ok(found) if found < SCHEMA_VERSION => {
+                    return Err(StoreError::Unavailable {
+                        detail: format!(
+                            "the SQLite database `{}` has schema version {found}, older than {SCHEMA_VERSION}, and cannot be migrated while it is read-only: open it once with write access",
+                            path.display()
+                        ),
+                    });
+                }
+                Ok(_) => return Ok(store),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Unavailable {
+            detail: format!("cannot open `{}` for reading", path.display()),
+        }))
+    }
+
+    /// Whether this store was opened for reading only.
+    pub fn is_read_only(&self) -> bool {
+        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    }
+
     /// The file this store was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -194,5 +262,59 @@ impl SqliteStore {
 
     fn error(&self, e: rusqlite::Error) -> StoreError {
         error_of(&self.path, self.options, e)
+    }
+}
+
+/// A path as the path part of a SQLite `file:` URI: every byte other than
+/// letters, digits, `/`, `.`, `-` and `_` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_') {
+            out.push(char::from(*b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SqliteStore, uri_path};
+    use std::path::Path;
+
+    #[test]
+    fn given_a_path_with_uri_characters_when_made_a_uri_then_they_are_encoded() {
+        assert_eq!(uri_path(Path::new("dir/g.db")), "dir/g.db");
+        assert_eq!(
+            uri_path(Path::new("/a b/x?y#z%.db")),
+            "/a%20b/x%3Fy%23z%25.db"
+        );
+    }
+
+    #[test]
+    fn given_a_store_when_opened_read_only_then_it_reads_and_refuses_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a ? b.db");
+        let writable = SqliteStore::open(&path).expect("open");
+        assert!(!writable.is_read_only());
+        drop(writable);
+        let read_only = SqliteStore::open_read_only(&path).expect("open read-only");
+        assert!(read_only.is_read_only());
+        assert!(
+            read_only
+                .connection()
+                .execute_batch("CREATE TABLE t (a)")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn given_no_database_when_opened_read_only_then_it_is_refused_and_nothing_is_created() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("none.db");
+        assert!(SqliteStore::open_read_only(&path).is_err());
+        assert!(!path.exists());
     }
 }

@@ -179,6 +179,12 @@ pub struct Funder {
     pub id: String,
     /// Organisation name.
     pub name: String,
+    /// The public source of the identifier, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Why the identifier was assumed, when no source exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed: Option<String>,
 }
 
 /// A sector an applicant can declare, and whether it is eligible.
@@ -217,19 +223,25 @@ pub struct EligibilityRules {
 pub struct CoverageRules {
     /// The assessment fee table, dated.
     pub certification_fee: Vec<Dated<FeeTable>>,
-    /// Whether a Cyber Essentials Plus audit is funded.
+    /// Whether a Cyber Essentials Plus audit is funded. Default: not funded.
+    #[serde(default = "defaults::plus_funded")]
     pub plus_funded: Param<bool>,
-    /// Largest covered Plus audit cost, before VAT.
+    /// Largest covered Plus audit cost, before VAT. Default: £0 (used only
+    /// when Plus is funded).
+    #[serde(default = "defaults::plus_audit_cap")]
     pub plus_audit_cap: Param<Money>,
     /// Largest covered consultancy day rate, before VAT.
     pub consultancy_day_rate_cap: Param<Money>,
     /// Largest number of consultancy days covered.
     pub consultancy_days_cap: Param<Decimal>,
-    /// When VAT is covered.
+    /// When VAT is covered. Default: unless the applicant is VAT-registered.
+    #[serde(default = "defaults::vat")]
     pub vat: Param<VatPolicy>,
-    /// The VAT rate, e.g. 0.20.
+    /// The VAT rate, e.g. 0.20. Default: 0.20, the UK standard rate.
+    #[serde(default = "defaults::vat_rate")]
     pub vat_rate: Param<Decimal>,
-    /// Largest award to one applicant.
+    /// Largest award to one applicant. Default: no cap (£1,000,000,000,000).
+    #[serde(default = "defaults::award_cap")]
     pub award_cap: Param<Money>,
 }
 
@@ -249,22 +261,26 @@ pub struct RingFence {
     pub assumed: Option<String>,
 }
 
-/// How the pot is shared out.
+/// How the pot is shared out. A rules file may leave out the whole table
+/// or any part of it (see [`AllocationRules::default`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AllocationRules {
-    /// Waitlist policy.
+    /// Waitlist policy. Default: `skip_ahead`.
     pub policy: Param<WaitlistPolicy>,
-    /// An amount kept inside `available` that offers may not touch.
+    /// An amount kept inside `available` that offers may not touch. Default: £0.
     pub contingency: Param<Money>,
     /// Optional per-sector caps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ring_fences: Vec<RingFence>,
 }
 
-/// Every time window of the lifecycle.
+/// Every time window of the lifecycle. A rules file may leave out the
+/// whole table or any window; each takes its value from
+/// [`Windows::default`] (the IASME assessment process and grantflow's
+/// reminder defaults).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Windows {
     /// Days an offer stays open.
     pub offer_days: Param<u32>,
@@ -312,8 +328,93 @@ pub struct Programme {
     pub sectors: Vec<SectorRule>,
     pub eligibility: EligibilityRules,
     pub coverage: CoverageRules,
+    /// Default: [`AllocationRules::default`].
+    #[serde(default)]
     pub allocation: AllocationRules,
+    /// Default: [`Windows::default`].
+    #[serde(default)]
     pub windows: Windows,
+}
+
+/// The values of the parts a rules file may leave out. Each is marked
+/// `assumed`, saying it is grantflow's default, so `grantflow init --print`
+/// shows where it came from.
+mod defaults {
+    use super::{Decimal, Money, Param, VatPolicy};
+
+    /// The note of a default: grantflow's, and what it means.
+    pub(super) fn note(what: &str) -> String {
+        format!("grantflow's default (left out of the rules file): {what}")
+    }
+    /// A window of the IASME Cyber Essentials assessment process.
+    pub(super) fn iasme<T>(value: T) -> Param<T> {
+        Param::assumed(
+            value,
+            &note("the IASME Cyber Essentials assessment process"),
+        )
+    }
+    pub(super) fn plus_funded() -> Param<bool> {
+        Param::assumed(false, &note("Cyber Essentials Plus is not funded"))
+    }
+    pub(super) fn plus_audit_cap() -> Param<Money> {
+        Param::assumed(Money::ZERO, &note("no Plus audit is covered"))
+    }
+    pub(super) fn vat() -> Param<VatPolicy> {
+        Param::assumed(
+            VatPolicy::UnlessRegistered,
+            &note("VAT covered only where the applicant cannot reclaim it"),
+        )
+    }
+    pub(super) fn vat_rate() -> Param<Decimal> {
+        Param::assumed(
+            Decimal::new(20, 2),
+            &note("the UK standard rate of VAT, 20%"),
+        )
+    }
+    pub(super) fn award_cap() -> Param<Money> {
+        Param::assumed(Money::MAX, &note("no cap on one award"))
+    }
+}
+
+impl Default for AllocationRules {
+    /// `skip_ahead`, no contingency, no ring fences.
+    fn default() -> Self {
+        AllocationRules {
+            policy: Param::assumed(
+                WaitlistPolicy::SkipAhead,
+                &defaults::note("no money sits idle while a smaller award fits"),
+            ),
+            contingency: Param::assumed(Money::ZERO, &defaults::note("no contingency")),
+            ring_fences: Vec::new(),
+        }
+    }
+}
+
+impl Default for Windows {
+    /// Offers open 14 days with a reminder 3 days before they expire; 2
+    /// working days to answer assessment feedback; 6 months to pass; a
+    /// certificate valid 12 months, with reminders 30 and 7 days before it
+    /// expires; 3 months for the Plus audit, 30 days to re-test, a reminder
+    /// 14 days before the Plus window closes.
+    fn default() -> Self {
+        Windows {
+            offer_days: Param::assumed(14, &defaults::note("two weeks to accept an offer")),
+            offer_reminder_days: Param::assumed(
+                3,
+                &defaults::note("a reminder 3 days before an offer expires"),
+            ),
+            feedback_working_days: defaults::iasme(2),
+            pass_months: defaults::iasme(6),
+            validity_months: defaults::iasme(12),
+            expiry_reminder_days: defaults::iasme(vec![30, 7]),
+            plus_months: defaults::iasme(3),
+            plus_retest_days: defaults::iasme(30),
+            plus_reminder_days: Param::assumed(
+                14,
+                &defaults::note("two weeks' notice before the Plus window closes"),
+            ),
+        }
+    }
 }
 
 /// A rules file that cannot be used, and why.
@@ -409,6 +510,12 @@ impl Programme {
         }
         text("funder.id", &self.funder.id)?;
         text("funder.name", &self.funder.name)?;
+        if let Some(r) = &self.funder.reference {
+            text("funder.reference", r)?;
+        }
+        if let Some(a) = &self.funder.assumed {
+            text("funder.assumed", a)?;
+        }
         if self.pot.value.is_zero() {
             return Err(invalid("pot", "the pot must be more than zero"));
         }
@@ -569,8 +676,10 @@ impl Programme {
             currency: "GBP".into(),
             grant_id_prefix: "360G-grantflow-hce2020".into(),
             funder: Funder {
-                id: "GB-GOV-DCMS".into(),
+                id: "GB-GOR-D5".into(),
                 name: "Department for Digital, Culture, Media and Sport".into(),
+                reference: Some("org-id.guide list GB-GOR (UK central government); DCMS appears as GB-GOR-D5 in published 360Giving records".into()),
+                assumed: None,
             },
             pot: Param::sourced(Money::pounds(500_000), NEWS),
             opens: Param::assumed(d(2020, 9, 1), "announced 15 September 2020; no opening date was published, so the whole of September counts"),

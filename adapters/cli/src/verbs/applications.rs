@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::output::pretty;
 use crate::cli::Change;
-use crate::error::{CliError, CliResult};
+use crate::error::{CliError, CliResult, redact};
 use crate::input::NewApplication;
 use crate::session::{Session, derived_id};
 use crate::{input, report, store};
@@ -40,21 +40,35 @@ pub(super) fn explain_file(
     };
     // The rules: the programme in the database if there is one, else the preset.
     let no_database = programme.is_none() && !store::is_postgres(db) && !Path::new(db).exists();
-    let rules = if no_database {
+    let from_db = if no_database {
         None
     } else {
         Session::open(db, programme)?.state().programme().cloned()
-    }
-    .unwrap_or_else(Programme::healthcare_cyber_essentials_2020);
+    };
+    let (rules, source, said) = match from_db {
+        Some(p) => {
+            let said = format!("rules: programme {} in the database `{}`", p.id, redact(db));
+            (p, "database", said)
+        }
+        None => (
+            Programme::healthcare_cyber_essentials_2020(),
+            "preset",
+            format!(
+                "rules: the preset healthcare-ce-2020 (no database `{}`: pass --db to judge by a programme's own rules)",
+                redact(db)
+            ),
+        ),
+    };
     let verdict = explain(&rules, &applicant, on);
     if json {
         outln!(
             "{}",
             pretty(
-                &json!({"programme": rules.id, "on": on, "eligible": verdict.eligible, "criteria": verdict.criteria})
+                &json!({"programme": rules.id, "rules": source, "on": on, "eligible": verdict.eligible, "criteria": verdict.criteria})
             )
         );
     } else {
+        outln!("{said}");
         outln!(
             "{} under {} on {}:",
             applicant.organisation.name,
@@ -152,7 +166,10 @@ pub(super) fn apply(
         })
         .collect();
     // Every row is decided on a copy of the state first: one refusal and nothing is applied.
+    let mut names = s.refs.clone();
+    names.extend(apps.iter().map(|a| (a.id, a.reference.clone())));
     let mut trial = s.state().clone();
+    let mut refused: Vec<(String, grantflow_core::Rejection)> = Vec::new();
     for (app, (command, now)) in apps.iter().zip(&commands) {
         match decide(&trial, command, *now) {
             Ok(events) => {
@@ -161,17 +178,37 @@ pub(super) fn apply(
                         .map_err(|err| CliError::usage(format!("{}: {err}", app.origin)))?;
                 }
             }
-            Err(r) => {
-                let mut e = CliError::rejected(r.clone());
-                if is_csv {
-                    e.message = format!(
-                        "{} (reference {}): rejected ({}): {}; nothing from the file was applied",
-                        app.origin, app.reference, r.code, r.message
-                    );
-                }
-                return Err(e);
-            }
+            Err(r) => refused.push((app.origin.clone(), report::named_rejection(&r, &names))),
         }
+    }
+    if let Some((_, first)) = refused.first() {
+        let mut e = CliError::rejected(first.clone());
+        if is_csv {
+            let each: Vec<String> = refused
+                .iter()
+                .take(input::MAX_ROW_PROBLEMS)
+                .map(|(origin, r)| {
+                    let line = origin
+                        .rsplit_once(" line ")
+                        .map_or(origin.as_str(), |(_, l)| l);
+                    format!("line {line}: rejected ({}): {}", r.code, r.message)
+                })
+                .collect();
+            let more = refused.len() - each.len();
+            let more = if more > 0 {
+                format!("; and {more} more refused row(s) not listed")
+            } else {
+                String::new()
+            };
+            e.message = crate::error::one_line(&format!(
+                "{}: {} row(s) refused, nothing from the file was applied: {}{more}",
+                file.display(),
+                refused.len(),
+                each.join("; ")
+            ));
+            e = e.with_details(each);
+        }
+        return Err(e);
     }
     let pairs: Vec<_> = apps.iter().map(|a| (a.id, a.reference.clone())).collect();
     s.remember(&pairs)?;
@@ -196,6 +233,7 @@ pub(super) fn apply(
         match result {
             Ok(o) => rows.push(json!({"reference": app.reference, "application": app.id, "outcome": if matches!(o, Outcome::Duplicate{..}) {"duplicate"} else {"applied"}, "stage": stage, "award": award, "events": o.events()})),
             Err(r) => {
+                let r = report::named_rejection(&r, &names);
                 rows.push(json!({"reference": app.reference, "application": app.id, "outcome": "rejected", "code": r.code, "message": r.message}));
                 rejected.get_or_insert(r);
             }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::output::pretty;
 use crate::error::{CliError, CliResult};
-use crate::input;
 use crate::session::Session;
+use crate::{input, report};
 
 pub(super) fn run_file(
     db: &str,
@@ -61,6 +61,20 @@ pub(super) fn run_file(
     let mut rejected = 0usize;
     let mut out = Vec::new();
     for (l, r) in lines.iter().zip(results) {
+        // The command as the line named it: its verb and the application's reference.
+        let application = l
+            .command
+            .action
+            .application()
+            .map(|id| report::label(&s.refs, &id));
+        let what = match &application {
+            Some(a) => format!("{} {a}", l.command.action.name()),
+            None => l.command.action.name().to_string(),
+        };
+        let mut row = json!({"line": l.line, "id": l.given_id, "command_id": l.command.id, "command": l.command.action.name()});
+        if let Some(a) = &application {
+            row["application"] = json!(a);
+        }
         match r {
             Ok(o) => {
                 let kind = if matches!(o, Outcome::Duplicate { .. }) {
@@ -69,13 +83,14 @@ pub(super) fn run_file(
                     "applied"
                 };
                 if json {
-                    out.push(json!({"line": l.line, "command_id": l.command.id, "command": l.command.action.name(), "outcome": kind, "events": o.events()}));
+                    row["outcome"] = json!(kind);
+                    row["events"] = json!(o.events());
+                    out.push(row);
                 } else {
                     let names: Vec<&str> = o.events().iter().map(|e| e.event.kind.name()).collect();
                     outln!(
-                        "line {}: {} {} ({} event(s){}{})",
+                        "line {}: {what} {} ({} event(s){}{})",
                         l.line,
-                        l.command.action.name(),
                         kind,
                         names.len(),
                         if names.is_empty() { "" } else { ": " },
@@ -85,13 +100,16 @@ pub(super) fn run_file(
             }
             Err(rej) => {
                 rejected += 1;
+                let rej = report::named_rejection(&rej, &s.refs);
                 if json {
-                    out.push(json!({"line": l.line, "command_id": l.command.id, "command": l.command.action.name(), "outcome": "rejected", "code": rej.code, "message": rej.message}));
+                    row["outcome"] = json!("rejected");
+                    row["code"] = json!(rej.code);
+                    row["message"] = json!(rej.message);
+                    out.push(row);
                 } else {
                     outln!(
-                        "line {}: {} rejected ({}): {}",
+                        "line {}: {what} rejected ({}): {}",
                         l.line,
-                        l.command.action.name(),
                         rej.code,
                         rej.message
                     );
@@ -103,8 +121,13 @@ pub(super) fn run_file(
         outln!("{}", pretty(&Value::Array(out)));
     }
     if rejected > 0 {
+        let others = if rejected == lines.len() {
+            "nothing was applied"
+        } else {
+            "the others were applied"
+        };
         return Err(CliError::refused(format!(
-            "{rejected} of {} command(s) in `{}` were rejected; the others were applied",
+            "{rejected} of {} command(s) in `{}` were rejected; {others}",
             lines.len(),
             file.display()
         ))

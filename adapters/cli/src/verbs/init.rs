@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::output::{pretty, print_outcome};
 use crate::cli::Change;
 use crate::error::{CliError, CliResult, redact};
-use crate::input;
 use crate::session::{Session, derived_id};
+use crate::{input, store};
 
 fn load_rules(preset: Option<&str>, rules: Option<&Path>) -> CliResult<Programme> {
     match (preset, rules) {
@@ -41,6 +41,33 @@ fn load_rules(preset: Option<&str>, rules: Option<&Path>) -> CliResult<Programme
     }
 }
 
+/// Whether `db` exists and holds `p` opened with these very rules (so
+/// that `init` again is a no-op). Creates nothing.
+fn already_open(db: &str, p: &Programme) -> CliResult<bool> {
+    if db != "memory:" && !store::is_postgres(db) && !Path::new(db).exists() {
+        return Ok(false);
+    }
+    let s = Session::open_any(db, Some(&p.id))?;
+    Ok(s.state().programme() == Some(p))
+}
+
+/// The refusal of `init` without `--now` for a programme whose
+/// application window has closed: the programme's one clock would start
+/// today, after every date of the programme, and stay there.
+fn window_closed(p: &Programme, rules: Option<&Path>) -> CliError {
+    let copy = match rules {
+        Some(path) => format!(
+            "or change `opens` and `closes` in `{}` and run init again",
+            path.display()
+        ),
+        None => "or copy the rules (`grantflow init --print > my-programme.toml`), change `opens` and `closes`, and run `grantflow init --rules my-programme.toml`".to_string(),
+    };
+    CliError::usage(format!(
+        "programme `{}` took applications from {} to {}, and that window has closed: without --now its clock would start today, and every command dated inside the window would then be refused (clock_went_backwards); give --now inside its dates (e.g. --now {}), {copy}; nothing was created",
+        p.id, p.opens.value, p.closes.value, p.opens.value
+    ))
+}
+
 pub(super) fn init(
     db: &str,
     programme: Option<&str>,
@@ -68,6 +95,9 @@ pub(super) fn init(
         return Ok(());
     }
     let now = input::now_or_clock(change.now.as_deref())?;
+    if change.now.is_none() && now.date_naive() > p.closes.value && !already_open(db, &p)? {
+        return Err(window_closed(&p, rules));
+    }
     let mut s = Session::open_any(db, Some(&p.id))?;
     if s.state().programme().is_some() && s.state().programme() != Some(&p) {
         return Err(CliError::rejected(Rejection::new(

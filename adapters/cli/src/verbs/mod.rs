@@ -35,6 +35,10 @@ use crate::{demo, export, input, report, schema, store};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> CliResult<()> {
+    if let Some(db) = &cli.db {
+        store::check_scheme(db)?;
+    }
+    refuse_flags_that_do_not_apply(&cli)?;
     let json = cli.json;
     let programme = cli.programme.as_deref();
     let db = cli.db.clone().unwrap_or_else(|| DEFAULT_DB.to_string());
@@ -240,11 +244,12 @@ pub fn run(cli: Cli) -> CliResult<()> {
             json,
         ),
         Verb::Ledger => {
-            let s = Session::open(&db, programme)?;
+            let mut s = Session::open(&db, programme)?;
+            let funded = report::funded(&s.all_events()?);
             if json {
-                outln!("{}", pretty(&report::ledger_json(s.state())));
+                outln!("{}", pretty(&report::ledger_json(s.state(), &funded)));
             } else {
-                outln!("{}", report::ledger_text(s.state()));
+                outln!("{}", report::ledger_text(s.state(), &funded));
             }
             Ok(())
         }
@@ -285,6 +290,43 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 .unwrap_or_else(|| demo::DEFAULT_DEMO_DB.to_string());
             demo::run(&db, applicants, seed, json)
         }
+    }
+}
+
+/// Refuses a global flag that the verb would ignore: `--programme` for the
+/// verbs that use no programme of the database, `--json` for a CSV export.
+fn refuse_flags_that_do_not_apply(cli: &Cli) -> CliResult<()> {
+    let not_applying = |flag: &str, verb: &str, why: &str| {
+        let mut e = CliError::usage(format!(
+            "{flag} does not apply to `{verb}`: {why}; see `grantflow {verb} --help`"
+        ));
+        e.kind = "bad_usage";
+        Err(e)
+    };
+    match &cli.verb {
+        Verb::Schema { .. } if cli.programme.is_some() => not_applying(
+            "--programme",
+            "schema",
+            "the schemas are the same for every programme",
+        ),
+        Verb::Simulate { .. } if cli.programme.is_some() => not_applying(
+            "--programme",
+            "simulate",
+            "a scenario names its rules (`[programme]` in the scenario file)",
+        ),
+        Verb::Demo { .. } if cli.programme.is_some() => not_applying(
+            "--programme",
+            "demo",
+            "the demo always runs the preset healthcare-ce-2020",
+        ),
+        Verb::Export { format, .. } if cli.json && format.eq_ignore_ascii_case("csv") => {
+            not_applying(
+                "--json",
+                "export",
+                "a CSV export is CSV; use --format 360giving for JSON",
+            )
+        }
+        _ => Ok(()),
     }
 }
 

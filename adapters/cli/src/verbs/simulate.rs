@@ -30,19 +30,7 @@ pub(super) fn simulate(args: &[String]) -> CliResult<()> {
             out!("{e}");
             return Ok(());
         }
-        Err(e) => {
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("bad usage")
-                .trim()
-                .to_string();
-            return Err(CliError::usage(format!(
-                "simulate: {}; see `grantflow simulate --help`",
-                first.strip_prefix("error: ").unwrap_or(&first)
-            )));
-        }
+        Err(e) => return Err(crate::error::clap_usage(&e, Some("simulate"))),
     };
     let mut stdout = std::io::stdout().lock();
     grantflow_scenarios::cli::run(&parsed.args, &mut stdout)
