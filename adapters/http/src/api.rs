@@ -107,9 +107,13 @@ pub struct Recorded {
 }
 
 fn recorded(outcome: &Outcome) -> Recorded {
+    recorded_events(outcome.events())
+}
+
+/// Stored events as the API shows them: each event's JSON with its version.
+fn recorded_events(events: &[grantflow_core::Recorded]) -> Recorded {
     Recorded {
-        events: outcome
-            .events()
+        events: events
             .iter()
             .map(|r| {
                 let mut v = serde_json::to_value(&r.event).unwrap_or(Value::Null);
@@ -828,8 +832,7 @@ pub async fn history(
                 .map_err(|e| Problem::store(&e))
         })
         .await?;
-    let outcome = Outcome::Duplicate { events };
-    Ok(Json(recorded(&outcome)))
+    Ok(Json(recorded_events(&events)))
 }
 
 /// Whether the server is up (no sign-in).
