@@ -291,11 +291,13 @@ impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Caller {
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             return Ok(Caller::Anonymous);
         };
+        // The scheme is case-insensitive (RFC 9110, section 11.1).
         let secret = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim())
             .ok_or_else(Problem::unauthorised)?;
         state
             .tokens()

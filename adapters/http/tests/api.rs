@@ -421,3 +421,39 @@ fn every_command_is_audited_with_who_sent_it() {
     );
     let _: Vec<Value> = records;
 }
+
+/// Given a token, when it is sent with the scheme in another case, then
+/// it is accepted; a wrong secret or another scheme is refused 401 with
+/// `WWW-Authenticate: Bearer`.
+#[test]
+fn the_bearer_scheme_is_read_in_any_case_and_anything_else_is_401() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let s = sqlite_server(dir.path());
+    s.open("p", fixtures::programme(5_000));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}/programmes/p/ledger", s.base);
+    for (header, status) in [
+        ("bearer secret-finance", 200),
+        ("BEARER secret-finance", 200),
+        ("Bearer wrong", 401),
+        ("Basic secret-finance", 401),
+        ("secret-finance", 401),
+    ] {
+        let r = agent
+            .get(&url)
+            .header("authorization", header)
+            .call()
+            .expect("an answer");
+        assert_eq!(r.status().as_u16(), status, "{header}");
+        if status == 401 {
+            assert_eq!(
+                r.headers().get("www-authenticate").map(|v| v.as_bytes()),
+                Some(&b"Bearer"[..]),
+                "{header}"
+            );
+        }
+    }
+}
