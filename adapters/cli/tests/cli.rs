@@ -2,41 +2,12 @@
 //! a real PostgreSQL server (`GRANTFLOW_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::{Out, gf, write};
 use serde_json::{Value, json};
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-fn gf(dir: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_grantflow"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GRANTFLOW_DB")
-        .output()
-        .expect("run grantflow");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
 
 /// Runs with `--db` and expects success.
 fn ok(dir: &Path, db: &str, args: &[&str]) -> Out {
@@ -92,12 +63,6 @@ fn application(reference: &str, company: &str, sector: &str, employees: u32) -> 
         },
         "request": {"level": "basic", "consultancy_days": "2", "day_rate": "500"}
     })
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write fixture");
-    p
 }
 
 fn pg_url() -> Option<String> {

@@ -2,41 +2,13 @@
 //! programme's one clock, messages that name what the user typed, and
 //! exports that are safe to open.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{Out, gf, write};
 use serde_json::Value;
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}\nstderr: {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-fn gf(dir: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_grantflow"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GRANTFLOW_DB")
-        .output()
-        .expect("run grantflow");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
 
 fn ok(dir: &Path, args: &[&str]) -> Out {
     let out = gf(dir, args);
@@ -60,12 +32,6 @@ fn fails(dir: &Path, args: &[&str], code: i32) -> (Out, String) {
     let first = out.stderr.lines().next().unwrap_or_default().to_string();
     assert!(first.starts_with("error: "), "{}", out.stderr);
     (out, first)
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write fixture");
-    p
 }
 
 /// The preset's rules with other dates, as a TOML file.

@@ -2,18 +2,13 @@
 //! process on a loopback port over a SQLite file, its tokens file and its
 //! audit log, stopped with Ctrl-C (SIGINT).
 
+mod common;
+
 use std::io::Read;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn grantflow(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_grantflow"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("grantflow runs")
-}
+use common::gf;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -45,7 +40,7 @@ fn agent() -> ureq::Agent {
 #[test]
 fn serve_answers_with_a_token_from_token_add_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let init = grantflow(
+    let init = gf(
         dir.path(),
         &[
             "init",
@@ -55,24 +50,13 @@ fn serve_answers_with_a_token_from_token_add_and_stops_on_ctrl_c() {
             "2020-09-01",
         ],
     );
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    let made = grantflow(
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let made = gf(
         dir.path(),
         &["token", "add", "--role", "finance", "ledger-bot"],
     );
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let secret = String::from_utf8(made.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string();
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let secret = made.stdout.trim().to_string();
     assert!(secret.starts_with("gft_") && secret.len() > 60, "{secret}");
     let file =
         std::fs::read_to_string(dir.path().join("grantflow-tokens.toml")).expect("tokens file");
@@ -86,15 +70,11 @@ fn serve_answers_with_a_token_from_token_add_and_stops_on_ctrl_c() {
             .mode();
         assert_eq!(mode & 0o077, 0, "only its owner may read the tokens file");
     }
-    let again = grantflow(
+    let again = gf(
         dir.path(),
         &["token", "add", "--role", "finance", "ledger-bot"],
     );
-    assert_eq!(
-        again.status.code(),
-        Some(2),
-        "a name used twice is bad usage"
-    );
+    assert_eq!(again.code, 2, "a name used twice is bad usage");
 
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
@@ -174,8 +154,8 @@ fn serve_answers_with_a_token_from_token_add_and_stops_on_ctrl_c() {
     assert_eq!(lines[0]["command"], "top_up");
     assert_eq!(lines[0]["outcome"], "applied");
 
-    let ledger = grantflow(dir.path(), &["ledger", "--json"]);
-    let text = String::from_utf8_lossy(&ledger.stdout);
+    let ledger = gf(dir.path(), &["ledger", "--json"]);
+    let text = &ledger.stdout;
     assert!(
         text.contains("501000.00") || text.contains("501,000.00"),
         "the CLI sees the top-up: {text}"

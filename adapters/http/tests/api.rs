@@ -7,7 +7,7 @@ use std::path::Path;
 
 use grantflow_core::{EventStore, ProgrammeId};
 use grantflow_http::Engines;
-use grantflow_postgres::{PgOptions, PostgresStore};
+use grantflow_postgres::PostgresStore;
 use grantflow_sqlite::SqliteStore;
 use grantflow_testkit::fixtures;
 use serde_json::{Value, json};
@@ -149,27 +149,8 @@ fn the_journey_runs_over_sqlite() {
 /// The same journey over a PostgreSQL schema.
 #[test]
 fn the_journey_runs_over_postgres() {
-    let url = match std::env::var("GRANTFLOW_PG_URL") {
-        Ok(url) => url,
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("GRANTFLOW_PG_URL is unset; CI must provide PostgreSQL")
-        }
-        Err(_) => {
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                b"SKIPPED the_journey_runs_over_postgres: set GRANTFLOW_PG_URL to run it (under CI this fails)\n",
-            );
-            return;
-        }
-    };
-    let schema = format!(
-        "gf_http_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    let options = PgOptions {
-        schema: Some(schema.clone()),
-        ..PgOptions::default()
+    let Some((url, options)) = common::postgres("the_journey_runs_over_postgres") else {
+        return;
     };
     {
         let (url, options) = (url.clone(), options.clone());
@@ -178,12 +159,9 @@ fn the_journey_runs_over_postgres() {
         })));
         journey(&s);
     }
-    let mut store = PostgresStore::connect_with(&url, options).expect("connect");
+    let mut store = PostgresStore::connect_with(&url, options.clone()).expect("connect");
     assert!(store.version(&ProgrammeId::new("p")).expect("version") >= 5);
-    store
-        .client()
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .expect("drop the test schema");
+    common::drop_schema(&mut store, &options);
 }
 
 /// Given a recorded submission, when the same key and body are sent again

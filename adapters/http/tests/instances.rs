@@ -28,27 +28,10 @@ fn server(url: &str, options: &PgOptions) -> Running {
 /// acknowledged commands are all in the stream.
 #[test]
 fn two_servers_on_one_database_never_overspend_the_pot() {
-    let url = match std::env::var("GRANTFLOW_PG_URL") {
-        Ok(url) => url,
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("GRANTFLOW_PG_URL is unset; CI must provide PostgreSQL")
-        }
-        Err(_) => {
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                b"SKIPPED two_servers_on_one_database_never_overspend_the_pot: set GRANTFLOW_PG_URL to run it (under CI this fails)\n",
-            );
-            return;
-        }
-    };
-    let schema = format!(
-        "gf_http_race_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    let options = PgOptions {
-        schema: Some(schema.clone()),
-        ..PgOptions::default()
+    let Some((url, options)) =
+        common::postgres("two_servers_on_one_database_never_overspend_the_pot")
+    else {
+        return;
     };
     let acknowledged: Vec<String> = {
         let a = server(&url, &options);
@@ -92,7 +75,7 @@ fn two_servers_on_one_database_never_overspend_the_pot() {
                 .collect()
         })
     };
-    let mut store = PostgresStore::connect_with(&url, options).expect("connect");
+    let mut store = PostgresStore::connect_with(&url, options.clone()).expect("connect");
     let events = store
         .load(&ProgrammeId::new("p"), 0, usize::MAX)
         .expect("the stream");
@@ -117,8 +100,5 @@ fn two_servers_on_one_database_never_overspend_the_pot() {
     let awarded = state.pot().reserved().pence() + state.pot().paid().pence();
     assert!(awarded <= 600_000, "within the pot of £6,000: {awarded}");
     assert!(awarded > 0, "some awards stand");
-    store
-        .client()
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .expect("drop the test schema");
+    common::drop_schema(&mut store, &options);
 }

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use grantflow_core::Programme;
 use grantflow_http::{Audit, Programmes, Role, Server, Tokens};
+use grantflow_postgres::PgOptions;
 use grantflow_testkit::fixtures;
 use serde_json::{Value, json};
 
@@ -231,4 +232,43 @@ pub fn submission(reference: &str, n: u64) -> Value {
         "applicant": fixtures::applicant(n),
         "request": fixtures::request(),
     })
+}
+
+/// The PostgreSQL URL and options for a schema of this test's own, or
+/// `None` (said on standard error) when `GRANTFLOW_PG_URL` is unset; under
+/// CI an unset URL fails the test.
+pub fn postgres(test: &str) -> Option<(String, PgOptions)> {
+    let url = match std::env::var("GRANTFLOW_PG_URL") {
+        Ok(url) => url,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: GRANTFLOW_PG_URL is unset; CI must provide PostgreSQL")
+        }
+        Err(_) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: set GRANTFLOW_PG_URL to run it (under CI this fails)"
+            );
+            return None;
+        }
+    };
+    let schema = format!(
+        "gf_http_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_subsec_nanos()
+    );
+    let options = PgOptions {
+        schema: Some(schema),
+        ..PgOptions::default()
+    };
+    Some((url, options))
+}
+
+/// Drops the test's schema and everything in it.
+pub fn drop_schema(store: &mut grantflow_postgres::PostgresStore, options: &PgOptions) {
+    if let Some(schema) = &options.schema {
+        store
+            .client()
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .expect("drop the test schema");
+    }
 }
