@@ -826,11 +826,7 @@ pub async fn history(
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let p = programme_id(&programme);
     let events = state
-        .blocking(move |programmes| {
-            programmes
-                .events(&p, page.after, limit)
-                .map_err(|e| Problem::store(&e))
-        })
+        .blocking(move |programmes| Ok(programmes.events(&p, page.after, limit)?))
         .await?;
     Ok(Json(recorded_events(&events)))
 }

@@ -7,6 +7,7 @@
 //! engines do: a lost append is a version conflict, decided again.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use grantflow_core::{
@@ -38,7 +39,7 @@ pub trait Programmes: Send {
         programme: &ProgrammeId,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Recorded>, StoreError>;
+    ) -> Result<Vec<Recorded>, EngineError>;
 }
 
 /// A function that opens a store handle (a SQLite file, a PostgreSQL connection).
@@ -71,20 +72,18 @@ impl<S: EventStore + Outbox + Send> Engines<S> {
     }
 
     fn engine(&mut self, programme: &ProgrammeId) -> Result<&mut Engine<S>, EngineError> {
-        if !self.engines.contains_key(programme) {
-            if self.engines.len() >= MAX_OPEN_PROGRAMMES {
-                // Bounded: the least useful guess is as good as any, and
-                // reopening costs one snapshot load.
-                self.engines.clear();
-            }
-            let engine = Engine::open((self.open)()?, programme.clone())?;
-            self.engines.insert(programme.clone(), engine);
+        if self.engines.len() >= MAX_OPEN_PROGRAMMES && !self.engines.contains_key(programme) {
+            // Bounded: the least useful guess is as good as any, and
+            // reopening costs one snapshot load.
+            self.engines.clear();
         }
-        self.engines.get_mut(programme).ok_or_else(|| {
-            EngineError::Store(StoreError::Unavailable {
-                detail: "engine cache".into(),
-            })
-        })
+        match self.engines.entry(programme.clone()) {
+            Entry::Occupied(open) => Ok(open.into_mut()),
+            Entry::Vacant(slot) => {
+                let engine = Engine::open((self.open)()?, programme.clone())?;
+                Ok(slot.insert(engine))
+            }
+        }
     }
 }
 
@@ -114,12 +113,8 @@ impl<S: EventStore + Outbox + Send> Programmes for Engines<S> {
         programme: &ProgrammeId,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let engine = self
-            .engine(programme)
-            .map_err(|e| StoreError::Unavailable {
-                detail: e.to_string(),
-            })?;
-        engine.store_mut().load(programme, after, limit)
+    ) -> Result<Vec<Recorded>, EngineError> {
+        let engine = self.engine(programme)?;
+        Ok(engine.store_mut().load(programme, after, limit)?)
     }
 }
