@@ -117,12 +117,6 @@ impl AppState {
     }
 }
 
-impl From<grantflow_core::EngineError> for Problem {
-    fn from(e: grantflow_core::EngineError) -> Problem {
-        problem::from_engine(e)
-    }
-}
-
 /// The OpenAPI document and the routes, from one list.
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

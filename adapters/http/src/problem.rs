@@ -81,9 +81,8 @@ impl Problem {
     }
 }
 
-/// The problem for an engine error.
-pub(crate) fn from_engine(e: EngineError) -> Problem {
-    {
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Problem {
         match e {
             EngineError::Rejected(r) => Problem::rejected(&r),
             EngineError::Store(s) => Problem::store(&s),

@@ -10,7 +10,7 @@ use grantflow_http::Engines;
 use grantflow_postgres::PostgresStore;
 use grantflow_sqlite::SqliteStore;
 use grantflow_testkit::fixtures;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use common::{Running, start, submission};
 
@@ -397,7 +397,6 @@ fn every_command_is_audited_with_who_sent_it() {
             .iter()
             .all(|r| r["command_id"].is_string() && r["at"].is_string())
     );
-    let _: Vec<Value> = records;
 }
 
 /// Given a token, when it is sent with the scheme in another case, then
