@@ -23,7 +23,8 @@
 //!   on its in-memory, SQLite and PostgreSQL stores.
 //!
 //! [`fixtures`] (programmes, applicants and commands for tests) comes from
-//! the core.
+//! the core; [`smtp::SmtpSink`] is a real SMTP server (aiosmtpd) that keeps
+//! what it receives for a test to read.
 //!
 //! ```
 //! use grantflow_core::Programme;
@@ -52,6 +53,7 @@
 pub mod conformance;
 mod invariants;
 pub mod model;
+pub mod smtp;
 pub mod strategies;
 
 pub use grantflow_core::fixtures;

@@ -355,14 +355,15 @@ Examples:
     },
     /// Serve the JSON API over HTTP on this database, with the notice dispatcher running.
     #[command(
-        after_help = "Every route but /health, /openapi.json, a programme's rules and its eligibility check
-needs a service token (`grantflow token add`); the OpenAPI document at /openapi.json lists each
-route's roles. Commands take their id from an Idempotency-Key header. Audit lines (one per
+        after_help = "Every route but /health, /openapi.json, sign-in, a programme's rules and its eligibility check
+needs a service token (`grantflow token add`) or a session: staff sign in with a password and a
+second factor (accounts from `grantflow user add`), applicants with a code sent by e-mail
+(--smtp). The OpenAPI document at /openapi.json lists each route's roles. Commands take their id from an Idempotency-Key header. Audit lines (one per
 command) go to --audit or standard error; notices are delivered to standard output.
 
 Examples:
-  grantflow token add --role admin setup
-  grantflow serve --addr 127.0.0.1:8080
+  grantflow user add --role admin it.lead@trust.example
+  grantflow serve --addr 127.0.0.1:8080 --smtp mail.trust.example:587
   grantflow --db postgres://postgres@127.0.0.1:5432/grants serve --tokens /etc/grantflow/tokens.toml"
     )]
     Serve {
@@ -375,10 +376,26 @@ Examples:
         /// Append audit lines to this file instead of standard error.
         #[arg(long)]
         audit: Option<std::path::PathBuf>,
+        /// The SMTP server that sign-in codes are sent through, as HOST:PORT
+        /// (without it, applicants cannot sign in by e-mail).
+        #[arg(long, value_name = "HOST:PORT")]
+        smtp: Option<String>,
+        /// How to reach the SMTP server: starttls, tls, or none (a relay on this host).
+        #[arg(long, default_value = "starttls", value_parser = ["starttls", "tls", "none"])]
+        smtp_security: String,
+        /// The sender of sign-in codes.
+        #[arg(long, default_value = "grantflow <grantflow@localhost>")]
+        mail_from: String,
+        /// A proxy whose X-Forwarded-For and X-Forwarded-Proto are believed (repeat for each; an IP address).
+        #[arg(long = "trusted-proxy", value_name = "IP")]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Manage the service tokens `serve` accepts.
     #[command(subcommand)]
     Token(TokenVerb),
+    /// Manage the staff accounts people sign in to `serve` with.
+    #[command(subcommand)]
+    User(UserVerb),
     /// Run the 2020 programme with a seeded population of applicants and print a summary.
     #[command(
         after_help = "Writes a fresh SQLite file (default grantflow-demo.db in the current directory, replaced if
@@ -395,6 +412,31 @@ Examples:
         /// The random seed: the same seed gives the same run.
         #[arg(long, default_value_t = 2020)]
         seed: u64,
+    },
+}
+
+/// `grantflow user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserVerb {
+    /// Make a staff account and print its one-time setup link (there are no default accounts).
+    #[command(
+        after_help = "The link works once, for 3 days: its owner chooses a password (at least 12 characters, not easy
+to guess) and adds a second factor to an authenticator app. Run it again for a new link while the
+account is not set up.
+
+Examples:
+  grantflow user add --role admin it.lead@trust.example
+  grantflow --db postgres://postgres@127.0.0.1:5432/grants user add --role finance --base-url https://grants.example.org finance@trust.example"
+    )]
+    Add {
+        /// The address the person signs in with.
+        email: String,
+        /// assessor, finance, auditor or admin (applicants need no account).
+        #[arg(long)]
+        role: String,
+        /// Where `serve` is reached, for the link.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
     },
 }
 

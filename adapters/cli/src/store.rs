@@ -396,6 +396,25 @@ pub fn open(db: &str) -> CliResult<Backend> {
     open_with(db, SqliteOptions::default())
 }
 
+/// Opens the sign-in records (accounts, sessions, throttles) of `--db`,
+/// beside its events.
+pub fn records(db: &str) -> CliResult<Box<dyn grantflow_http::RecordStore>> {
+    check_scheme(db)?;
+    if db == MEMORY {
+        return Err(CliError::usage(
+            "accounts need a database that outlives one command: give --db a SQLite file or a postgres:// URL",
+        ));
+    }
+    if is_postgres(db) {
+        return grantflow_postgres::PgRecords::connect(db)
+            .map(|r| Box::new(r) as Box<dyn grantflow_http::RecordStore>)
+            .map_err(|e| CliError::store(db, &e));
+    }
+    grantflow_sqlite::SqliteRecords::open(db)
+        .map(|r| Box::new(r) as Box<dyn grantflow_http::RecordStore>)
+        .map_err(|e| CliError::store(db, &e))
+}
+
 /// Opens a throw-away SQLite file without waiting for the disk on each
 /// commit (WAL with `synchronous=NORMAL`): for the demo only.
 pub fn open_scratch(db: &str) -> CliResult<Backend> {

@@ -187,6 +187,9 @@ pub enum EmailError {
     /// The message cannot be built.
     #[error("cannot build the message: {0}")]
     Build(String),
+    /// The SMTP server did not take a message sent directly.
+    #[error("the SMTP server did not take the message: {0}")]
+    Send(String),
 }
 
 /// A rendered message.
@@ -610,6 +613,28 @@ impl EmailNotifier {
         builder
             .body(rendered.body)
             .map_err(|e| EmailError::Build(e.to_string()))
+    }
+}
+
+impl EmailNotifier {
+    /// Sends one plain-text message to `to` straight away, outside the
+    /// outbox (a sign-in code, which is worth nothing once it is late).
+    pub fn send_text(&self, to: &str, subject: &str, body: &str) -> Result<(), EmailError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(mailbox(to)?)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(r) = &self.reply_to {
+            builder = builder.reply_to(r.clone());
+        }
+        let message = builder
+            .body(body.to_string())
+            .map_err(|e| EmailError::Build(e.to_string()))?;
+        self.transport
+            .send(&message)
+            .map(|_| ())
+            .map_err(|e| EmailError::Send(e.to_string()))
     }
 }
 

@@ -1,18 +1,15 @@
 //! The email notifier against a real SMTP server: aiosmtpd on 127.0.0.1,
-//! started by each test with the handler in `smtp_sink.py` (beside this
-//! file), which writes every accepted message to a folder the test reads.
+//! started by each test through the testkit's `SmtpSink`, which writes every
+//! accepted message to a folder the test reads.
 //!
 //! Needs `python3 -m aiosmtpd` (`pip install aiosmtpd`). Without it the
 //! tests fail when the `CI` variable is set, and are skipped with a message
 //! otherwise.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use grantflow_core::{
@@ -22,132 +19,17 @@ use grantflow_core::{
 };
 use grantflow_dispatch::{DispatchConfig, Dispatcher};
 use grantflow_email::{EmailConfig, EmailNotifier};
+use grantflow_testkit::smtp::SmtpSink;
 use rust_decimal::Decimal;
-use serde_json::Value;
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl SmtpServer {
-    /// Starts aiosmtpd, or returns `None` (skip) when it is not installed outside CI.
-    fn start() -> Option<SmtpServer> {
-        let importable = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !importable {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "aiosmtpd is not importable by python3, and CI is set: install it with `pip install aiosmtpd`"
-            );
-            // Written to the process's stderr directly, so the test harness does not hide it.
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                b"SKIPPED: aiosmtpd is not importable by python3 (pip install aiosmtpd); the SMTP tests did not run (under CI this fails)\n",
-            );
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "grantflow-smtp-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-        let mut child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "smtp_sink.Sink",
-            ])
-            .arg(&dir)
-            .env("PYTHONPATH", &here)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 starts");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                panic!("aiosmtpd exited with {status}: {err}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on port {port} within 15 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(SmtpServer { child, port, dir })
-    }
-
-    fn config(&self) -> EmailConfig {
-        let mut c = EmailConfig::new(
-            "127.0.0.1",
-            self.port,
-            "Grants Team <grants@programme.example>",
-        );
-        c.timeout = Duration::from_secs(10);
-        c
-    }
-
-    /// The messages received so far, in order.
-    fn messages(&self) -> Vec<Value> {
-        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
-
-    /// Waits (at most 10 s) until `n` messages have arrived.
-    fn wait_for(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let m = self.messages();
-            if m.len() >= n || Instant::now() > deadline {
-                return m;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn config(sink: &SmtpSink) -> EmailConfig {
+    let mut c = EmailConfig::new(
+        "127.0.0.1",
+        sink.port(),
+        "Grants Team <grants@programme.example>",
+    );
+    c.timeout = Duration::from_secs(10);
+    c
 }
 
 fn programme() -> ProgrammeId {
@@ -177,10 +59,10 @@ fn offer(to: Option<&str>) -> Notice {
 
 #[test]
 fn an_applicant_notice_arrives_with_recipient_subject_and_body() {
-    let Some(server) = SmtpServer::start() else {
+    let Some(server) = SmtpSink::start() else {
         return;
     };
-    let notifier = EmailNotifier::new(server.config()).unwrap();
+    let notifier = EmailNotifier::new(config(&server)).unwrap();
     let n = offer(Some("office@acme.example"));
     notifier.deliver(&programme(), &n).unwrap();
     let messages = server.wait_for(1);
@@ -212,11 +94,10 @@ fn an_applicant_notice_arrives_with_recipient_subject_and_body() {
 
 #[test]
 fn finance_and_assessor_notices_go_to_the_configured_addresses() {
-    let Some(server) = SmtpServer::start() else {
+    let Some(server) = SmtpSink::start() else {
         return;
     };
-    let config = server
-        .config()
+    let config = config(&server)
         .finance([
             "finance@programme.example",
             "Audit <audit@programme.example>",
@@ -268,10 +149,10 @@ fn finance_and_assessor_notices_go_to_the_configured_addresses() {
 
 #[test]
 fn no_recipient_or_an_unknown_template_is_permanent_and_sends_nothing() {
-    let Some(server) = SmtpServer::start() else {
+    let Some(server) = SmtpSink::start() else {
         return;
     };
-    let notifier = EmailNotifier::new(server.config()).unwrap();
+    let notifier = EmailNotifier::new(config(&server)).unwrap();
     let missing = notifier.deliver(&programme(), &offer(None));
     assert!(
         matches!(&missing, Err(DeliveryError::Permanent(m)) if m.contains("no email address")),
@@ -301,10 +182,10 @@ fn no_recipient_or_an_unknown_template_is_permanent_and_sends_nothing() {
 
 #[test]
 fn smtp_refusals_map_to_permanent_and_retryable() {
-    let Some(server) = SmtpServer::start() else {
+    let Some(server) = SmtpSink::start() else {
         return;
     };
-    let notifier = EmailNotifier::new(server.config()).unwrap();
+    let notifier = EmailNotifier::new(config(&server)).unwrap();
     let refused = notifier.deliver(&programme(), &offer(Some("nobody@reject.example")));
     assert!(
         matches!(&refused, Err(DeliveryError::Permanent(m)) if m.contains("550")),
@@ -356,7 +237,7 @@ fn applicant(name: &str, email: &str) -> Applicant {
 
 #[test]
 fn an_engine_run_is_mailed_through_the_dispatcher() {
-    let Some(server) = SmtpServer::start() else {
+    let Some(server) = SmtpSink::start() else {
         return;
     };
     let p = Programme::healthcare_cyber_essentials_2020();
@@ -413,8 +294,7 @@ fn an_engine_run_is_mailed_through_the_dispatcher() {
 
     let notices = store.outbox_entries();
     assert!(notices.len() >= 4, "{notices:?}");
-    let config = server
-        .config()
+    let config = config(&server)
         .finance(["finance@programme.example"])
         .assessors(["assessor@iasme.example"]);
     let mut dispatcher = Dispatcher::new(

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::audit::Record;
 use crate::problem::Problem;
-use crate::roles::{Caller, Role, TokenEntry};
+use crate::roles::{Caller, Role, Signed};
 
 /// The header a command's id comes from.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -156,7 +156,7 @@ enum CommandAnswers {
 /// Runs a command for `who` and answers with what it recorded.
 async fn run(
     state: &AppState,
-    who: &TokenEntry,
+    who: &Signed,
     route: &'static str,
     programme: ProgrammeId,
     key: IdempotencyKey,
@@ -175,7 +175,7 @@ async fn run(
         who: &who.name,
         role: who.role,
         route,
-        programme: programme.as_str(),
+        programme: Some(programme.as_str()),
         command: Some((id, kind.as_str())),
         outcome: match &result {
             Ok(Outcome::Applied { .. }) => "applied",
@@ -195,7 +195,7 @@ async fn run(
 
 /// Refuses an applicant's token for an application that is not theirs
 /// (403, whether or not it exists, so nothing is learnt about others').
-fn own(who: &TokenEntry, app: Option<&Application>) -> Result<(), Problem> {
+fn own(who: &Signed, app: Option<&Application>) -> Result<(), Problem> {
     if who.role != Role::Applicant {
         return Ok(());
     }
@@ -213,7 +213,7 @@ fn own(who: &TokenEntry, app: Option<&Application>) -> Result<(), Problem> {
 /// Checks, before an applicant's command runs, that the application is theirs.
 async fn check_own(
     state: &AppState,
-    who: &TokenEntry,
+    who: &Signed,
     programme: &ProgrammeId,
     application: ApplicationId,
 ) -> Result<(), Problem> {

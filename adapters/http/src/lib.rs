@@ -13,8 +13,13 @@
 //!   PostgreSQL connection). Commands take their id from the
 //!   `Idempotency-Key` header; every error is a [`Problem`]
 //!   (`application/problem+json`) carrying the core's rejection code.
-//! - [`Tokens`] — service tokens, stored as SHA-256 hashes with a role
-//!   each (`grantflow token add`), and the [`Audit`] log of every command.
+//! - [`Caller`] — who sent a request: a service token ([`Tokens`], kept
+//!   as SHA-256 hashes with a role each, made by `grantflow token add`) or a
+//!   person's session cookie, from [`sign_in`]: applicants by a code sent
+//!   to their address, staff by password (argon2id) and second factor
+//!   (TOTP), behind throttles per account and per source address. Sign-in
+//!   records live in a [`RecordStore`] (SQLite or PostgreSQL beside the
+//!   events); every command and sign-in is written to the [`Audit`] log.
 //!
 //! Requests are bounded: bodies over 1 MiB get 413, a request that takes
 //! longer than 30 s gets 408, and every response carries
@@ -41,7 +46,9 @@ mod audit;
 mod engines;
 mod problem;
 mod roles;
+pub mod sign_in;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,14 +58,19 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use chrono::{DateTime, Utc};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use audit::{Audit, Record};
 pub use engines::{Engines, MAX_OPEN_PROGRAMMES, Opener, Programmes};
+pub use grantflow_accounts::{Accounts, Email, MemoryRecords, RecordError, RecordStore};
 pub use problem::Problem;
-pub use roles::{Caller, HasTokens, Role, TokenEntry, Tokens, TokensError};
+pub use roles::{Caller, Role, Signed, TokenEntry, Tokens, TokensError, UnknownRole, Via};
+pub use sign_in::{InviteError, Mailer, invite};
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -68,11 +80,17 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A clock: the server's `now` for every command.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// The sign-in records, over whichever store the server was given.
+pub type Records = Accounts<Box<dyn RecordStore>>;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     programmes: Arc<Mutex<Box<dyn Programmes>>>,
     tokens: Arc<Tokens>,
+    records: Arc<Mutex<Records>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    proxies: Arc<Vec<IpAddr>>,
     audit: Arc<Audit>,
     clock: Clock,
 }
@@ -83,13 +101,36 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-impl HasTokens for AppState {
-    fn tokens(&self) -> &Tokens {
-        &self.tokens
-    }
-}
-
 impl AppState {
+    /// Runs `f` on the sign-in records in a blocking task, one at a time;
+    /// a failing store is 503.
+    async fn records<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Records) -> Result<T, RecordError> + Send + 'static,
+    ) -> Result<T, Problem> {
+        let records = Arc::clone(&self.records);
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut guard = records.lock().map_err(|_| {
+                RecordError::Unavailable("an earlier request failed inside them".into())
+            })?;
+            f(&mut guard)
+        })
+        .await;
+        match joined {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "records_unavailable",
+                format!("{e}; nothing was changed: try again"),
+            )),
+            Err(e) => Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "panicked",
+                format!("the request failed inside the server ({e}): a defect to report"),
+            )),
+        }
+    }
+
     /// Runs `f` on the engines in a blocking task, one request at a time.
     async fn blocking<T: Send + 'static>(
         &self,
@@ -136,6 +177,15 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::tick))
         .routes(routes!(api::ledger))
         .routes(routes!(api::history))
+        .routes(routes!(sign_in::request_code))
+        .routes(routes!(sign_in::verify_code))
+        .routes(routes!(sign_in::password))
+        .routes(routes!(sign_in::session))
+        .routes(routes!(sign_in::sign_out))
+        .routes(routes!(sign_in::setup))
+        .routes(routes!(sign_in::setup_confirm))
+        .routes(routes!(sign_in::add_user, sign_in::users))
+        .routes(routes!(sign_in::events))
 }
 
 /// The OpenAPI 3.1 document of [`router`]'s routes.
@@ -160,7 +210,40 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            sign_in::SESSION_COOKIE,
+            "The session cookie set by /sign-in/password or /sign-in/code/verify; a change made with it also needs the session's CSRF token in an X-CSRF-Token header. The scopes listed on an operation are the roles that may call it",
+        ))),
+    );
+    // Every operation a token may call, a session of the same roles may too.
+    for item in api.paths.paths.values_mut() {
+        for op in operations(item) {
+            let Some(requirements) = op.security.as_mut() else {
+                continue;
+            };
+            let roles: Vec<String> = serde_json::to_value(&*requirements)
+                .ok()
+                .and_then(|v| v.get(0)?.get("token").cloned())
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            requirements.push(SecurityRequirement::new("session", roles));
+        }
+    }
     api
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -186,6 +269,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async {
             Problem::not_found("no such route: see /openapi.json for the routes this server has")
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hsts))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
@@ -200,6 +284,34 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(header("referrer-policy", "no-referrer"))
         .layer(header("cache-control", "no-store"))
+}
+
+/// Adds `Strict-Transport-Security` to the answers of requests that came
+/// over TLS, as a trusted proxy says with `X-Forwarded-Proto: https` (the
+/// server itself speaks plain HTTP, behind such a proxy).
+async fn hsts(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let over_tls = peer.is_some_and(|p| state.proxies.contains(&p))
+        && request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let mut response = next.run(request).await;
+    if over_tls {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 /// A server: the engines, the tokens, the audit log and the clock.
@@ -225,10 +337,34 @@ impl Server {
             state: AppState {
                 programmes: Arc::new(Mutex::new(programmes)),
                 tokens: Arc::new(tokens),
+                records: Arc::new(Mutex::new(Accounts::new(Box::new(MemoryRecords::new())))),
+                mailer: None,
+                proxies: Arc::new(Vec::new()),
                 audit: Arc::new(audit),
                 clock,
             },
         }
+    }
+
+    /// The same, keeping accounts, sessions and throttles in `records`
+    /// (by default they are kept in memory, and lost when it stops).
+    pub fn with_records(mut self, records: Box<dyn RecordStore>) -> Server {
+        self.state.records = Arc::new(Mutex::new(Accounts::new(records)));
+        self
+    }
+
+    /// The same, sending sign-in codes through `mailer` (without one,
+    /// applicants cannot sign in by e-mail).
+    pub fn with_mailer(mut self, mailer: impl Mailer + 'static) -> Server {
+        self.state.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The same, trusting `X-Forwarded-For` and `X-Forwarded-Proto` from
+    /// these proxies' addresses (and from nobody else).
+    pub fn trusting(mut self, proxies: Vec<IpAddr>) -> Server {
+        self.state.proxies = Arc::new(proxies);
+        self
     }
 
     /// The application, for embedding in another axum server.
@@ -242,9 +378,14 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        sign_in::warm();
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 
     /// Serves on `listener` on a runtime of its own until Ctrl-C.

@@ -24,6 +24,10 @@ pub struct Problem {
     /// `command_id_reused`) or one of the API's own (`unauthorised`,
     /// `forbidden`, `not_found`, `bad_request`, `store_unavailable`, …).
     pub code: String,
+    /// For 429: seconds until another attempt may be made (also sent as
+    /// `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -35,6 +39,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_string(),
+            retry_after: None,
         }
     }
 
@@ -48,7 +53,7 @@ impl Problem {
         Problem::new(
             StatusCode::UNAUTHORIZED,
             "unauthorised",
-            "this route needs a token: send `Authorization: Bearer <token>` with a token made by `grantflow token add`",
+            "this route needs you signed in: sign in (POST /sign-in/password for staff, /sign-in/code for applicants) or send `Authorization: Bearer <token>` with a token made by `grantflow token add`",
         )
     }
 
@@ -110,6 +115,9 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -9,72 +9,19 @@
 //! them with [`Caller::require`] before it reads or changes anything.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+pub use grantflow_accounts::{Role, UnknownRole};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::AppState;
 use crate::problem::Problem;
-
-/// The roles the money needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Applies, and reads, accepts, declines or withdraws its own applications only.
-    Applicant,
-    /// Records certification milestones.
-    Assessor,
-    /// Pays claims, tops up the pot, claws back, completes awards, reads the ledger.
-    Finance,
-    /// Reads everything, changes nothing.
-    Auditor,
-    /// Sets programmes up and runs ticks.
-    Admin,
-}
-
-impl Role {
-    /// Every role, in the order above.
-    pub const ALL: [Role; 5] = [
-        Role::Applicant,
-        Role::Assessor,
-        Role::Finance,
-        Role::Auditor,
-        Role::Admin,
-    ];
-
-    /// The role as written in tokens files and the OpenAPI document.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Applicant => "applicant",
-            Role::Assessor => "assessor",
-            Role::Finance => "finance",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = TokensError;
-    fn from_str(s: &str) -> Result<Role, TokensError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| TokensError::UnknownRole(s.to_string()))
-    }
-}
+use crate::sign_in::{CSRF_HEADER, SESSION_COOKIE};
 
 /// What went wrong with a tokens file.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +36,8 @@ pub enum TokensError {
     )]
     Invalid { path: String, detail: String },
     /// A role that does not exist.
-    #[error("unknown role `{0}`: use applicant, assessor, finance, auditor or admin")]
-    UnknownRole(String),
+    #[error(transparent)]
+    UnknownRole(#[from] UnknownRole),
     /// A name that is blank, or already taken in the file.
     #[error("token name `{0}` is blank or already used in this file: choose another")]
     BadName(String),
@@ -241,24 +188,64 @@ fn owner_only(_: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Who sent a request: nobody, or the holder of a token.
+/// Who sent a request: nobody, the holder of a service token, or someone
+/// signed in with a session cookie.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
-    /// No `Authorization` header.
+    /// No `Authorization` header and no live session.
     Anonymous,
-    /// A valid token.
-    Token(TokenEntry),
+    /// A valid token or session.
+    Signed(Signed),
+}
+
+/// A signed-in caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// The token's name, or the session's e-mail address.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// For an applicant: the address whose applications it may see.
+    pub email: Option<String>,
+    /// How it signed in.
+    pub via: Via,
+}
+
+/// How a caller signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `Authorization: Bearer <token>`.
+    Token,
+    /// The session cookie.
+    Session {
+        /// The hash of the cookie's secret (the session's key).
+        key: String,
+        /// The session's CSRF token.
+        csrf: String,
+        /// Whether the request may change things: a safe method, or the
+        /// session's CSRF token in the `X-CSRF-Token` header.
+        csrf_ok: bool,
+    },
 }
 
 impl Caller {
-    /// The caller's token if its role is one of `roles`: 401 when signed
-    /// out, 403 for another role.
-    pub fn require(&self, roles: &[Role]) -> Result<&TokenEntry, Problem> {
+    /// The caller if its role is one of `roles`: 401 when signed out, 403
+    /// for another role, and 403 for a cookie-authenticated change without
+    /// its CSRF token.
+    pub fn require(&self, roles: &[Role]) -> Result<&Signed, Problem> {
         match self {
             Caller::Anonymous => Err(Problem::unauthorised()),
-            Caller::Token(t) if roles.contains(&t.role) => Ok(t),
-            Caller::Token(t) => Err(Problem::forbidden(format!(
-                "a {} token may not do this: it needs one of {}",
+            Caller::Signed(Signed {
+                via: Via::Session { csrf_ok: false, .. },
+                ..
+            }) => Err(Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf",
+                "a change made with a session cookie needs the session's CSRF token in an `X-CSRF-Token` header (GET /session gives it): nothing was changed",
+            )),
+            Caller::Signed(t) if roles.contains(&t.role) => Ok(t),
+            Caller::Signed(t) => Err(Problem::forbidden(format!(
+                "the {} role may not do this: it needs one of {}",
                 t.role,
                 roles
                     .iter()
@@ -269,41 +256,70 @@ impl Caller {
         }
     }
 
-    /// The token's name for the audit log, or `anonymous`.
+    /// The caller's name for the audit log, or `anonymous`.
     pub fn name(&self) -> &str {
         match self {
             Caller::Anonymous => "anonymous",
-            Caller::Token(t) => &t.name,
+            Caller::Signed(t) => &t.name,
         }
     }
 }
 
-/// What the server knows that a [`Caller`] is read against.
-pub trait HasTokens {
-    /// The accepted tokens.
-    fn tokens(&self) -> &Tokens;
-}
-
-impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Caller, Problem> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, Problem> {
+        if let Some(value) = parts.headers.get(AUTHORIZATION) {
+            // The scheme is case-insensitive (RFC 9110, section 11.1).
+            let secret = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, secret)| secret.trim())
+                .ok_or_else(Problem::unauthorised)?;
+            return state
+                .tokens
+                .find(secret)
+                .map(|t| {
+                    Caller::Signed(Signed {
+                        name: t.name.clone(),
+                        role: t.role,
+                        email: t.email.clone(),
+                        via: Via::Token,
+                    })
+                })
+                .ok_or_else(Problem::unauthorised);
+        }
+        let jar = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers);
+        let Some(secret) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
             return Ok(Caller::Anonymous);
         };
-        // The scheme is case-insensitive (RFC 9110, section 11.1).
-        let secret = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret.trim())
-            .ok_or_else(Problem::unauthorised)?;
-        state
-            .tokens()
-            .find(secret)
-            .cloned()
-            .map(Caller::Token)
-            .ok_or_else(Problem::unauthorised)
+        let key = crate::sign_in::session_key(&secret);
+        let now = (state.clock)();
+        let found = {
+            let key = key.clone();
+            state.records(move |a| a.session(&key, now)).await?
+        };
+        let Some(session) = found else {
+            return Ok(Caller::Anonymous);
+        };
+        let safe = parts.method.is_safe();
+        let csrf_ok = safe
+            || parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|given| crate::sign_in::same_secret(given.trim(), &session.csrf));
+        Ok(Caller::Signed(Signed {
+            name: session.email.to_string(),
+            role: session.role,
+            email: Some(session.email.to_string()),
+            via: Via::Session {
+                key,
+                csrf: session.csrf,
+                csrf_ok,
+            },
+        }))
     }
 }

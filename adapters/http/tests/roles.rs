@@ -33,6 +33,7 @@ fn body(operation: &str, n: usize) -> Option<Value> {
         }
         "clawback" => json!({ "amount": "1.00", "reason": "walking the routes" }),
         "top_up" => json!({ "amount": "1.00", "note": "walking the routes" }),
+        "add_user" => json!({ "email": format!("walk-{n}@trust.example"), "role": "auditor" }),
         _ => return None,
     })
 }
@@ -131,6 +132,16 @@ fn every_route_with_every_role_is_allowed_or_refused_as_its_operation_says() {
     }
     let expected: BTreeSet<String> = [
         "accept",
+        "add_user",
+        "events",
+        "password",
+        "request_code",
+        "session",
+        "setup",
+        "setup_confirm",
+        "sign_out",
+        "users",
+        "verify_code",
         "claim",
         "clawback",
         "complete",

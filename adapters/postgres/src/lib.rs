@@ -12,6 +12,9 @@
 //!   The primary key `(programme_id, version)` turns a lost race into a
 //!   unique violation (SQLSTATE 23505), reported as [`StoreError::Conflict`];
 //!   the engine then reloads and decides again.
+//! - [`PgRecords`] keeps the sign-in records of `grantflow-accounts`
+//!   (accounts, codes, sessions, throttles) in the same database, in tables
+//!   of their own.
 //! - [`PgOptions`] can place the tables in their own PostgreSQL schema
 //!   (namespace), e.g. one per tenant or per test.
 //! - [`SCHEMA_VERSION`] is the schema this crate writes; a database of a
@@ -31,6 +34,9 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, missing_docs)]
+
+mod records;
+pub use records::PgRecords;
 
 use std::fmt;
 use std::time::Duration;

@@ -44,3 +44,18 @@ fn the_default_schema_works_too() {
     grantflow_testkit::conformance::check_group_commit(&mut store)
         .unwrap_or_else(|f| panic!("{f}"));
 }
+
+#[test]
+fn sign_in_records_conform_and_are_shared_between_connections() {
+    let Some(url) = common::server("sign_in_records_conform") else {
+        return;
+    };
+    let schema = common::Schema::new(&url, "records");
+    let connect = || {
+        grantflow_postgres::PgRecords::connect_with(&url, schema.options())
+            .expect("connect the sign-in records")
+    };
+    grantflow_accounts::conformance::run(&mut connect());
+    let (mut a, mut b) = (connect(), connect());
+    grantflow_accounts::conformance::check_shared(&mut a, &mut b);
+}

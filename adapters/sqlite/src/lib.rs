@@ -11,6 +11,9 @@
 //!   loser gets [`StoreError::Conflict`] and the engine retries.
 //! - [`SqliteOptions`] sets durability ([`Synchronous::Full`] by default),
 //!   the busy timeout and the page cache. The file is always in WAL mode.
+//! - [`SqliteRecords`] keeps the sign-in records of `grantflow-accounts`
+//!   (accounts, codes, sessions, throttles) in the same file, in tables of
+//!   their own.
 //! - [`SCHEMA_VERSION`] is the schema this crate writes; a file of a newer
 //!   one is refused with [`StoreError::SchemaTooNew`] before anything is written.
 //!
@@ -71,9 +74,11 @@ mod event_store;
 mod feed;
 mod options;
 mod outbox;
+mod records;
 mod schema;
 
 pub use options::{SqliteOptions, Synchronous};
+pub use records::SqliteRecords;
 pub use schema::SCHEMA_VERSION;
 
 use std::path::{Path, PathBuf};

@@ -39,3 +39,15 @@ fn sqlite_store_conforms_with_normal_sync() {
         13
     );
 }
+
+#[test]
+fn sign_in_records_conform_and_are_shared_between_connections() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("records.db");
+    let open = || grantflow_sqlite::SqliteRecords::open(&path).expect("open the sign-in records");
+    grantflow_accounts::conformance::run(&mut open());
+    let (mut a, mut b) = (open(), open());
+    grantflow_accounts::conformance::check_shared(&mut a, &mut b);
+    // The events in the same file are untouched, and still open.
+    SqliteStore::open(&path).expect("the event store opens beside the records");
+}

@@ -28,7 +28,7 @@ use self::inspect::{history, status};
 use self::outbox::outbox;
 use self::output::{print_outcome, write_output};
 use self::simulate::simulate;
-use crate::cli::{Change, Cli, TokenVerb, Verb};
+use crate::cli::{Change, Cli, TokenVerb, UserVerb, Verb};
 use crate::error::{CliError, CliResult};
 use crate::session::{DEFAULT_DB, Session};
 use crate::{demo, export, input, report, schema, store};
@@ -276,7 +276,27 @@ pub fn run(cli: Cli) -> CliResult<()> {
             addr,
             tokens,
             audit,
-        } => serve::serve(&db, &addr, &tokens, audit.as_deref()),
+            smtp,
+            smtp_security,
+            mail_from,
+            trusted_proxies,
+        } => serve::serve(
+            &db,
+            &serve::Options {
+                addr,
+                tokens,
+                audit,
+                smtp,
+                smtp_security,
+                mail_from,
+                trusted_proxies,
+            },
+        ),
+        Verb::User(UserVerb::Add {
+            email,
+            role,
+            base_url,
+        }) => serve::user_add(&db, &email, &role, &base_url),
         Verb::Token(TokenVerb::Add {
             name,
             role,

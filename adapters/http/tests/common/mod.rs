@@ -96,9 +96,29 @@ pub struct Reply {
     pub replayed: bool,
     pub body: Value,
     pub text: String,
+    pub headers: ureq::http::HeaderMap,
+}
+
+impl Reply {
+    /// A response header as text (empty when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
 }
 
 pub fn start(programmes: Box<dyn Programmes>) -> Running {
+    start_with(programmes, |server| server)
+}
+
+/// A server as [`start`] makes it, changed by `configure` (records, mailer,
+/// trusted proxies) before it serves.
+pub fn start_with(
+    programmes: Box<dyn Programmes>,
+    configure: impl FnOnce(Server) -> Server,
+) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     listener.set_nonblocking(true).expect("non-blocking");
     let base = format!("http://{}", listener.local_addr().expect("address"));
@@ -106,12 +126,12 @@ pub fn start(programmes: Box<dyn Programmes>) -> Running {
     let audit = Lines::default();
     let server = {
         let clock = Arc::clone(&clock);
-        Server::with_clock(
+        configure(Server::with_clock(
             programmes,
             tokens(),
             Audit::new(audit.clone()),
             Arc::new(move || *clock.lock().expect("clock")),
-        )
+        ))
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -170,13 +190,29 @@ impl Running {
         key: Option<&str>,
         body: Option<&[u8]>,
     ) -> Reply {
-        let url = format!("{}{path}", self.base);
-        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        let mut headers = Vec::new();
+        let bearer = format!("Bearer {token}");
         if token != "anonymous" {
-            request = request.header("authorization", format!("Bearer {token}"));
+            headers.push(("authorization", bearer.as_str()));
         }
         if let Some(key) = key {
-            request = request.header("idempotency-key", key);
+            headers.push(("idempotency-key", key));
+        }
+        self.call(method, path, &headers, body)
+    }
+
+    /// Sends a JSON request with these headers and no others.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         request = request.header("content-type", "application/json");
         let request = request
@@ -194,6 +230,7 @@ impl Running {
         };
         let content_type = header("content-type");
         let replayed = header("idempotent-replayed") == "true";
+        let headers = response.headers().clone();
         let text = response
             .body_mut()
             .with_config()
@@ -207,6 +244,7 @@ impl Running {
             replayed,
             body,
             text,
+            headers,
         }
     }
 
