@@ -1,9 +1,10 @@
 //! Load on loopback: `wrk` against a real server over a SQLite file
 //! holding 2,000 applications. Reads: requests per second and p50/p99
 //! latency for the ledger and one application's status. Commands:
-//! durable top-ups per second over HTTP (one commit each), against the
-//! same top-ups through an `Engine` on the same kind of file in the same
-//! run (the CLI's path).
+//! durable top-ups per second over HTTP with the server's group commit,
+//! against the same server committing each alone and the same top-ups
+//! through an `Engine` on the same kind of file (the CLI's path), all in
+//! the same run.
 //!
 //! `cargo bench -p grantflow-http --bench load` (needs `wrk` on the path;
 //! `GRANTFLOW_BENCH_SECONDS` sets each run's length, 5 by default).
@@ -73,29 +74,23 @@ fn wrk(args: &[&str]) -> (f64, String, String) {
     (rps, field("50%"), field("99%"))
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let seconds = std::env::var("GRANTFLOW_BENCH_SECONDS").unwrap_or_else(|_| "5".into());
-    let duration = format!("{seconds}s");
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = dir.path().join("load.db");
-    seed(&path);
-
+/// Starts a server over the SQLite file at `path`, committing at most
+/// `group` commands at once, and returns its base URL once it answers.
+fn serve(path: &std::path::Path, group: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let mut tokens = Tokens::default();
     tokens.insert("secret", "load", Role::Admin, None);
     tokens.insert("secret-finance", "load-finance", Role::Finance, None);
     let server = {
-        let path = path.clone();
+        let path = path.to_path_buf();
         Server::with_clock(
             Box::new(Engines::new(move || SqliteStore::open(&path))),
             tokens,
             Audit::new(std::io::sink()),
             Arc::new(|| fixtures::day(1)),
         )
+        .group_commit(group)
     };
     std::thread::spawn(move || {
         let _ = server.serve_blocking(listener);
@@ -109,6 +104,21 @@ fn main() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    base
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let seconds = std::env::var("GRANTFLOW_BENCH_SECONDS").unwrap_or_else(|_| "5".into());
+    let duration = format!("{seconds}s");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("load.db");
+    seed(&path);
+
+    let base = serve(&path, grantflow_http::DEFAULT_GROUP);
+    let agent = ureq::agent();
 
     let auth = "Authorization: Bearer secret";
     let seeded = agent
@@ -144,30 +154,43 @@ fn main() {
     let script = dir.path().join("top_up.lua");
     std::fs::write(
         &script,
-        r#"counter = 0
+        r#"-- Each wrk thread has its own Lua state: `id` (set by setup) keeps their keys apart.
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+counter = 0
 request = function()
   counter = counter + 1
   local headers = {}
   headers["Authorization"] = "Bearer secret-finance"
   headers["Content-Type"] = "application/json"
-  headers["Idempotency-Key"] = "load-top-up-" .. counter
+  headers["Idempotency-Key"] = "load-top-up-" .. id .. "-" .. counter
   return wrk.format("POST", "/programmes/p/top-ups", headers, '{"amount": "1.00", "note": "load"}')
 end
 "#,
     )
     .expect("the script");
-    let url = format!("{base}/programmes/p/top-ups");
     let script = script.display().to_string();
-    let (http, p50, p99) = wrk(&[
-        "-t1",
-        "-c4",
-        "-d",
-        &duration,
-        "--latency",
-        "-s",
-        &script,
-        &url,
-    ]);
+    let top_ups = |base: &str| {
+        let url = format!("{base}/programmes/p/top-ups");
+        wrk(&[
+            "-t2",
+            "-c16",
+            "-d",
+            &duration,
+            "--latency",
+            "-s",
+            &script,
+            &url,
+        ])
+    };
+    let (http, p50, p99) = top_ups(&base);
+    // The simple version in the same run: each command committed alone.
+    let alone_path = dir.path().join("alone.db");
+    seed(&alone_path);
+    let (alone, alone_p50, alone_p99) = top_ups(&serve(&alone_path, 1));
 
     // The same durable top-ups through an engine, on a file of the same state.
     let engine_path = dir.path().join("engine.db");
@@ -191,7 +214,8 @@ end
     }
     let direct = n as f64 / started.elapsed().as_secs_f64();
     println!(
-        "durable top-ups: {http:.0}/s over HTTP (p50 {p50}, p99 {p99}; 4 connections), {direct:.0}/s through an engine, one commit each: {:.2} of the engine's rate",
+        "durable top-ups over HTTP (2 threads, 16 connections): {http:.0}/s with group commit (p50 {p50}, p99 {p99}), {alone:.0}/s each committed alone (p50 {alone_p50}, p99 {alone_p99}): {:.2}x; through an engine, one commit each: {direct:.0}/s, so HTTP with group commit is {:.2} of it",
+        http / alone,
         http / direct
     );
 }

@@ -166,10 +166,10 @@ async fn run(
     let now = (state.clock)();
     let command = Command::new(id, action);
     let kind = command.action.kind();
-    let p = programme.clone();
     let result = state
-        .blocking(move |programmes| Ok(programmes.execute(&p, &command, now)))
-        .await?;
+        .committer
+        .execute(programme.clone(), command, now)
+        .await;
     state.audit.write(&Record {
         at: now,
         who: &who.name,

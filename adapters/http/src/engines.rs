@@ -2,8 +2,8 @@
 //! behind the object-safe [`Programmes`] that the routes call.
 //!
 //! The store ports are synchronous; the routes call these from blocking
-//! tasks, one at a time (a mutex), so a server's own requests never race
-//! each other, and several servers on one PostgreSQL database race only as
+//! tasks, one at a time (a mutex), and commands through the server's group
+//! commit, so a server's own requests never race each other, and several servers on one PostgreSQL database race only as
 //! engines do: a lost append is a version conflict, decided again.
 
 use std::collections::HashMap;
@@ -11,8 +11,8 @@ use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use grantflow_core::{
-    Command, Engine, EngineError, EventStore, Outbox, Outcome, ProgrammeId, Recorded, State,
-    StoreError,
+    Command, Engine, EngineError, EventStore, Outbox, Outcome, ProgrammeId, Recorded, Rejection,
+    State, StoreError,
 };
 
 /// What the routes need of the programmes' engines.
@@ -24,6 +24,14 @@ pub trait Programmes: Send {
         command: &Command,
         now: DateTime<Utc>,
     ) -> Result<Outcome, EngineError>;
+
+    /// Group commit: decides `commands` in order and records them in one
+    /// transaction; each slot is its command's outcome or rejection.
+    fn execute_batch(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[(Command, DateTime<Utc>)],
+    ) -> Result<Vec<Result<Outcome, Rejection>>, EngineError>;
 
     /// Calls `read` with the programme's state, caught up with its store
     /// (other servers may have written).
@@ -95,6 +103,14 @@ impl<S: EventStore + Outbox + Send> Programmes for Engines<S> {
         now: DateTime<Utc>,
     ) -> Result<Outcome, EngineError> {
         self.engine(programme)?.execute(command, now)
+    }
+
+    fn execute_batch(
+        &mut self,
+        programme: &ProgrammeId,
+        commands: &[(Command, DateTime<Utc>)],
+    ) -> Result<Vec<Result<Outcome, Rejection>>, EngineError> {
+        self.engine(programme)?.execute_batch(commands)
     }
 
     fn read(

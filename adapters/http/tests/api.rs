@@ -434,3 +434,92 @@ fn the_bearer_scheme_is_read_in_any_case_and_anything_else_is_401() {
         }
     }
 }
+
+/// Given 32 submissions sent at once (one of them twice under one key, and
+/// one reusing a reference), when the server commits them in groups, then
+/// each is decided in order exactly once: the repeat is replayed, the reused
+/// reference alone is refused, the pot offers what it holds and waitlists
+/// the rest, and its figures add up.
+#[test]
+fn commands_sent_at_once_are_committed_together_and_each_decided_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let s = sqlite_server(dir.path());
+    s.open("g", fixtures::programme(5_000));
+    let before = version(dir.path(), "g");
+    let replies: Vec<(String, common::Reply)> = std::thread::scope(|scope| {
+        let mut sent = Vec::new();
+        for n in 0..32u64 {
+            let s = &s;
+            sent.push(scope.spawn(move || {
+                let (key, reference) = match n {
+                    31 => ("g-0".to_string(), "G-0".to_string()),
+                    30 => ("g-reused".to_string(), "G-1".to_string()),
+                    n => (format!("g-{n}"), format!("G-{n}")),
+                };
+                // The repeat sends the first one's body again.
+                let body = submission(&reference, if n == 31 { 1 } else { n % 29 + 1 });
+                let r = s.send(
+                    "POST",
+                    "/programmes/g/applications",
+                    "secret-admin",
+                    Some(&key),
+                    Some(&body),
+                );
+                (key, r)
+            }));
+        }
+        sent.into_iter()
+            .map(|h| h.join().expect("a sender"))
+            .collect()
+    });
+    let ok = replies.iter().filter(|(_, r)| r.status == 200).count();
+    let refused: Vec<_> = replies.iter().filter(|(_, r)| r.status == 422).collect();
+    assert_eq!(
+        ok,
+        31,
+        "{:?}",
+        replies
+            .iter()
+            .map(|(k, r)| (k, r.status))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, "g-reused", "{}", refused[0].1.text);
+    let zero: Vec<_> = replies.iter().filter(|(k, _)| k == "g-0").collect();
+    assert_eq!(zero.len(), 2);
+    assert_eq!(
+        zero.iter().filter(|(_, r)| r.replayed).count(),
+        1,
+        "one of the two is the replay"
+    );
+    assert_eq!(zero[0].1.body, zero[1].1.body, "the same answer twice");
+
+    let ledger = s.send("GET", "/programmes/g/ledger", "secret-finance", None, None);
+    assert_eq!(ledger.status, 200, "{}", ledger.text);
+    let money = |k: &str| {
+        ledger.body[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k} in {}", ledger.text))
+            .parse::<rust_decimal::Decimal>()
+            .expect("an amount")
+    };
+    assert_eq!(
+        money("credits"),
+        money("available") + money("reserved") + money("paid")
+    );
+    assert_eq!(
+        money("reserved"),
+        rust_decimal::Decimal::from(4 * 1200),
+        "four offers of £1,200 from £5,000"
+    );
+    let recorded = version(dir.path(), "g") - before;
+    let events: usize = replies
+        .iter()
+        .filter(|(_, r)| r.status == 200 && !r.replayed)
+        .map(|(_, r)| r.body["events"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(
+        recorded, events as u64,
+        "every event answered was recorded, once"
+    );
+}
