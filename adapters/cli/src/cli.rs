@@ -317,12 +317,12 @@ Example:
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Print the JSON Schema of commands, events or rules files.
+    /// Print the JSON Schema of commands, events, rules files or application files.
     #[command(
-        after_help = "Examples:\n  grantflow schema commands\n  grantflow schema rules > rules.schema.json"
+        after_help = "Examples:\n  grantflow schema commands\n  grantflow schema rules > rules.schema.json\n  grantflow schema application"
     )]
     Schema {
-        /// commands, events or rules.
+        /// commands, events, rules or application.
         what: String,
     },
     /// List notices waiting in the outbox and dead letters; --deliver prints and acknowledges pending ones.

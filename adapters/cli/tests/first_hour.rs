@@ -889,18 +889,17 @@ fn given_the_published_schemas_when_read_then_they_describe_what_the_parser_take
     assert_eq!(fences["type"], "array", "{fences}");
     assert!(fences["items"]["properties"]["cap"].is_object(), "{fences}");
     let commands = ok(d.path(), &["schema", "commands"]).json();
-    let text = commands.to_string();
-    // A company number is text (OC123456 is accepted), not a decimal number.
-    let company = text.split("\"company_number\":").nth(1).unwrap_or_default();
-    assert!(
-        company.starts_with("{\"type\":\"string\"}"),
-        "{company:.80}"
-    );
-    // Days: not negative, at most two decimals, as CostRequest::check takes them.
-    let days = text
-        .split("\"consultancy_days\":")
-        .nth(1)
+    let submit = commands["oneOf"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["title"] == "submit"))
+        .cloned()
         .unwrap_or_default();
+    // A company number is text (OC123456 is accepted), not a decimal number.
+    let company = &submit["properties"]["applicant"]["properties"]["organisation"]["properties"]["company_number"];
+    assert_eq!(company["type"], "string", "{company}");
+    assert_eq!(company["pattern"], "^[A-Za-z0-9]{1,16}$", "{company}");
+    // Days: not negative, at most two decimals, as CostRequest::check takes them.
+    let days = submit["properties"]["request"]["properties"]["consultancy_days"].to_string();
     assert!(
         days.contains("\"minimum\":0") && days.contains("\"multipleOf\":0.01"),
         "{days:.300}"
