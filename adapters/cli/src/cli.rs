@@ -64,6 +64,9 @@ pub struct Cli {
     /// A file this process may not write is opened for reading only.
     #[arg(long, global = true, env = "GRANTFLOW_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
+    /// Whether `--db` was given on the command line (not only by `GRANTFLOW_DB`).
+    #[arg(skip)]
+    pub db_given: bool,
     /// The programme to act on, when the database holds several (default: the only one).
     /// With `init` or `run`, the id the new programme is given.
     #[arg(long, global = true, value_name = "ID")]
@@ -271,8 +274,8 @@ Example:
     Status {
         /// The application reference or UUID (default: all).
         application: Option<String>,
-        /// Only applications in this stage, e.g. offered, waitlisted, completed.
-        #[arg(long, value_name = "STAGE")]
+        /// Only applications in this stage, e.g. offered, waitlisted, completed (not with one application).
+        #[arg(long, value_name = "STAGE", conflicts_with = "application")]
         state: Option<String>,
     },
     /// Show the pot: credits, available, reserved, paid, released, recovered, by sector.

@@ -669,6 +669,94 @@ fn given_a_flag_the_verb_would_ignore_when_given_then_it_is_refused() {
 }
 
 #[test]
+fn given_a_flag_that_means_nothing_to_the_verb_when_given_then_it_is_refused_by_name_and_nothing_runs()
+ {
+    let d = opened();
+    let token = ["token", "add", "--role", "admin", "setup"];
+    // An address serve cannot listen on, so that a flag let through fails here, not hangs.
+    let serve = ["serve", "--addr", "no-such-address"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--db", "other.db", "schema", "rules"],
+            "--db does not apply to `schema`",
+        ),
+        (
+            vec!["--db", "other.db", "simulate", "--trials", "1"],
+            "--db does not apply to `simulate`",
+        ),
+        (
+            vec!["init", "--print", "--db", "other.db"],
+            "--db does not apply to `init --print`",
+        ),
+        (
+            vec!["init", "--print", "--now", "2020-09-01"],
+            "--now does not apply to `init --print`",
+        ),
+        (
+            vec!["init", "--print", "--command-id", "c-1"],
+            "--command-id does not apply to `init --print`",
+        ),
+        (
+            [&["--programme", "healthcare-ce-2020"][..], &serve].concat(),
+            "--programme does not apply to `serve`",
+        ),
+        (
+            [&["--json"][..], &serve].concat(),
+            "--json does not apply to `serve`",
+        ),
+        (
+            [&["--db", "other.db"][..], &token].concat(),
+            "--db does not apply to `token add`",
+        ),
+        (
+            [&["--programme", "healthcare-ce-2020"][..], &token].concat(),
+            "--programme does not apply to `token add`",
+        ),
+        (
+            [&["--json"][..], &token].concat(),
+            "--json does not apply to `token add`",
+        ),
+        (
+            vec!["status", "ACME-001", "--state", "offered"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, says) in cases {
+        let (out, line) = fails(d.path(), &args, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+        if args.contains(&"--json") {
+            assert_eq!(out.json()["code"], "bad_usage", "{args:?}: {}", out.stdout);
+        } else {
+            assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        }
+    }
+    assert!(!d.path().join("other.db").exists());
+    assert!(!d.path().join("grantflow-tokens.toml").exists());
+    // With --json the refusal is the one error object.
+    let (out, _) = fails(
+        d.path(),
+        &["--json", "--db", "other.db", "schema", "rules"],
+        2,
+    );
+    assert_eq!(out.json()["code"], "bad_usage", "{}", out.stdout);
+    // GRANTFLOW_DB from the environment is not a flag given: it is not refused.
+    let schema = Command::new(env!("CARGO_BIN_EXE_grantflow"))
+        .args(["schema", "rules"])
+        .current_dir(d.path())
+        .env("GRANTFLOW_DB", "other.db")
+        .output()
+        .expect("run grantflow");
+    assert!(
+        schema.status.success(),
+        "{}",
+        String::from_utf8_lossy(&schema.stderr)
+    );
+    // --json where the output is JSON anyway keeps its promise and is taken.
+    ok(d.path(), &["--json", "schema", "rules"]).json();
+    ok(d.path(), &["init", "--print", "--json"]).json();
+}
+
+#[test]
 fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are_behind_a_flag() {
     let d = tempfile::tempdir().expect("tempdir");
     let run = &[
