@@ -309,9 +309,15 @@ Example:
         now: Option<String>,
     },
     /// Export the awarded grants: a 360Giving package (schema 1.4) or CSV.
-    #[command(after_help = "Examples:
+    #[command(
+        after_help = "A grant is a funded application (its offer was accepted). amountAwarded (amount_awarded in
+CSV) is the award reserved for it; amountDisbursed (amount_disbursed) is its net paid: paid
+(gross) less recovered, as `grantflow status` shows them.
+
+Examples:
   grantflow export --format 360giving --output grants.json
-  grantflow export --format csv > grants.csv")]
+  grantflow export --format csv > grants.csv"
+    )]
     Export {
         /// 360giving or csv.
         #[arg(long, default_value = "360giving")]

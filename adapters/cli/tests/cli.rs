@@ -1235,7 +1235,7 @@ fn simulate_runs_the_scenario_engine() {
             "3",
         ],
     );
-    assert!(out.stdout.contains("pot paid"), "{}", out.stdout);
+    assert!(out.stdout.contains("paid (gross)"), "{}", out.stdout);
     fails(
         dir.path(),
         NO_DB,

@@ -757,6 +757,52 @@ fn given_a_flag_that_means_nothing_to_the_verb_when_given_then_it_is_refused_by_
 }
 
 #[test]
+fn given_a_simulation_when_printed_then_funded_and_the_money_words_are_the_ledgers() {
+    let d = opened();
+    let definition = "funded: offer accepted (holds or held an award)";
+    let ledger = ok(d.path(), &["ledger"]).stdout;
+    assert!(ledger.contains(definition), "{ledger}");
+    let run = [
+        "simulate",
+        "--trials",
+        "2",
+        "--applicants",
+        "60",
+        "--seed",
+        "3",
+    ];
+    let table = ok(d.path(), &run).stdout;
+    assert!(table.contains(definition), "{table}");
+    for words in [
+        "firms funded",
+        "paid (gross)",
+        "net paid equals paid (gross)",
+        "released back",
+        "available at end",
+        "funded: medical-supplier",
+    ] {
+        assert!(table.contains(words), "`{words}` missing: {table}");
+    }
+    for stale in ["pot paid", "pot unspent", "awarded"] {
+        assert!(!table.contains(stale), "`{stale}` still printed: {table}");
+    }
+    let summary = ok(d.path(), &[&["--json"][..], &run].concat()).json();
+    assert!(
+        summary["meaning"]
+            .as_str()
+            .is_some_and(|m| m.contains(definition)),
+        "{summary}"
+    );
+    let names: Vec<&str> = summary["variants"][0]["outputs"]
+        .as_array()
+        .map(|o| o.iter().filter_map(|x| x["output"].as_str()).collect())
+        .unwrap_or_default();
+    for name in ["firms funded", "paid (gross)", "funded: medical-supplier"] {
+        assert!(names.contains(&name), "{name} missing: {names:?}");
+    }
+}
+
+#[test]
 fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are_behind_a_flag() {
     let d = tempfile::tempdir().expect("tempdir");
     let run = &[
@@ -776,7 +822,7 @@ fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are
     assert!(
         outputs
             .iter()
-            .any(|o| o["output"] == "pot paid" && o["p50"].is_number()),
+            .any(|o| o["output"] == "paid (gross)" && o["p50"].is_number()),
         "{summary}"
     );
     assert!(summary["variants"][0].get("trials").is_none(), "{summary}");
