@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Out, gf, write};
+use common::{Out, SMALL_SIMULATION, gf, write};
 use serde_json::{Value, json};
 
 /// For the verbs that open no database (`schema`, `simulate`, `init
@@ -1222,19 +1222,7 @@ fn help_shows_examples_for_every_verb() {
 #[test]
 fn simulate_runs_the_scenario_engine() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = ok(
-        dir.path(),
-        NO_DB,
-        &[
-            "simulate",
-            "--trials",
-            "2",
-            "--applicants",
-            "60",
-            "--seed",
-            "3",
-        ],
-    );
+    let out = ok(dir.path(), NO_DB, &SMALL_SIMULATION);
     assert!(out.stdout.contains("paid (gross)"), "{}", out.stdout);
     fails(
         dir.path(),

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Out, gf, write};
+use common::{Out, SMALL_SIMULATION, gf, write};
 use serde_json::Value;
 
 fn ok(dir: &Path, args: &[&str]) -> Out {
@@ -762,15 +762,7 @@ fn given_a_simulation_when_printed_then_funded_and_the_money_words_are_the_ledge
     let definition = "funded: offer accepted (holds or held an award)";
     let ledger = ok(d.path(), &["ledger"]).stdout;
     assert!(ledger.contains(definition), "{ledger}");
-    let run = [
-        "simulate",
-        "--trials",
-        "2",
-        "--applicants",
-        "60",
-        "--seed",
-        "3",
-    ];
+    let run = SMALL_SIMULATION;
     let table = ok(d.path(), &run).stdout;
     assert!(table.contains(definition), "{table}");
     for words in [
@@ -805,15 +797,7 @@ fn given_a_simulation_when_printed_then_funded_and_the_money_words_are_the_ledge
 #[test]
 fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are_behind_a_flag() {
     let d = tempfile::tempdir().expect("tempdir");
-    let run = &[
-        "simulate",
-        "--trials",
-        "2",
-        "--applicants",
-        "60",
-        "--seed",
-        "3",
-    ];
+    let run = &SMALL_SIMULATION;
     let summary = ok(d.path(), &[&["--json"][..], run].concat()).json();
     let outputs = summary["variants"][0]["outputs"]
         .as_array()
