@@ -1,7 +1,7 @@
 //! The published JSON Schemas are the parser's: every shipped example
 //! passes the schema `grantflow schema <kind>` publishes for it; so does a
 //! stream of generated commands, which `grantflow run` then reads line by
-//! line; and each bad sample is refused by the schema and by `grantflow`,
+//! line, and the events they record; and each bad sample is refused by the schema and by `grantflow`,
 //! for the reason the sample is about. A maintained validator
 //! (`jsonschema`, formats checked) judges the schemas.
 
@@ -140,9 +140,10 @@ fn jsonl_line(command: &Command, now: chrono::DateTime<chrono::Utc>) -> Value {
 fn generated_commands_pass_the_command_schema_and_grantflow_run_reads_every_one() {
     let schemas = Schemas::published();
     let schema = schemas.of(Kind::Command);
+    let events = validator(&published("events"));
     let d = tempfile::tempdir().expect("tempdir");
     let mut runner = TestRunner::new(Config {
-        cases: 12,
+        cases: 32,
         failure_persistence: None,
         ..Config::default()
     });
@@ -164,6 +165,11 @@ fn generated_commands_pass_the_command_schema_and_grantflow_run_reads_every_one(
             }
             for (i, line) in lines.iter().enumerate() {
                 assert_valid(schema, line, &format!("generated line {}", i + 1));
+            }
+            // What they recorded, as stored and as `history --json` prints it.
+            for event in &run.log {
+                let v = serde_json::to_value(event).expect("event JSON");
+                assert_valid(&events, &v, "a recorded event");
             }
             let text: Vec<String> = lines.iter().map(Value::to_string).collect();
             write(d.path(), "generated.jsonl", &(text.join("\n") + "\n"));
@@ -819,6 +825,15 @@ fn good_samples() -> Vec<(&'static str, Kind, Value)> {
                 set(application.clone(), "/reference", json!("OC-1")),
                 "/applicant/organisation/company_number",
                 json!("OC123456"),
+            ),
+        ),
+        (
+            "null for a region, as for any optional text",
+            Kind::Application,
+            set(
+                set(application.clone(), "/reference", json!("NULL-1")),
+                "/applicant/organisation/region",
+                Value::Null,
             ),
         ),
         (

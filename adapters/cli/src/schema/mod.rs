@@ -29,8 +29,9 @@ use checks::{
     MAX_NOTE, MAX_REFERENCE, MONEY_MAX, MONEY_PATTERN, constraint, non_empty, rules_path, text,
 };
 
-/// Fields serde omits when empty or absent.
-const OPTIONAL: &[&str] = &[
+/// Fields serde omits when absent that are an `Option`: serde reads
+/// `null` for them as left out.
+const NULLABLE: &[&str] = &[
     "reference",
     "assumed",
     "until",
@@ -39,17 +40,36 @@ const OPTIONAL: &[&str] = &[
     "ods_code",
     "region",
     "plus_audit_quote",
-    "ring_fences",
-    "now",
 ];
 
-/// Parts of a rules file that may be left out and take grantflow's
+/// Other fields that may be left out, and refuse `null`: ring fences
+/// (none by default) and `grantflow run`'s `now`.
+const OPTIONAL: &[&str] = &["ring_fences", "now"];
+
+/// Members of events that are an `Option` written as `null` when absent.
+const NULLABLE_PATHS: &[&str] = &["event.coverage", "event.plus_by"];
+
+/// `schema` or `null`.
+fn or_null(mut schema: Value) -> Value {
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        schema["type"] = json!([t, "null"]);
+    } else if let Some(any) = schema.get_mut("anyOf").and_then(Value::as_array_mut) {
+        any.push(json!({"type": "null"}));
+    } else {
+        schema = json!({"anyOf": [schema, {"type": "null"}]});
+    }
+    schema
+}
+
+/// Parts that may be left out, by the end of their path: an event's
+/// optional members, and the parts of a rules file that take grantflow's
 /// defaults (`Windows::default`, `AllocationRules::default` and the
-/// coverage defaults), by the end of their path.
-const OPTIONAL_RULES: &[&str] = &[
-    // Not a rules part: a submission's coverage, left out when the
-    // applicant is ineligible.
+/// coverage defaults).
+const OPTIONAL_PATHS: &[&str] = &[
+    // Not rules parts: a submission's coverage (none when the applicant is
+    // ineligible) and a certificate's Plus deadline (none without Plus).
     "event.coverage",
+    "event.plus_by",
     "coverage.plus_funded",
     "coverage.plus_audit_cap",
     "coverage.vat",
@@ -254,12 +274,18 @@ fn object_schema(examples: &[&Value], path: &str) -> Value {
         } else {
             infer(&values, k, &sub)
         };
+        let schema = if NULLABLE.contains(&k.as_str()) || NULLABLE_PATHS.contains(&sub.as_str()) {
+            or_null(schema)
+        } else {
+            schema
+        };
         properties.insert(k.clone(), schema);
         if objects
             .iter()
             .all(|o| o.get(k).is_some_and(|v| !v.is_null()))
             && !OPTIONAL.contains(&k.as_str())
-            && !OPTIONAL_RULES
+            && !NULLABLE.contains(&k.as_str())
+            && !OPTIONAL_PATHS
                 .iter()
                 .any(|o| sub == *o || sub.ends_with(&format!(".{o}")))
         {
