@@ -61,7 +61,9 @@ pub struct Cli {
     /// The database: a SQLite file path (default grantflow.db; for `demo`, grantflow-demo.db),
     /// a postgres:// URL, or `memory:` for a store that lasts for this one run of grantflow
     /// (nothing is kept: e.g. `run` a command file whose first command opens the programme).
-    /// A file this process may not write is opened for reading only.
+    /// A file this process may not write is opened for reading only. Given on the command
+    /// line to a verb that opens no database (schema, simulate, init --print, token add), it is
+    /// refused; GRANTFLOW_DB is not.
     #[arg(long, global = true, env = "GRANTFLOW_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
     /// Whether `--db` was given on the command line (not only by `GRANTFLOW_DB`).
