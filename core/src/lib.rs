@@ -65,7 +65,10 @@ pub use messages::event::{
 pub use messages::ids::{ApplicationId, BlankId, CommandId, NoticeId, ProgrammeId};
 pub use messages::notices::{Notice, Role, TEMPLATES, notices};
 pub use messages::rejection::{Rejection, RejectionCode};
-pub use rules::applicant::{Applicant, Contact, CostRequest, FieldProblem, Organisation, Problem};
+pub use rules::applicant::{
+    Applicant, Contact, CostRequest, FieldProblem, MAX_EMAIL, MAX_NAME, MAX_REGION, MAX_SECTOR,
+    Organisation, Problem,
+};
 pub use rules::coverage::{Coverage, CoverageError, Item, estimate};
 pub use rules::eligibility::{Criterion, Eligibility, explain, is_eligible};
 pub use rules::programme::{

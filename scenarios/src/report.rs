@@ -32,6 +32,12 @@ pub fn pounds(m: Money) -> f64 {
     m.as_decimal().to_f64().unwrap_or(0.0)
 }
 
+/// What the table's money and counts mean, in the words of `grantflow
+/// ledger` and `status`: funded is an accepted offer, paid is gross. The
+/// scenarios simulate no clawback, so nothing is recovered and net paid is
+/// the same as paid.
+pub const MEANING: &str = "funded: offer accepted (holds or held an award); paid (gross): what claims paid; no clawback is simulated, so nothing is recovered and net paid equals paid (gross)";
+
 /// The outputs reported for every variant.
 pub const OUTPUTS: &[Output] = &[
     Output {
@@ -40,7 +46,7 @@ pub const OUTPUTS: &[Output] = &[
         get: |r| f64::from(r.offered),
     },
     Output {
-        name: "firms awarded (funded)",
+        name: "firms funded",
         unit: Unit::Count,
         get: |r| f64::from(r.awarded),
     },
@@ -80,22 +86,22 @@ pub const OUTPUTS: &[Output] = &[
         get: |r| f64::from(r.waitlist_left),
     },
     Output {
-        name: "pot paid",
+        name: "paid (gross)",
         unit: Unit::Pounds,
         get: |r| pounds(r.paid),
     },
     Output {
-        name: "pot reserved at end",
+        name: "reserved at end",
         unit: Unit::Pounds,
         get: |r| pounds(r.reserved),
     },
     Output {
-        name: "pot released",
+        name: "released back",
         unit: Unit::Pounds,
         get: |r| pounds(r.released),
     },
     Output {
-        name: "pot unspent at end",
+        name: "available at end",
         unit: Unit::Pounds,
         get: |r| pounds(r.available),
     },
@@ -212,7 +218,7 @@ pub fn table(sim: &Simulation) -> String {
         .map(|t| t.sectors.iter().map(|s| s.sector.clone()).collect())
         .unwrap_or_default();
     for (i, name) in sectors.iter().enumerate() {
-        add(format!("awarded: {name}"), Unit::Count, &|v| {
+        add(format!("funded: {name}"), Unit::Count, &|v| {
             let mut xs: Vec<f64> = v
                 .trials
                 .iter()
@@ -284,6 +290,7 @@ pub fn table(sim: &Simulation) -> String {
             let _ = writeln!(out, "{}", "-".repeat(line.trim_end().chars().count()));
         }
     }
+    let _ = writeln!(out, "{MEANING}");
     out
 }
 
@@ -324,7 +331,7 @@ pub fn summary_json(sim: &Simulation) -> String {
                     .collect();
                 xs.sort_by(f64::total_cmp);
                 outputs.push(serde_json::json!({
-                    "output": format!("awarded: {name}"), "unit": "count",
+                    "output": format!("funded: {name}"), "unit": "count",
                     "p5": number(percentile(&xs, 5.0)), "p50": number(percentile(&xs, 50.0)), "p95": number(percentile(&xs, 95.0)),
                 }));
             }
@@ -340,6 +347,7 @@ pub fn summary_json(sim: &Simulation) -> String {
         "trials": sim.trials,
         "seed": sim.seed,
         "percentiles": ["p5", "p50", "p95"],
+        "meaning": MEANING,
         "variants": variants,
     }))
     .unwrap_or_default()

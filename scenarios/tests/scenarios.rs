@@ -276,7 +276,7 @@ fn the_cli_entry_prints_a_table_json_and_csv_and_rejects_bad_input() {
     assert!(
         v["variants"][0]["outputs"].as_array().is_some_and(|o| o
             .iter()
-            .any(|x| x["output"] == "pot paid" && x["p50"].is_number())),
+            .any(|x| x["output"] == "paid (gross)" && x["p50"].is_number())),
         "--json is the summary: {v}"
     );
     assert!(v["variants"][0].get("trials").is_none(), "{v}");

@@ -61,9 +61,14 @@ pub struct Cli {
     /// The database: a SQLite file path (default grantflow.db; for `demo`, grantflow-demo.db),
     /// a postgres:// URL, or `memory:` for a store that lasts for this one run of grantflow
     /// (nothing is kept: e.g. `run` a command file whose first command opens the programme).
-    /// A file this process may not write is opened for reading only.
+    /// A file this process may not write is opened for reading only. Given on the command
+    /// line to a verb that opens no database (schema, simulate, init --print, token add), it is
+    /// refused; GRANTFLOW_DB is not.
     #[arg(long, global = true, env = "GRANTFLOW_DB", value_name = "PATH|URL")]
     pub db: Option<String>,
+    /// Whether `--db` was given on the command line (not only by `GRANTFLOW_DB`).
+    #[arg(skip)]
+    pub db_given: bool,
     /// The programme to act on, when the database holds several (default: the only one).
     /// With `init` or `run`, the id the new programme is given.
     #[arg(long, global = true, value_name = "ID")]
@@ -271,8 +276,8 @@ Example:
     Status {
         /// The application reference or UUID (default: all).
         application: Option<String>,
-        /// Only applications in this stage, e.g. offered, waitlisted, completed.
-        #[arg(long, value_name = "STAGE")]
+        /// Only applications in this stage, e.g. offered, waitlisted, completed (not with one application).
+        #[arg(long, value_name = "STAGE", conflicts_with = "application")]
         state: Option<String>,
     },
     /// Show the pot: credits, available, reserved, paid, released, recovered, by sector.
@@ -306,9 +311,15 @@ Example:
         now: Option<String>,
     },
     /// Export the awarded grants: a 360Giving package (schema 1.4) or CSV.
-    #[command(after_help = "Examples:
+    #[command(
+        after_help = "A grant is a funded application (its offer was accepted). amountAwarded (amount_awarded in
+CSV) is the award reserved for it; amountDisbursed (amount_disbursed) is its net paid: paid
+(gross) less recovered, as `grantflow status` shows them.
+
+Examples:
   grantflow export --format 360giving --output grants.json
-  grantflow export --format csv > grants.csv")]
+  grantflow export --format csv > grants.csv"
+    )]
     Export {
         /// 360giving or csv.
         #[arg(long, default_value = "360giving")]
@@ -317,12 +328,12 @@ Example:
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Print the JSON Schema of commands, events or rules files.
+    /// Print the JSON Schema of commands, events, rules files or application files.
     #[command(
-        after_help = "Examples:\n  grantflow schema commands\n  grantflow schema rules > rules.schema.json"
+        after_help = "Examples:\n  grantflow schema commands\n  grantflow schema rules > rules.schema.json\n  grantflow schema application"
     )]
     Schema {
-        /// commands, events or rules.
+        /// commands, events, rules or application.
         what: String,
     },
     /// List notices waiting in the outbox and dead letters; --deliver prints and acknowledges pending ones.

@@ -518,11 +518,20 @@ pub fn command_lines(path: &Path) -> CliResult<Vec<Line>> {
                 serde_json::Value::String(id.to_string()),
             );
         }
+        let keys: Vec<String> = obj.keys().cloned().collect();
         let command: Command = serde_json::from_value(value).map_err(|e| {
             bad(format!(
                 "not a command ({e}); see `grantflow schema commands`"
             ))
         })?;
+        // serde takes a command without members (`tick`) whatever else the
+        // line holds; a member the command does not write back is unknown.
+        let taken = serde_json::to_value(&command).unwrap_or_default();
+        if let Some(extra) = keys.iter().find(|k| taken.get(k.as_str()).is_none()) {
+            return Err(bad(format!(
+                "not a command (unknown field `{extra}`); see `grantflow schema commands`"
+            )));
+        }
         out.push(Line {
             line,
             command,

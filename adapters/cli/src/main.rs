@@ -52,8 +52,6 @@ mod verbs;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Whether the command line asks for JSON, read before clap has parsed it
 /// (so that a usage error is JSON too): `--json` before any `--`.
 fn wants_json() -> bool {
@@ -91,8 +89,18 @@ fn error_json(e: &error::CliError) -> serde_json::Value {
     body
 }
 
+/// Parses the command line, noting whether `--db` was given on it (rather
+/// than by `GRANTFLOW_DB`), so that a verb that uses no database can refuse it.
+fn parse() -> Result<cli::Cli, clap::Error> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = cli::Cli::command().try_get_matches()?;
+    let mut parsed = cli::Cli::from_arg_matches(&matches)?;
+    parsed.db_given = matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine);
+    Ok(parsed)
+}
+
 fn main() -> ExitCode {
-    let parsed = match cli::Cli::try_parse() {
+    let parsed = match parse() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

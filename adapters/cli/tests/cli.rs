@@ -6,13 +6,27 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Out, gf, write};
+use common::{Out, SMALL_SIMULATION, gf, write};
 use serde_json::{Value, json};
+
+/// For the verbs that open no database (`schema`, `simulate`, `init
+/// --print`), which refuse `--db`.
+const NO_DB: &str = "";
+
+/// `--db db` before `args` (none for [`NO_DB`]).
+fn with_db<'a>(db: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = if db == NO_DB {
+        vec![]
+    } else {
+        vec!["--db", db]
+    };
+    all.extend_from_slice(args);
+    all
+}
 
 /// Runs with `--db` and expects success.
 fn ok(dir: &Path, db: &str, args: &[&str]) -> Out {
-    let mut all = vec!["--db", db];
-    all.extend_from_slice(args);
+    let all = with_db(db, args);
     let out = gf(dir, &all);
     assert_eq!(
         out.code, 0,
@@ -24,8 +38,7 @@ fn ok(dir: &Path, db: &str, args: &[&str]) -> Out {
 
 /// Runs with `--db` and expects failure with `code` and a one-line error containing `needle`.
 fn fails(dir: &Path, db: &str, args: &[&str], code: i32, needle: &str) -> Out {
-    let mut all = vec!["--db", db];
-    all.extend_from_slice(args);
+    let all = with_db(db, args);
     let out = gf(dir, &all);
     assert_eq!(
         out.code, code,
@@ -485,7 +498,7 @@ fn jsonl(dir: &Path) -> PathBuf {
 
 fn grantflow_preset() -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
-    serde_json::from_str(&ok(dir.path(), "x.db", &["init", "--print", "--json"]).stdout)
+    serde_json::from_str(&ok(dir.path(), NO_DB, &["init", "--print", "--json"]).stdout)
         .expect("preset")
 }
 
@@ -563,6 +576,7 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
     let d = dir.path();
     let (db, before) = seeded(d);
     let status_before = ok(d, db, &["status", "--json"]).stdout;
+    fails(d, NO_DB, &["schema", "widgets"], 2, "no schema");
     let cases: Vec<(Vec<String>, i32, &str)> = {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let missing = d.join("missing.json").display().to_string();
@@ -648,7 +662,6 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
             (s(&["status", "--state", "sleeping"]), 2, "not a stage"),
             (s(&["history", "NOPE"]), 1, "no application"),
             (s(&["export", "--format", "xml"]), 2, "not an export format"),
-            (s(&["schema", "widgets"]), 2, "no schema"),
             (s(&["tick", "--bogus-flag"]), 2, "unexpected argument"),
         ]
     };
@@ -921,7 +934,7 @@ fn amounts_with_an_exponent_are_refused_everywhere() {
     ];
     refused_and_unchanged(d, db, &cases);
     // a rules file, as text and as a TOML number
-    let preset = ok(d, "x.db", &["init", "--print"]).stdout;
+    let preset = ok(d, NO_DB, &["init", "--print"]).stdout;
     for (name, pot) in [
         ("text.toml", "value = \"5e5\""),
         ("number.toml", "value = 5e5"),
@@ -974,7 +987,7 @@ fn a_leap_second_is_refused_as_now() {
 fn bad_rules_files_are_refused_and_nothing_is_created() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
-    let preset = ok(d, "x.db", &["init", "--print"]).stdout;
+    let preset = ok(d, NO_DB, &["init", "--print"]).stdout;
     let negative = write(
         d,
         "negative.toml",
@@ -993,7 +1006,7 @@ fn bad_rules_files_are_refused_and_nothing_is_created() {
         "negative",
     );
     let mut json: Value =
-        serde_json::from_str(&ok(d, "x.db", &["init", "--print", "--json"]).stdout)
+        serde_json::from_str(&ok(d, NO_DB, &["init", "--print", "--json"]).stdout)
             .expect("preset JSON");
     json["coverage"]["certification_fee"][1]["from"] = json!("2021-06-01");
     let overlap = write(d, "overlap.json", &json.to_string());
@@ -1209,23 +1222,11 @@ fn help_shows_examples_for_every_verb() {
 #[test]
 fn simulate_runs_the_scenario_engine() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = ok(
-        dir.path(),
-        "x.db",
-        &[
-            "simulate",
-            "--trials",
-            "2",
-            "--applicants",
-            "60",
-            "--seed",
-            "3",
-        ],
-    );
-    assert!(out.stdout.contains("pot paid"), "{}", out.stdout);
+    let out = ok(dir.path(), NO_DB, &SMALL_SIMULATION);
+    assert!(out.stdout.contains("paid (gross)"), "{}", out.stdout);
     fails(
         dir.path(),
-        "x.db",
+        NO_DB,
         &["simulate", "--trials", "lots"],
         2,
         "simulate",
@@ -1235,7 +1236,7 @@ fn simulate_runs_the_scenario_engine() {
 #[test]
 fn schemas_describe_every_command_event_and_the_rules() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let c = ok(dir.path(), "x.db", &["schema", "commands"]).json();
+    let c = ok(dir.path(), NO_DB, &["schema", "commands"]).json();
     let names: Vec<&str> = c["oneOf"]
         .as_array()
         .expect("oneOf")
@@ -1257,12 +1258,12 @@ fn schemas_describe_every_command_event_and_the_rules() {
     ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
-    let e = ok(dir.path(), "x.db", &["schema", "events"]).json();
+    let e = ok(dir.path(), NO_DB, &["schema", "events"]).json();
     assert_eq!(
         e["properties"]["event"]["oneOf"].as_array().map(Vec::len),
         Some(23)
     );
-    let r = ok(dir.path(), "x.db", &["schema", "rules"]).json();
+    let r = ok(dir.path(), NO_DB, &["schema", "rules"]).json();
     assert_eq!(r["properties"]["pot"]["type"], "object");
 }
 

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Out, gf, write};
+use common::{Out, SMALL_SIMULATION, gf, write};
 use serde_json::Value;
 
 fn ok(dir: &Path, args: &[&str]) -> Out {
@@ -669,17 +669,135 @@ fn given_a_flag_the_verb_would_ignore_when_given_then_it_is_refused() {
 }
 
 #[test]
+fn given_a_flag_that_means_nothing_to_the_verb_when_given_then_it_is_refused_by_name_and_nothing_runs()
+ {
+    let d = opened();
+    let token = ["token", "add", "--role", "admin", "setup"];
+    // An address serve cannot listen on, so that a flag let through fails here, not hangs.
+    let serve = ["serve", "--addr", "no-such-address"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--db", "other.db", "schema", "rules"],
+            "--db does not apply to `schema`",
+        ),
+        (
+            vec!["--db", "other.db", "simulate", "--trials", "1"],
+            "--db does not apply to `simulate`",
+        ),
+        (
+            vec!["init", "--print", "--db", "other.db"],
+            "--db does not apply to `init --print`",
+        ),
+        (
+            vec!["init", "--print", "--now", "2020-09-01"],
+            "--now does not apply to `init --print`",
+        ),
+        (
+            vec!["init", "--print", "--command-id", "c-1"],
+            "--command-id does not apply to `init --print`",
+        ),
+        (
+            [&["--programme", "healthcare-ce-2020"][..], &serve].concat(),
+            "--programme does not apply to `serve`",
+        ),
+        (
+            [&["--json"][..], &serve].concat(),
+            "--json does not apply to `serve`",
+        ),
+        (
+            [&["--db", "other.db"][..], &token].concat(),
+            "--db does not apply to `token add`",
+        ),
+        (
+            [&["--programme", "healthcare-ce-2020"][..], &token].concat(),
+            "--programme does not apply to `token add`",
+        ),
+        (
+            [&["--json"][..], &token].concat(),
+            "--json does not apply to `token add`",
+        ),
+        (
+            vec!["status", "ACME-001", "--state", "offered"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, says) in cases {
+        let (out, line) = fails(d.path(), &args, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+        if args.contains(&"--json") {
+            assert_eq!(out.json()["code"], "bad_usage", "{args:?}: {}", out.stdout);
+        } else {
+            assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        }
+    }
+    assert!(!d.path().join("other.db").exists());
+    assert!(!d.path().join("grantflow-tokens.toml").exists());
+    // With --json the refusal is the one error object.
+    let (out, _) = fails(
+        d.path(),
+        &["--json", "--db", "other.db", "schema", "rules"],
+        2,
+    );
+    assert_eq!(out.json()["code"], "bad_usage", "{}", out.stdout);
+    // GRANTFLOW_DB from the environment is not a flag given: it is not refused.
+    let schema = Command::new(env!("CARGO_BIN_EXE_grantflow"))
+        .args(["schema", "rules"])
+        .current_dir(d.path())
+        .env("GRANTFLOW_DB", "other.db")
+        .output()
+        .expect("run grantflow");
+    assert!(
+        schema.status.success(),
+        "{}",
+        String::from_utf8_lossy(&schema.stderr)
+    );
+    // --json where the output is JSON anyway keeps its promise and is taken.
+    ok(d.path(), &["--json", "schema", "rules"]).json();
+    ok(d.path(), &["init", "--print", "--json"]).json();
+}
+
+#[test]
+fn given_a_simulation_when_printed_then_funded_and_the_money_words_are_the_ledgers() {
+    let d = opened();
+    let definition = "funded: offer accepted (holds or held an award)";
+    let ledger = ok(d.path(), &["ledger"]).stdout;
+    assert!(ledger.contains(definition), "{ledger}");
+    let run = SMALL_SIMULATION;
+    let table = ok(d.path(), &run).stdout;
+    assert!(table.contains(definition), "{table}");
+    for words in [
+        "firms funded",
+        "paid (gross)",
+        "net paid equals paid (gross)",
+        "released back",
+        "available at end",
+        "funded: medical-supplier",
+    ] {
+        assert!(table.contains(words), "`{words}` missing: {table}");
+    }
+    for stale in ["pot paid", "pot unspent", "awarded"] {
+        assert!(!table.contains(stale), "`{stale}` still printed: {table}");
+    }
+    let summary = ok(d.path(), &[&["--json"][..], &run].concat()).json();
+    assert!(
+        summary["meaning"]
+            .as_str()
+            .is_some_and(|m| m.contains(definition)),
+        "{summary}"
+    );
+    let names: Vec<&str> = summary["variants"][0]["outputs"]
+        .as_array()
+        .map(|o| o.iter().filter_map(|x| x["output"].as_str()).collect())
+        .unwrap_or_default();
+    for name in ["firms funded", "paid (gross)", "funded: medical-supplier"] {
+        assert!(names.contains(&name), "{name} missing: {names:?}");
+    }
+}
+
+#[test]
 fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are_behind_a_flag() {
     let d = tempfile::tempdir().expect("tempdir");
-    let run = &[
-        "simulate",
-        "--trials",
-        "2",
-        "--applicants",
-        "60",
-        "--seed",
-        "3",
-    ];
+    let run = &SMALL_SIMULATION;
     let summary = ok(d.path(), &[&["--json"][..], run].concat()).json();
     let outputs = summary["variants"][0]["outputs"]
         .as_array()
@@ -688,7 +806,7 @@ fn given_json_when_simulating_then_the_summary_is_printed_and_per_trial_rows_are
     assert!(
         outputs
             .iter()
-            .any(|o| o["output"] == "pot paid" && o["p50"].is_number()),
+            .any(|o| o["output"] == "paid (gross)" && o["p50"].is_number()),
         "{summary}"
     );
     assert!(summary["variants"][0].get("trials").is_none(), "{summary}");
@@ -889,18 +1007,21 @@ fn given_the_published_schemas_when_read_then_they_describe_what_the_parser_take
     assert_eq!(fences["type"], "array", "{fences}");
     assert!(fences["items"]["properties"]["cap"].is_object(), "{fences}");
     let commands = ok(d.path(), &["schema", "commands"]).json();
-    let text = commands.to_string();
-    // A company number is text (OC123456 is accepted), not a decimal number.
-    let company = text.split("\"company_number\":").nth(1).unwrap_or_default();
-    assert!(
-        company.starts_with("{\"type\":\"string\"}"),
-        "{company:.80}"
-    );
-    // Days: not negative, at most two decimals, as CostRequest::check takes them.
-    let days = text
-        .split("\"consultancy_days\":")
-        .nth(1)
+    let submit = commands["oneOf"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["title"] == "submit"))
+        .cloned()
         .unwrap_or_default();
+    // A company number is text (OC123456 is accepted), not a decimal number.
+    let company = &submit["properties"]["applicant"]["properties"]["organisation"]["properties"]["company_number"];
+    assert_eq!(
+        company["type"],
+        serde_json::json!(["string", "null"]),
+        "{company}"
+    );
+    assert_eq!(company["pattern"], "^[A-Za-z0-9]{1,16}$", "{company}");
+    // Days: not negative, at most two decimals, as CostRequest::check takes them.
+    let days = submit["properties"]["request"]["properties"]["consultancy_days"].to_string();
     assert!(
         days.contains("\"minimum\":0") && days.contains("\"multipleOf\":0.01"),
         "{days:.300}"

@@ -313,28 +313,45 @@ pub fn run(cli: Cli) -> CliResult<()> {
     }
 }
 
-/// Refuses a global flag that the verb would ignore: `--programme` for the
-/// verbs that use no programme of the database, `--json` for a CSV export.
+/// Refuses a flag that the verb would ignore: `--db` given on the command
+/// line to a verb that opens no database, `--programme` to one that uses
+/// no programme of it, `--json` where the output cannot be JSON, and
+/// `init --print`'s companions that only opening uses. (`--json` on a verb
+/// whose output is JSON anyway, `schema` or a 360Giving export, keeps its
+/// promise and is taken; `GRANTFLOW_DB` in the environment is never refused.)
 fn refuse_flags_that_do_not_apply(cli: &Cli) -> CliResult<()> {
     let not_applying = |flag: &str, verb: &str, why: &str| {
+        let help = verb.split_whitespace().next().unwrap_or(verb);
         let mut e = CliError::usage(format!(
-            "{flag} does not apply to `{verb}`: {why}; see `grantflow {verb} --help`"
+            "{flag} does not apply to `{verb}`: {why}; see `grantflow {help} --help`"
         ));
         e.kind = "bad_usage";
         Err(e)
     };
+    let db = cli.db_given;
+    let programme = cli.programme.is_some();
     match &cli.verb {
-        Verb::Schema { .. } if cli.programme.is_some() => not_applying(
+        Verb::Schema { .. } if db => not_applying(
+            "--db",
+            "schema",
+            "the schemas are the same for every database",
+        ),
+        Verb::Schema { .. } if programme => not_applying(
             "--programme",
             "schema",
             "the schemas are the same for every programme",
         ),
-        Verb::Simulate { .. } if cli.programme.is_some() => not_applying(
+        Verb::Simulate { .. } if db => not_applying(
+            "--db",
+            "simulate",
+            "a scenario runs in memory and writes no database",
+        ),
+        Verb::Simulate { .. } if programme => not_applying(
             "--programme",
             "simulate",
             "a scenario names its rules (`[programme]` in the scenario file)",
         ),
-        Verb::Demo { .. } if cli.programme.is_some() => not_applying(
+        Verb::Demo { .. } if programme => not_applying(
             "--programme",
             "demo",
             "the demo always runs the preset healthcare-ce-2020",
@@ -346,6 +363,58 @@ fn refuse_flags_that_do_not_apply(cli: &Cli) -> CliResult<()> {
                 "a CSV export is CSV; use --format 360giving for JSON",
             )
         }
+        Verb::Init {
+            print: true,
+            change,
+            ..
+        } => {
+            if db {
+                not_applying(
+                    "--db",
+                    "init --print",
+                    "it prints the rules and opens no database",
+                )
+            } else if change.now.is_some() {
+                not_applying(
+                    "--now",
+                    "init --print",
+                    "it prints the rules and starts no clock",
+                )
+            } else if change.command_id.is_some() {
+                not_applying(
+                    "--command-id",
+                    "init --print",
+                    "it prints the rules and sends no command",
+                )
+            } else {
+                Ok(())
+            }
+        }
+        Verb::Serve { .. } if programme => not_applying(
+            "--programme",
+            "serve",
+            "the server serves every programme of the database, each at /programmes/ID",
+        ),
+        Verb::Serve { .. } if cli.json => not_applying(
+            "--json",
+            "serve",
+            "the server answers in JSON over HTTP and writes its audit lines as JSON",
+        ),
+        Verb::Token(_) if db => not_applying(
+            "--db",
+            "token add",
+            "tokens are kept in the tokens file (--tokens), not in the database",
+        ),
+        Verb::Token(_) if programme => not_applying(
+            "--programme",
+            "token add",
+            "a token is given a role, not a programme",
+        ),
+        Verb::Token(_) if cli.json => not_applying(
+            "--json",
+            "token add",
+            "the secret is printed alone on one line, for a script to read",
+        ),
         _ => Ok(()),
     }
 }

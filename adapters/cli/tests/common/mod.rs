@@ -7,6 +7,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// A small seeded simulation: two trials of 60 applicants.
+pub const SMALL_SIMULATION: [&str; 7] = [
+    "simulate",
+    "--trials",
+    "2",
+    "--applicants",
+    "60",
+    "--seed",
+    "3",
+];
+
 /// What one run printed, and its exit code.
 pub struct Out {
     pub code: i32,

@@ -1,4 +1,4 @@
-//! JSON Schemas of the wire formats (`grantflow schema commands|events|rules`).
+//! JSON Schemas of the wire formats (`grantflow schema commands|events|rules|application`).
 //!
 //! The core's types carry no schema attributes, so the schemas are
 //! generated here from example values: one example of every command and
@@ -23,8 +23,15 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{CliError, CliResult};
 
-/// Fields serde omits when empty or absent.
-const OPTIONAL: &[&str] = &[
+mod checks;
+
+use checks::{
+    MAX_NOTE, MAX_REFERENCE, MONEY_MAX, MONEY_PATTERN, constraint, non_empty, rules_path, text,
+};
+
+/// Fields serde omits when absent that are an `Option`: serde reads
+/// `null` for them as left out.
+const NULLABLE: &[&str] = &[
     "reference",
     "assumed",
     "until",
@@ -33,15 +40,36 @@ const OPTIONAL: &[&str] = &[
     "ods_code",
     "region",
     "plus_audit_quote",
-    "ring_fences",
-    "coverage",
-    "now",
 ];
 
-/// Parts of a rules file that may be left out and take grantflow's
+/// Other fields that may be left out, and refuse `null`: ring fences
+/// (none by default) and `grantflow run`'s `now`.
+const OPTIONAL: &[&str] = &["ring_fences", "now"];
+
+/// Members of events that are an `Option` written as `null` when absent.
+const NULLABLE_PATHS: &[&str] = &["event.coverage", "event.plus_by"];
+
+/// `schema` or `null`.
+fn or_null(mut schema: Value) -> Value {
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        schema["type"] = json!([t, "null"]);
+    } else if let Some(any) = schema.get_mut("anyOf").and_then(Value::as_array_mut) {
+        any.push(json!({"type": "null"}));
+    } else {
+        schema = json!({"anyOf": [schema, {"type": "null"}]});
+    }
+    schema
+}
+
+/// Parts that may be left out, by the end of their path: an event's
+/// optional members, and the parts of a rules file that take grantflow's
 /// defaults (`Windows::default`, `AllocationRules::default` and the
-/// coverage defaults), by the end of their path.
-const OPTIONAL_RULES: &[&str] = &[
+/// coverage defaults).
+const OPTIONAL_PATHS: &[&str] = &[
+    // Not rules parts: a submission's coverage (none when the applicant is
+    // ineligible) and a certificate's Plus deadline (none without Plus).
+    "event.coverage",
+    "event.plus_by",
     "coverage.plus_funded",
     "coverage.plus_audit_cap",
     "coverage.vat",
@@ -106,7 +134,7 @@ fn string_schema(s: &str) -> Value {
     if money {
         return json!({
             "description": "an amount in pounds: at most two decimals, not negative, at most 1000000000000, no exponent; written as a string, or whole pounds as a number",
-            "anyOf": [{"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$"}, {"type": "integer", "minimum": 0}]
+            "anyOf": [{"type": "string", "pattern": MONEY_PATTERN}, {"type": "integer", "minimum": 0, "maximum": MONEY_MAX}]
         });
     }
     if !s.is_empty()
@@ -120,26 +148,12 @@ fn string_schema(s: &str) -> Value {
     json!({"type": "string"})
 }
 
-/// Identifiers and texts whose examples happen to be all digits: texts
-/// (e.g. a company number `OC123456`), not numbers.
-const TEXT_KEYS: &[&str] = &["company_number", "charity_number", "ods_code"];
-
 fn infer(examples: &[&Value], key: &str, path: &str) -> Value {
     if let Some(names) = enumeration(key, path) {
         return json!({"type": "string", "enum": names});
     }
-    if TEXT_KEYS.contains(&key) {
-        return json!({"type": "string"});
-    }
-    if key == "consultancy_days" {
-        // As `CostRequest::check` takes it: 0 to 365 days, at most two decimals.
-        return json!({
-            "description": "days of consultancy: 0 to 365, at most two decimals; written as a string or a number",
-            "anyOf": [
-                {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,2})?$"},
-                {"type": "number", "minimum": 0, "maximum": 365, "multipleOf": 0.01}
-            ]
-        });
+    if let Some(rule) = constraint(path) {
+        return rule;
     }
     let Some(first) = examples.first() else {
         return json!({});
@@ -172,7 +186,11 @@ fn infer(examples: &[&Value], key: &str, path: &str) -> Value {
                 .filter_map(|v| v.as_array())
                 .flatten()
                 .collect();
-            json!({"type": "array", "items": infer(&items, key, &format!("{path}[]"))})
+            let mut s = json!({"type": "array", "items": infer(&items, key, &format!("{path}[]"))});
+            if non_empty(path) {
+                s["minItems"] = json!(1);
+            }
+            s
         }
         Value::Object(_) => {
             let objects: Vec<&Map<String, Value>> =
@@ -223,6 +241,21 @@ fn object_schema(examples: &[&Value], path: &str) -> Value {
             }
         }
     }
+    // A sourced value (a parameter, a dated value, the funder, a sector, a
+    // ring fence) may give a reference, an assumption or both, whichever
+    // its example happened to give.
+    let sourced = keys.iter().any(|k| k == "value")
+        || matches!(
+            rules_path(path),
+            "funder" | "sectors[]" | "allocation.ring_fences[]"
+        );
+    if sourced {
+        for k in ["reference", "assumed"] {
+            if !keys.iter().any(|x| x == k) {
+                keys.push(k.to_string());
+            }
+        }
+    }
     let mut properties = Map::new();
     let mut required = Vec::new();
     for k in &keys {
@@ -236,12 +269,23 @@ fn object_schema(examples: &[&Value], path: &str) -> Value {
         } else {
             format!("{path}.{k}")
         };
-        properties.insert(k.clone(), infer(&values, k, &sub));
+        let schema = if values.is_empty() && sourced {
+            json!({"type": "string"})
+        } else {
+            infer(&values, k, &sub)
+        };
+        let schema = if NULLABLE.contains(&k.as_str()) || NULLABLE_PATHS.contains(&sub.as_str()) {
+            or_null(schema)
+        } else {
+            schema
+        };
+        properties.insert(k.clone(), schema);
         if objects
             .iter()
             .all(|o| o.get(k).is_some_and(|v| !v.is_null()))
             && !OPTIONAL.contains(&k.as_str())
-            && !OPTIONAL_RULES
+            && !NULLABLE.contains(&k.as_str())
+            && !OPTIONAL_PATHS
                 .iter()
                 .any(|o| sub == *o || sub.ends_with(&format!(".{o}")))
         {
@@ -505,7 +549,7 @@ fn with_header(mut schema: Value, title: &str, description: &str) -> Value {
     schema
 }
 
-/// The schema named `what`: `commands`, `events` or `rules`.
+/// The schema named `what`: `commands`, `events`, `rules` or `application`.
 pub fn schema(what: &str) -> CliResult<Value> {
     match what {
         "commands" | "command" => {
@@ -521,10 +565,23 @@ pub fn schema(what: &str) -> CliResult<Value> {
             let mut s = infer(&refs, "", "");
             if let Some(branches) = s.get_mut("oneOf").and_then(Value::as_array_mut) {
                 for b in branches {
-                    b["properties"]["id"] = json!({"type": "string", "description": "the command's idempotency id: a UUID (any text with `grantflow run`)"});
-                    b["properties"]["now"] = json!({"type": "string", "description": "`grantflow run` only: the command's time, RFC 3339 or a date"});
+                    b["properties"]["id"] = json!({"type": "string", "pattern": "\\S", "description": "the command's idempotency id: a UUID (any text that is not blank with `grantflow run`)"});
+                    b["properties"]["now"] = json!({
+                        "description": "`grantflow run` only: the command's time, RFC 3339 or a date",
+                        "anyOf": [
+                            {"type": "string", "format": "date-time"},
+                            {"type": "string", "format": "date"}
+                        ]
+                    });
                     if b["properties"].get("application").is_some() {
-                        b["properties"]["application"] = json!({"type": "string", "description": "the application: a UUID (any reference text with `grantflow run`)"});
+                        let mut reference = text(1, MAX_REFERENCE);
+                        reference["description"] = json!(
+                            "the application: a UUID (any reference text with `grantflow run`)"
+                        );
+                        b["properties"]["application"] = reference;
+                    }
+                    if b["title"] == "clawback" {
+                        b["properties"]["reason"] = text(1, MAX_NOTE);
                     }
                 }
             }
@@ -569,8 +626,27 @@ pub fn schema(what: &str) -> CliResult<Value> {
                 "A programme's rules, as `grantflow init --rules FILE` reads them (JSON; TOML has the same shape).",
             ))
         }
+        "application" | "applications" => {
+            let (applicant, request) = example_applicant();
+            let v = json!({"reference": "ACME-001", "applicant": applicant, "request": request});
+            let mut s = infer(&[&v], "", "");
+            let mut reference = text(1, MAX_REFERENCE);
+            reference["description"] = json!(
+                "the application's reference (any text, or a UUID); `--ref` gives it instead"
+            );
+            s["properties"]["reference"] = reference.clone();
+            // `application` is another name for `reference`; one of them at most.
+            reference["description"] = json!("another name for `reference`");
+            s["properties"]["application"] = reference;
+            s["not"] = json!({"required": ["reference", "application"]});
+            Ok(with_header(
+                s,
+                "grantflow application",
+                "An application as `grantflow apply FILE.json` reads it (`grantflow explain` also takes just its `applicant`).",
+            ))
+        }
         other => Err(CliError::usage(format!(
-            "`{other}` has no schema: use commands, events or rules"
+            "`{other}` has no schema: use commands, events, rules or application"
         ))),
     }
 }
