@@ -717,6 +717,22 @@ fn given_a_flag_that_means_nothing_to_the_verb_when_given_then_it_is_refused_by_
             "--json does not apply to `token add`",
         ),
         (
+            vec!["--json", "user", "add", "--role", "admin", "a@b.example"],
+            "--json does not apply to `user add`",
+        ),
+        (
+            vec![
+                "--programme",
+                "healthcare-ce-2020",
+                "user",
+                "add",
+                "--role",
+                "admin",
+                "a@b.example",
+            ],
+            "--programme does not apply to `user add`",
+        ),
+        (
             vec!["status", "ACME-001", "--state", "offered"],
             "cannot be used with",
         ),

@@ -415,6 +415,16 @@ fn refuse_flags_that_do_not_apply(cli: &Cli) -> CliResult<()> {
             "token add",
             "the secret is printed alone on one line, for a script to read",
         ),
+        Verb::User(_) if programme => not_applying(
+            "--programme",
+            "user add",
+            "an account is given a role over every programme, not one programme",
+        ),
+        Verb::User(_) if cli.json => not_applying(
+            "--json",
+            "user add",
+            "the setup link is printed alone on one line, for a script to read",
+        ),
         _ => Ok(()),
     }
 }
