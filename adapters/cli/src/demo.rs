@@ -340,7 +340,7 @@ pub fn run(db: &str, applicants: usize, seed: u64, json: bool) -> CliResult<()> 
     // The 360Giving file beside the database.
     let state = &state;
     let export_path = export_path(db);
-    let package = crate::export::package(
+    let package = grantflow_export::package(
         state,
         &events,
         &refs,

@@ -30,6 +30,15 @@ pub struct CliError {
     pub details: Vec<String>,
 }
 
+impl From<grantflow_export::ExportError> for CliError {
+    fn from(e: grantflow_export::ExportError) -> CliError {
+        match e {
+            grantflow_export::ExportError::NothingToPublish => CliError::refused(e.to_string()),
+            other => CliError::usage(other.to_string()),
+        }
+    }
+}
+
 impl CliError {
     /// Bad usage or input (exit code 2).
     pub fn usage(message: impl Into<String>) -> CliError {

@@ -42,7 +42,6 @@ macro_rules! out {
 mod cli;
 mod demo;
 mod error;
-mod export;
 mod input;
 mod report;
 mod schema;

@@ -2,7 +2,7 @@
 //! and one-line descriptions of events, as tables for people and JSON for
 //! machines.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use grantflow_core::Reminder;
@@ -12,12 +12,7 @@ use grantflow_core::{
 use serde_json::{Value, json};
 
 /// Reference text per application, when the caller gave one.
-pub type Refs = HashMap<ApplicationId, String>;
-
-/// The reference of an application, or its UUID.
-pub fn label(refs: &Refs, id: &ApplicationId) -> String {
-    refs.get(id).cloned().unwrap_or_else(|| id.to_string())
-}
+pub use grantflow_export::{Refs, by_arrival, label};
 
 /// `text` with every application UUID that has a reference in `refs`
 /// replaced by that reference (the core's messages name applications by
@@ -91,13 +86,6 @@ fn pounds(m: Money) -> String {
 
 fn date(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
-}
-
-/// Applications in arrival order.
-pub fn by_arrival(state: &State) -> Vec<&Application> {
-    let mut apps: Vec<&Application> = state.applications().values().collect();
-    apps.sort_by_key(|a| a.arrival());
-    apps
 }
 
 /// One application as JSON (the `status --json` row).

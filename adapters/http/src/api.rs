@@ -373,12 +373,21 @@ pub async fn submit(
             "an applicant may apply only with their own e-mail address as the contact",
         ));
     }
+    let reference = s.reference.trim().to_string();
+    let application = ApplicationId::parse_or_name(&reference);
+    let programme = programme_id(&programme);
+    if !reference.is_empty() {
+        let p = programme.clone();
+        state
+            .references(move |r| r.remember(&p, application, &reference))
+            .await?;
+    }
     let action = Action::Submit {
-        application: ApplicationId::parse_or_name(s.reference.trim()),
+        application,
         applicant: Arc::new(s.applicant),
         request: s.request,
     };
-    run(&state, who, "submit", programme_id(&programme), key, action).await
+    run(&state, who, "submit", programme, key, action).await
 }
 
 /// An application as its applicant and staff see it.
@@ -836,4 +845,86 @@ pub async fn history(
     responses((status = 200, description = "Up", body = Object)))]
 pub async fn health() -> Json<Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Which export.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `360giving` (JSON, the default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// The most pages of events an export reads (a page holds 10,000).
+const MAX_EXPORT_PAGES: usize = 10_000;
+
+/// The awarded grants: a 360Giving 1.4 package (JSON) or CSV, applications
+/// named by the reference they were submitted under.
+#[utoipa::path(get, path = "/programmes/{programme}/export", tag = "staff",
+    params(("programme" = String, Path, description = "The programme's id"), ExportQuery),
+    security(("token" = ["finance", "auditor"])),
+    responses(
+        (status = 200, description = "The export: `application/json` (360Giving) or `text/csv`", body = Object),
+        (status = 400, description = "Not a format", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Signed out", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A role that may not read it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such programme", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing to publish yet: no award accepted", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(programme): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Finance, Role::Auditor])?;
+    let format: grantflow_export::Format = q
+        .format
+        .as_deref()
+        .unwrap_or("360giving")
+        .parse()
+        .map_err(|e: grantflow_export::ExportError| Problem::bad_request(e.to_string()))?;
+    let p = programme_id(&programme);
+    let refs = {
+        let p = p.clone();
+        state.references(move |r| r.all(&p)).await?
+    };
+    let now = (state.clock)();
+    let text = state
+        .blocking(move |programmes| {
+            let mut events = Vec::new();
+            for _ in 0..MAX_EXPORT_PAGES {
+                let after = events
+                    .last()
+                    .map_or(0, |r: &grantflow_core::Recorded| r.version);
+                let page = programmes.events(&p, after, 10_000)?;
+                if page.is_empty() {
+                    break;
+                }
+                events.extend(page);
+            }
+            let mut made = None;
+            programmes.read(&p, &mut |s| {
+                made = Some(grantflow_export::export(format, s, &events, &refs, now));
+            })?;
+            match made {
+                Some(Ok(text)) => Ok(text),
+                Some(Err(grantflow_export::ExportError::NotInitialised)) | None => Err(
+                    Problem::not_found(format!("no programme `{p}` is open here")),
+                ),
+                Some(Err(e @ grantflow_export::ExportError::NothingToPublish)) => Err(
+                    Problem::new(StatusCode::CONFLICT, "nothing_to_publish", e.to_string()),
+                ),
+                Some(Err(e)) => Err(Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "export",
+                    e.to_string(),
+                )),
+            }
+        })
+        .await?;
+    let content_type = match format {
+        grantflow_export::Format::ThreeSixtyGiving => "application/json",
+        grantflow_export::Format::Csv => "text/csv; charset=utf-8",
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
 }

@@ -50,6 +50,7 @@ mod audit;
 mod commit;
 mod engines;
 mod problem;
+mod references;
 mod roles;
 pub mod sign_in;
 
@@ -75,6 +76,7 @@ pub use commit::{GROUP as DEFAULT_GROUP, QUEUE as COMMIT_QUEUE};
 pub use engines::{Engines, MAX_OPEN_PROGRAMMES, Opener, Programmes};
 pub use grantflow_accounts::{Accounts, Email, MemoryRecords, RecordError, RecordStore};
 pub use problem::Problem;
+pub use references::{MemoryReferences, References};
 pub use roles::{Caller, Role, Signed, TokenEntry, Tokens, TokensError, UnknownRole, Via};
 pub use sign_in::{InviteError, Mailer, invite};
 
@@ -94,6 +96,7 @@ pub type Records = Accounts<Box<dyn RecordStore>>;
 pub struct AppState {
     programmes: Arc<Mutex<Box<dyn Programmes>>>,
     committer: commit::Committer,
+    references: Arc<Mutex<Box<dyn References>>>,
     tokens: Arc<Tokens>,
     records: Arc<Mutex<Records>>,
     mailer: Option<Arc<dyn Mailer>>,
@@ -109,6 +112,32 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Runs `f` on the references in a blocking task; a failing store is 503.
+    async fn references<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn References) -> Result<T, grantflow_core::StoreError> + Send + 'static,
+    ) -> Result<T, Problem> {
+        let references = Arc::clone(&self.references);
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut guard =
+                references
+                    .lock()
+                    .map_err(|_| grantflow_core::StoreError::Unavailable {
+                        detail: "an earlier request failed inside the references".into(),
+                    })?;
+            f(guard.as_mut())
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(|e| Problem::store(&e)),
+            Err(e) => Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "panicked",
+                format!("the request failed inside the server ({e}): a defect to report"),
+            )),
+        }
+    }
+
     /// Runs `f` on the sign-in records in a blocking task, one at a time;
     /// a failing store is 503.
     async fn records<T: Send + 'static>(
@@ -184,6 +213,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::tick))
         .routes(routes!(api::ledger))
         .routes(routes!(api::history))
+        .routes(routes!(api::export))
         .routes(routes!(sign_in::request_code))
         .routes(routes!(sign_in::verify_code))
         .routes(routes!(sign_in::password))
@@ -345,6 +375,7 @@ impl Server {
             state: AppState {
                 committer: commit::Committer::start(Arc::clone(&programmes), commit::GROUP),
                 programmes,
+                references: Arc::new(Mutex::new(Box::new(MemoryReferences::default()))),
                 tokens: Arc::new(tokens),
                 records: Arc::new(Mutex::new(Accounts::new(Box::new(MemoryRecords::new())))),
                 mailer: None,
@@ -366,6 +397,13 @@ impl Server {
     /// applicants cannot sign in by e-mail).
     pub fn with_mailer(mut self, mailer: impl Mailer + 'static) -> Server {
         self.state.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The same, keeping the references applications are submitted under
+    /// in `references` (by default in memory).
+    pub fn with_references(mut self, references: Box<dyn References>) -> Server {
+        self.state.references = Arc::new(Mutex::new(references));
         self
     }
 

@@ -133,6 +133,73 @@ fn journey(s: &Running) {
     assert_eq!(history.status, 200, "{}", history.text);
     assert_eq!(history.body["events"].as_array().map(Vec::len), Some(2));
     assert_eq!(history.body["events"][0]["version"], 1);
+
+    // The 360Giving export names the grant by the reference it was submitted under.
+    let package = s.send("GET", "/programmes/p/export", "secret-auditor", None, None);
+    assert_eq!(package.status, 200, "{}", package.text);
+    assert_eq!(package.content_type, "application/json");
+    assert_eq!(package.body["version"], "1.4");
+    let grant = &package.body["grants"][0];
+    assert!(
+        grant["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("360G-") && id.ends_with("-APP-1")),
+        "{}",
+        package.text
+    );
+    assert_eq!(grant["amountDisbursed"], 900.0);
+    let csv = s.send(
+        "GET",
+        "/programmes/p/export?format=csv",
+        "secret-finance",
+        None,
+        None,
+    );
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
+    assert!(
+        csv.text
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.contains(",APP-1,")),
+        "{}",
+        csv.text
+    );
+    let unknown = s.send(
+        "GET",
+        "/programmes/p/export?format=xml",
+        "secret-finance",
+        None,
+        None,
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let assessor = s.send("GET", "/programmes/p/export", "secret-assessor", None, None);
+    assert_eq!(assessor.status, 403, "{}", assessor.text);
+}
+
+/// Given a programme where no award has been accepted, when its export is
+/// asked for, then it is 409 with what to wait for; a programme that does
+/// not exist is 404.
+#[test]
+fn an_export_with_nothing_to_publish_says_so() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let s = sqlite_server(dir.path());
+    s.open("e", fixtures::programme(5_000));
+    let empty = s.send("GET", "/programmes/e/export", "secret-finance", None, None);
+    assert_eq!(empty.status, 409, "{}", empty.text);
+    assert_eq!(empty.body["code"], "nothing_to_publish");
+    let missing = s.send(
+        "GET",
+        "/programmes/none/export",
+        "secret-finance",
+        None,
+        None,
+    );
+    assert_eq!(missing.status, 404, "{}", missing.text);
 }
 
 /// Given a server over a SQLite file, when an applicant checks

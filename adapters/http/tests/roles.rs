@@ -134,6 +134,7 @@ fn every_route_with_every_role_is_allowed_or_refused_as_its_operation_says() {
         "accept",
         "add_user",
         "events",
+        "export",
         "password",
         "request_code",
         "session",

@@ -31,7 +31,7 @@ use self::simulate::simulate;
 use crate::cli::{Change, Cli, TokenVerb, UserVerb, Verb};
 use crate::error::{CliError, CliResult};
 use crate::session::{DEFAULT_DB, Session};
-use crate::{demo, export, input, report, schema, store};
+use crate::{demo, input, report, schema, store};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> CliResult<()> {
@@ -258,7 +258,11 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Verb::Export { format, output } => {
             let mut s = Session::open(&db, programme)?;
             let events = s.all_events()?;
-            let text = export::export(&format, s.state(), &events, &s.refs, Utc::now())?;
+            let format: grantflow_export::Format = format
+                .parse()
+                .map_err(|e: grantflow_export::ExportError| CliError::usage(e.to_string()))?;
+            let text = grantflow_export::export(format, s.state(), &events, &s.refs, Utc::now())
+                .map_err(CliError::from)?;
             write_output(output.as_deref(), &text)
         }
         Verb::Schema { what } => {

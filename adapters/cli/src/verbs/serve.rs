@@ -23,6 +23,35 @@ pub(super) struct Options {
     pub trusted_proxies: Vec<IpAddr>,
 }
 
+/// The references applications are submitted under over HTTP, kept in the
+/// database's reference table, as the CLI keeps its own.
+struct StoredReferences(store::Backend);
+
+impl grantflow_http::References for StoredReferences {
+    fn remember(
+        &mut self,
+        programme: &grantflow_core::ProgrammeId,
+        id: grantflow_core::ApplicationId,
+        reference: &str,
+    ) -> Result<(), grantflow_core::StoreError> {
+        self.0
+            .add_references(programme.as_str(), &[(id, reference.to_string())])
+            .map_err(|e| grantflow_core::StoreError::Unavailable { detail: e.message })
+    }
+
+    fn all(
+        &mut self,
+        programme: &grantflow_core::ProgrammeId,
+    ) -> Result<
+        std::collections::HashMap<grantflow_core::ApplicationId, String>,
+        grantflow_core::StoreError,
+    > {
+        self.0
+            .references(programme.as_str())
+            .map_err(|e| grantflow_core::StoreError::Unavailable { detail: e.message })
+    }
+}
+
 /// The SMTP client sign-in codes go through.
 fn mailer(smtp: &str, security: &str, from: &str) -> CliResult<EmailNotifier> {
     let (host, port) = smtp
@@ -103,6 +132,7 @@ pub(super) fn serve(db: &str, options: &Options) -> CliResult<()> {
     );
     let mut server = Server::new(Box::new(engines), tokens_file, audit)
         .with_records(records)
+        .with_references(Box::new(StoredReferences(store::open(db)?)))
         .trusting(options.trusted_proxies.clone());
     if let Some(notifier) = mailer {
         server = server.with_mailer(move |to: &Email, subject: &str, body: &str| {

@@ -1,9 +1,23 @@
-//! Exports of the awarded grants: a 360Giving package (schema 1.4) and CSV.
+//! # grantflow-export
+//!
+//! Exports of a programme's awarded grants, from its [`State`] and its
+//! events, for the CLI's `export` and the HTTP API's export route alike:
+//!
+//! - [`package`] — a 360Giving package (schema 1.4) as JSON;
+//! - [`csv`] — the same grants as CSV, every cell through [`safe_cell`] so
+//!   that a spreadsheet runs none of them;
+//! - [`Format`] — which of the two, read from its name by [`export`].
+//!
+//! Applications are named by the reference their applicant gave, from a
+//! [`Refs`] map the frontend keeps (its UUID where it has none).
 //!
 //! A grant is an application whose offer was accepted. Its `id` is
 //! `<grant_id_prefix>-<reference>` (the prefix starts with `360G-`), its
 //! `awardDate` the day the offer was accepted, `amountAwarded` the amount
 //! reserved for it and `amountDisbursed` what was paid net of clawbacks.
+
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 use std::collections::HashMap;
 
@@ -11,15 +25,71 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use grantflow_core::{Application, ApplicationId, EventKind, Money, Programme, Recorded, State};
 use serde_json::{Value, json};
 
-use crate::error::{CliError, CliResult};
-use crate::report::{self, Refs};
+/// The reference each application was submitted under, by its id.
+pub type Refs = HashMap<ApplicationId, String>;
+
+/// The reference of an application, or its UUID.
+pub fn label(refs: &Refs, id: &ApplicationId) -> String {
+    refs.get(id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+/// The applications in the order they arrived.
+pub fn by_arrival(state: &State) -> Vec<&Application> {
+    let mut apps: Vec<&Application> = state.applications().values().collect();
+    apps.sort_by_key(|a| a.arrival());
+    apps
+}
+
+/// Why an export cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// No programme was opened on this stream.
+    #[error("the programme is not initialised")]
+    NotInitialised,
+    /// No grant to publish.
+    #[error(
+        "nothing to publish: no application has accepted an award yet (a 360Giving package holds at least one grant)"
+    )]
+    NothingToPublish,
+    /// A format that does not exist.
+    #[error("`{0}` is not an export format: use 360giving or csv")]
+    UnknownFormat(String),
+    /// The CSV writer failed.
+    #[error("cannot write CSV: {0}")]
+    Csv(String),
+}
+
+/// An export format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A 360Giving 1.4 package, JSON.
+    ThreeSixtyGiving,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = ExportError;
+    fn from_str(s: &str) -> Result<Format, ExportError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "360giving" | "360" | "json" => Ok(Format::ThreeSixtyGiving),
+            "csv" => Ok(Format::Csv),
+            other => Err(ExportError::UnknownFormat(other.to_string())),
+        }
+    }
+}
 
 /// A grant as exported.
 #[derive(Debug, Clone)]
 pub struct Grant<'a> {
+    /// `<grant_id_prefix>-<reference>`.
     pub id: String,
+    /// The application it was awarded to.
     pub app: &'a Application,
+    /// The day the offer was accepted.
     pub award_date: NaiveDate,
+    /// The day certification must be passed by.
     pub planned_end: Option<NaiveDate>,
 }
 
@@ -63,16 +133,12 @@ pub fn grants<'a>(
                 .or_insert((r.event.at, *pass_by));
         }
     }
-    report::by_arrival(state)
+    by_arrival(state)
         .into_iter()
         .filter_map(|app| {
             let (at, pass_by) = accepted.get(&app.id())?;
             Some(Grant {
-                id: format!(
-                    "{}-{}",
-                    p.grant_id_prefix,
-                    id_part(&report::label(refs, &app.id()))
-                ),
+                id: format!("{}-{}", p.grant_id_prefix, id_part(&label(refs, &app.id()))),
                 app,
                 award_date: at.date_naive(),
                 planned_end: Some(pass_by.date_naive()),
@@ -95,15 +161,11 @@ pub fn package(
     events: &[Recorded],
     refs: &Refs,
     now: DateTime<Utc>,
-) -> CliResult<Value> {
-    let p = state
-        .programme()
-        .ok_or_else(|| CliError::usage("the programme is not initialised"))?;
+) -> Result<Value, ExportError> {
+    let p = state.programme().ok_or(ExportError::NotInitialised)?;
     let list = grants(p, state, events, refs);
     if list.is_empty() {
-        return Err(CliError::refused(
-            "nothing to publish: no application has accepted an award yet (a 360Giving package holds at least one grant)",
-        ));
+        return Err(ExportError::NothingToPublish);
     }
     let months = p.windows.pass_months.value;
     let grants: Vec<Value> = list
@@ -170,12 +232,10 @@ pub fn safe_cell(text: &str) -> String {
 }
 
 /// The grants as CSV with a header. Every cell goes through [`safe_cell`].
-pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String> {
-    let p = state
-        .programme()
-        .ok_or_else(|| CliError::usage("the programme is not initialised"))?;
+pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> Result<String, ExportError> {
+    let p = state.programme().ok_or(ExportError::NotInitialised)?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| CliError::usage(format!("cannot write CSV: {e}"));
+    let err = |e: csv::Error| ExportError::Csv(e.to_string());
     w.write_record([
         "id",
         "reference",
@@ -199,7 +259,7 @@ pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String>
         w.write_record(
             [
                 g.id.clone(),
-                report::label(refs, &g.app.id()),
+                label(refs, &g.app.id()),
                 format!("Cyber Essentials certification for {}", org.name),
                 recipient_id(p, &g),
                 org.name.clone(),
@@ -220,27 +280,24 @@ pub fn csv(state: &State, events: &[Recorded], refs: &Refs) -> CliResult<String>
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| CliError::usage(format!("cannot write CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| CliError::usage(format!("cannot write CSV: {e}")))
+        .map_err(|e| ExportError::Csv(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ExportError::Csv(e.to_string()))
 }
 
-/// Exports in `format` (`360giving` or `csv`).
+/// The export in `format`: a 360Giving package (pretty JSON) or CSV.
 pub fn export(
-    format: &str,
+    format: Format,
     state: &State,
     events: &[Recorded],
     refs: &Refs,
     now: DateTime<Utc>,
-) -> CliResult<String> {
-    match format.to_ascii_lowercase().as_str() {
-        "360giving" | "360" | "json" => Ok(serde_json::to_string_pretty(&package(
+) -> Result<String, ExportError> {
+    match format {
+        Format::ThreeSixtyGiving => Ok(serde_json::to_string_pretty(&package(
             state, events, refs, now,
         )?)
         .unwrap_or_default()),
-        "csv" => csv(state, events, refs),
-        other => Err(CliError::usage(format!(
-            "`{other}` is not an export format: use 360giving or csv"
-        ))),
+        Format::Csv => csv(state, events, refs),
     }
 }
 
