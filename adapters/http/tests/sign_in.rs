@@ -209,6 +209,20 @@ fn staff_journey(s: &Running) {
         Some(&rules),
     );
     assert_eq!(wrong.status, 403, "{}", wrong.text);
+    // A form post (what a page on another site could make a browser send)
+    // carries the cookie but not the token: refused too.
+    let form = s.call(
+        "POST",
+        "/programmes/csrf/top-ups",
+        &[
+            ("cookie", &first),
+            ("idempotency-key", "form-top-up"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Some(b"amount=1000.00&note=forged"),
+    );
+    assert_eq!(form.status, 403, "{}", form.text);
+    assert_eq!(form.body["code"], "csrf");
     assert_eq!(
         s.call("GET", "/programmes/csrf", &[], None).status,
         404,

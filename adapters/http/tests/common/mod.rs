@@ -214,7 +214,12 @@ impl Running {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        request = request.header("content-type", "application/json");
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.header("content-type", "application/json");
+        }
         let request = request
             .body(body.map(<[u8]>::to_vec).unwrap_or_default())
             .expect("a request");
