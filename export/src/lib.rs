@@ -4,7 +4,7 @@
 //! events, for the CLI's `export` and the HTTP API's export route alike:
 //!
 //! - [`package`] — a 360Giving package (schema 1.4) as JSON;
-//! - [`csv`] — the same grants as CSV, every cell through [`safe_cell`] so
+//! - [`csv()`] — the same grants as CSV, every cell through [`safe_cell`] so
 //!   that a spreadsheet runs none of them;
 //! - [`Format`] — which of the two, read from its name by [`export`].
 //!

@@ -11,8 +11,8 @@
 //! - [`error::CliError`] — a one-line message and the exit code: 0 success,
 //!   1 a command the programme refused, 2 bad usage, input or database.
 //! - [`input`] — times, amounts, application JSON/CSV and JSONL command files.
-//! - [`report`], [`export`], [`schema`] — tables, the 360Giving and CSV
-//!   exports, the JSON Schemas of the wire formats.
+//! - [`report`], [`schema`] — tables and the JSON Schemas of the wire
+//!   formats (the 360Giving and CSV exports are `grantflow-export`'s).
 //! - [`demo`] — a seeded 600-applicant run of the 2020 programme.
 //!
 //! Run `grantflow --help` for the verbs and examples.

@@ -21,6 +21,10 @@
 //!   records live in a [`RecordStore`] (SQLite or PostgreSQL beside the
 //!   events); every command and sign-in is written to the [`Audit`] log.
 //!
+//! Beside the API, `pages` renders web pages for people on the same
+//! server: the home page and the public eligibility checker, usable without
+//! JavaScript.
+//!
 //! Commands from concurrent requests are written together: a group commit
 //! of whatever gathered while the last one was written (at most 256), one
 //! transaction for them all, each still decided in order.
@@ -49,6 +53,7 @@ pub mod api;
 mod audit;
 mod commit;
 mod engines;
+mod pages;
 mod problem;
 mod references;
 mod roles;
@@ -101,6 +106,7 @@ pub struct AppState {
     records: Arc<Mutex<Records>>,
     mailer: Option<Arc<dyn Mailer>>,
     proxies: Arc<Vec<IpAddr>>,
+    featured: Arc<Vec<grantflow_core::ProgrammeId>>,
     audit: Arc<Audit>,
     clock: Clock,
 }
@@ -296,6 +302,7 @@ pub fn router(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     let document = serde_json::to_string(&openapi()).unwrap_or_default();
     router
+        .merge(pages::routes())
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -317,7 +324,7 @@ pub fn router(state: AppState) -> Router {
         .layer(header("x-frame-options", "DENY"))
         .layer(header(
             "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         ))
         .layer(header("referrer-policy", "no-referrer"))
         .layer(header("cache-control", "no-store"))
@@ -380,6 +387,7 @@ impl Server {
                 records: Arc::new(Mutex::new(Accounts::new(Box::new(MemoryRecords::new())))),
                 mailer: None,
                 proxies: Arc::new(Vec::new()),
+                featured: Arc::new(Vec::new()),
                 audit: Arc::new(audit),
                 clock,
             },
@@ -411,6 +419,12 @@ impl Server {
     /// (256 by default; 1 commits each command alone).
     pub fn group_commit(mut self, size: usize) -> Server {
         self.state.committer = commit::Committer::start(Arc::clone(&self.state.programmes), size);
+        self
+    }
+
+    /// The same, listing these programmes on the home page (`/`).
+    pub fn featuring(mut self, programmes: Vec<grantflow_core::ProgrammeId>) -> Server {
+        self.state.featured = Arc::new(programmes);
         self
     }
 

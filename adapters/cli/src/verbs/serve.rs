@@ -133,6 +133,13 @@ pub(super) fn serve(db: &str, options: &Options) -> CliResult<()> {
     let mut server = Server::new(Box::new(engines), tokens_file, audit)
         .with_records(records)
         .with_references(Box::new(StoredReferences(store::open(db)?)))
+        .featuring(
+            store::open(db)?
+                .programmes()?
+                .iter()
+                .map(grantflow_core::ProgrammeId::new)
+                .collect(),
+        )
         .trusting(options.trusted_proxies.clone());
     if let Some(notifier) = mailer {
         server = server.with_mailer(move |to: &Email, subject: &str, body: &str| {

@@ -1,0 +1,131 @@
+//! The web pages, rendered on the server (askama), usable without
+//! JavaScript, following the GOV.UK Design System's patterns: one question
+//! per page, an error summary headed "There is a problem" that links to the
+//! field, "Error: " at the start of a failed page's title, and the answers
+//! carried in the address, so Back and "Change your answers" just work.
+//!
+//! - `/` lists the programmes the server features ([`crate::Server::featuring`]).
+//! - `/check/{programme}` is the public "Am I eligible?" checker ([`check`]):
+//!   a few questions, then each criterion with its verdict, its sentence,
+//!   its source, and what to do instead; and which figures are sourced or
+//!   assumed.
+
+mod check;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use grantflow_core::{Programme, ProgrammeId};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// The stylesheet every page uses.
+const STYLES: &str = include_str!("../../assets/site.css");
+
+/// The pages' routes.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/", get(home))
+        .route("/assets/site.css", get(styles))
+        .route("/check/{programme}", get(check::start))
+        .route("/check/{programme}/{step}", get(check::step))
+}
+
+async fn styles() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLES).into_response()
+}
+
+/// A rendered page, or the plain page that says it could not be.
+fn page(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(format!(
+                "<!DOCTYPE html><html lang=\"en\"><head><title>Sorry, there is a problem with this service</title></head><body><main><h1>Sorry, there is a problem with this service</h1><p>The page could not be drawn ({}). Try again later.</p></main></body></html>",
+                askama::filters::escape(e.to_string(), askama::filters::Html).map(|s| s.to_string()).unwrap_or_default()
+            )),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFound {
+    detail: String,
+}
+
+fn not_found(detail: impl Into<String>) -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        &NotFound {
+            detail: detail.into(),
+        },
+    )
+}
+
+/// The page for a problem the engines reported.
+fn trouble(p: Problem) -> Response {
+    if p.status == 404 {
+        return not_found(p.detail);
+    }
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    page(status, &NotFound { detail: p.detail })
+}
+
+/// The rules of `programme`, if it is open on this server.
+async fn rules(state: &AppState, programme: &str) -> Result<Programme, Response> {
+    let id = ProgrammeId::new(programme.trim());
+    let found = state
+        .blocking(move |programmes| {
+            let mut rules = None;
+            programmes.read(&id, &mut |s| rules = s.programme().cloned())?;
+            Ok(rules)
+        })
+        .await
+        .map_err(trouble)?;
+    found.ok_or_else(|| {
+        not_found(format!(
+            "There is no programme called “{programme}” on this service."
+        ))
+    })
+}
+
+struct Card {
+    id: String,
+    name: String,
+    description: String,
+    opens: String,
+    closes: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    programmes: Vec<Card>,
+}
+
+/// A date as people write it: 1 September 2020.
+fn day(d: chrono::NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
+}
+
+async fn home(State(state): State<AppState>) -> Response {
+    let mut programmes = Vec::new();
+    for id in state.featured.iter() {
+        if let Ok(p) = rules(&state, id.as_str()).await {
+            programmes.push(Card {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                opens: day(p.opens.value),
+                closes: day(p.closes.value),
+            });
+        }
+    }
+    page(StatusCode::OK, &Home { programmes })
+}

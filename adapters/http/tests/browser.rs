@@ -1,0 +1,343 @@
+//! The web pages in a real browser: Debian's chromium, driven over
+//! WebDriver by chromedriver (fantoccini), against a real server on a
+//! loopback port. One browser has JavaScript turned off and walks the pages
+//! as a visitor; another runs axe-core on every page (WCAG 2.2 AA).
+//!
+//! Needs `chromium` and `chromedriver` on the path (Debian's `chromium` and
+//! `chromium-driver`) and axe-core's `axe.min.js` (`npm install axe-core`;
+//! its path in `GRANTFLOW_AXE_JS`, or `node_modules/axe-core/axe.min.js`
+//! at the repository's root). Without them the tests fail under CI (`CI`
+//! set) and are skipped with a message otherwise.
+//! `GRANTFLOW_UPDATE_SCREENSHOTS=1` writes the screenshots under `docs/`.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use grantflow_core::{InMemoryStore, ProgrammeId};
+use grantflow_http::Engines;
+use grantflow_testkit::fixtures;
+use serde_json::json;
+
+use common::{Running, start_with};
+
+fn skip_or_fail(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what}, and CI is set: install it (see the top of tests/browser.rs)"
+    );
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("SKIPPED: {what}; the browser tests did not run (under CI this fails)\n")
+            .as_bytes(),
+    );
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// axe-core's source.
+fn axe() -> Option<String> {
+    let path = std::env::var_os("GRANTFLOW_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("node_modules/axe-core/axe.min.js"));
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            skip_or_fail(&format!("axe-core is not at {} ({e})", path.display()));
+            None
+        }
+    }
+}
+
+/// A running chromedriver, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Option<Driver> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = match Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            skip_or_fail(&format!("chromedriver does not start ({e})"));
+            return None;
+        }
+    };
+    let driver = Driver { child, port };
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(driver)
+}
+
+async fn browser(driver: &Driver, javascript: bool) -> Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1000,1400",
+    ];
+    if !javascript {
+        args.push("--blink-settings=scriptEnabled=false");
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": args,
+            "prefs": { "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 } },
+        }),
+    );
+    // Several crates here bring rustls with more than one provider: choose one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .expect("a WebDriver client")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("chromium starts under chromedriver")
+}
+
+fn server() -> Running {
+    let s = start_with(
+        Box::new(Engines::new(|| Ok(InMemoryStore::new()))),
+        |server| server.featuring(vec![ProgrammeId::new("p")]),
+    );
+    s.open("p", fixtures::programme(50_000));
+    s
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    let url = c
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} on {url}: {e}"))
+        .text()
+        .await
+        .expect("its text")
+}
+
+/// Clicks `element` and waits (at most 10 s) until the browser is on another address.
+async fn follow(c: &Client, element: fantoccini::elements::Element) {
+    let before = c.current_url().await.expect("an address");
+    element.click().await.expect("click");
+    let started = Instant::now();
+    while c.current_url().await.expect("an address") == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the click led nowhere from {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn choose(c: &Client, value: &str) {
+    c.find(Locator::Css(&format!("input[type=radio][value='{value}']")))
+        .await
+        .unwrap_or_else(|e| panic!("a choice {value}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn next(c: &Client) {
+    let button = c
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("a Continue button");
+    follow(c, button).await;
+}
+
+async fn link(c: &Client, text: &str) {
+    let link = c
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|e| panic!("a link `{text}`: {e}"));
+    follow(c, link).await;
+}
+
+async fn type_into(c: &Client, id: &str, value: &str) {
+    let field = c.find(Locator::Id(id)).await.expect("the field");
+    field.clear().await.expect("clear");
+    field.send_keys(value).await.expect("type");
+}
+
+fn screenshot(name: &str, png: &[u8]) {
+    if std::env::var_os("GRANTFLOW_UPDATE_SCREENSHOTS").is_some() {
+        std::fs::write(repo_root().join("docs").join(name), png).expect("write the screenshot");
+    }
+}
+
+/// Given a visitor with JavaScript turned off, when they follow the home
+/// page's link to the checker and answer its questions (a bad staff number
+/// first), then the bad answer gets the error summary with what they typed
+/// kept, the result names each rule with its sentence and source and what
+/// to do instead, and changing the answer to a small organisation says it
+/// can apply.
+#[test]
+fn a_visitor_checks_eligibility_without_javascript_and_is_told_why_not() {
+    let Some(driver) = chromedriver() else { return };
+    let s = server();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, false).await;
+        // Script is off in this browser: a page's script does not run.
+        c.goto("data:text/html,<noscript>off</noscript><script>document.write('on')</script>")
+            .await
+            .expect("a probe page");
+        assert_eq!(
+            text(&c, "body").await.trim(),
+            "off",
+            "JavaScript is turned off"
+        );
+        c.goto(&format!("{}/", s.base)).await.expect("home");
+        link(&c, "Check if your organisation can get this funding").await;
+        assert!(
+            text(&c, "h1")
+                .await
+                .starts_with("Check if you can get funding")
+        );
+        link(&c, "Start now").await;
+
+        choose(&c, "medical-supplier").await;
+        next(&c).await;
+        choose(&c, "yes").await;
+        next(&c).await;
+        type_into(&c, "size", "lots").await;
+        next(&c).await;
+        assert!(
+            c.title().await.expect("title").starts_with("Error: "),
+            "the title says Error"
+        );
+        assert_eq!(text(&c, ".error-summary h2").await, "There is a problem");
+        let to_field = c
+            .find(Locator::Css(".error-summary a"))
+            .await
+            .expect("a link to the field");
+        assert_eq!(
+            to_field.attr("href").await.expect("href").as_deref(),
+            Some("#size")
+        );
+        let kept = c.find(Locator::Id("size")).await.expect("the field");
+        assert_eq!(
+            kept.prop("value").await.expect("value").as_deref(),
+            Some("lots"),
+            "what was typed is kept"
+        );
+        screenshot(
+            "checker-error.png",
+            &c.screenshot().await.expect("a screenshot"),
+        );
+        type_into(&c, "size", "300").await;
+        next(&c).await;
+        choose(&c, "no").await;
+        next(&c).await;
+
+        assert_eq!(
+            text(&c, "h1").await,
+            "Your organisation cannot get this funding"
+        );
+        let failed = text(&c, ".criterion-not-met").await;
+        assert!(failed.contains("fewer than 250"), "{failed}");
+        assert!(failed.contains("Source:"), "{failed}");
+        assert!(failed.contains("What you can do instead"), "{failed}");
+        let met = c
+            .find_all(Locator::Css(".criterion-met"))
+            .await
+            .expect("criteria met");
+        assert!(met.len() >= 3, "every criterion is shown, met or not");
+        assert!(
+            text(&c, ".params").await.contains("Assumed"),
+            "assumed figures are marked"
+        );
+        screenshot(
+            "checker-result.png",
+            &c.screenshot().await.expect("a screenshot"),
+        );
+
+        link(&c, "Change your answers").await;
+        next(&c).await; // the sector, still chosen
+        next(&c).await; // based in the UK, still chosen
+        type_into(&c, "size", "20").await;
+        next(&c).await;
+        next(&c).await; // not certified, still chosen
+        assert_eq!(text(&c, "h1").await, "Your organisation can apply");
+        c.close().await.expect("close");
+    });
+}
+
+/// Given every page of the checker (the error page too), when axe-core runs
+/// in the browser, then none has a WCAG 2.2 AA violation.
+#[test]
+fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
+    let Some(axe) = axe() else { return };
+    let Some(driver) = chromedriver() else { return };
+    let s = server();
+    let pages = [
+        "/".to_string(),
+        "/check/p".into(),
+        "/check/p/sector".into(),
+        "/check/p/location?sector=medical-supplier".into(),
+        "/check/p/size?location=yes&sector=medical-supplier".into(),
+        "/check/p/size?answering=size&location=yes&sector=medical-supplier&size=lots".into(),
+        "/check/p/certified?location=yes&sector=medical-supplier&size=20".into(),
+        "/check/p/result?certified=no&location=yes&sector=medical-supplier&size=300".into(),
+        "/check/p/result?certified=no&location=yes&sector=medical-supplier&size=20".into(),
+        "/check/none".into(),
+    ];
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, true).await;
+        for page in pages {
+            c.goto(&format!("{}{page}", s.base)).await.expect("the page");
+            c.execute(&format!("{axe}\nreturn true;"), vec![])
+                .await
+                .expect("axe-core loads");
+            let found = c
+                .execute_async(
+                    r#"const done = arguments[arguments.length - 1];
+                    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+                      .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                      .catch(e => done(['axe failed: ' + e]));"#,
+                    vec![],
+                )
+                .await
+                .expect("axe runs");
+            let violations: Vec<String> = serde_json::from_value(found).expect("a list");
+            assert!(violations.is_empty(), "{page}: {violations:#?}");
+        }
+        c.close().await.expect("close");
+    });
+}
