@@ -22,8 +22,8 @@
 //!   events); every command and sign-in is written to the [`Audit`] log.
 //!
 //! Beside the API, `pages` renders web pages for people on the same
-//! server: the home page and the public eligibility checker, usable without
-//! JavaScript.
+//! server: the home page, the public eligibility checker and the sign-in
+//! pages, usable without JavaScript.
 //!
 //! Commands from concurrent requests are written together: a group commit
 //! of whatever gathered while the last one was written (at most 256), one
@@ -326,7 +326,7 @@ pub fn router(state: AppState) -> Router {
             "content-security-policy",
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         ))
-        .layer(header("referrer-policy", "no-referrer"))
+        .layer(header("referrer-policy", "same-origin"))
         .layer(header("cache-control", "no-store"))
 }
 

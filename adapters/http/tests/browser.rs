@@ -23,7 +23,7 @@ use grantflow_http::Engines;
 use grantflow_testkit::fixtures;
 use serde_json::json;
 
-use common::{Running, start_with};
+use common::{PASSWORD, Running, set_up, start_with, unix};
 
 fn skip_or_fail(what: &str) {
     assert!(
@@ -127,9 +127,13 @@ async fn browser(driver: &Driver, javascript: bool) -> Client {
 }
 
 fn server() -> Running {
+    served(|server| server)
+}
+
+fn served(configure: impl FnOnce(grantflow_http::Server) -> grantflow_http::Server) -> Running {
     let s = start_with(
         Box::new(Engines::new(|| Ok(InMemoryStore::new()))),
-        |server| server.featuring(vec![ProgrammeId::new("p")]),
+        |server| configure(server.featuring(vec![ProgrammeId::new("p")])),
     );
     s.open("p", fixtures::programme(50_000));
     s
@@ -316,6 +320,9 @@ fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
         "/check/p/result?certified=no&location=yes&sector=medical-supplier&size=300".into(),
         "/check/p/result?certified=no&location=yes&sector=medical-supplier&size=20".into(),
         "/check/none".into(),
+        "/account/sign-in?next=%2Faccount".into(),
+        "/account/code?email=office1%40supplier.example&next=%2Faccount".into(),
+        "/account/staff-sign-in?next=%2Fstaff".into(),
     ];
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
@@ -338,6 +345,157 @@ fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
             let violations: Vec<String> = serde_json::from_value(found).expect("a list");
             assert!(violations.is_empty(), "{page}: {violations:#?}");
         }
+        c.close().await.expect("close");
+    });
+}
+
+async fn path(c: &Client) -> String {
+    let url = c.current_url().await.expect("an address");
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+/// Given a staff account set up by its link, when its owner opens a staff
+/// page signed out, then they are sent to sign in and back; a wrong
+/// password gets the error summary (their address kept, the password not);
+/// the right password and code lead to the staff page, where an admin sees
+/// the sign-in trail; signing out ends it, and the staff page sends them
+/// to sign in again. JavaScript is off throughout.
+#[test]
+fn signed_out_staff_pages_redirect_to_sign_in_and_staff_sign_in_on_pages() {
+    let Some(driver) = chromedriver() else { return };
+    let s = server();
+    let secret = set_up(&s, "it.lead@trust.example", "admin");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, false).await;
+        c.goto(&format!("{}/staff", s.base))
+            .await
+            .expect("the staff page");
+        assert_eq!(
+            path(&c).await,
+            "/account/staff-sign-in?next=%2Fstaff",
+            "signed out, sent to sign in"
+        );
+        type_into(&c, "email", "it.lead@trust.example").await;
+        type_into(&c, "password", "not the password at all").await;
+        type_into(&c, "totp", "000000").await;
+        next(&c).await;
+        assert!(c.title().await.expect("title").starts_with("Error: "));
+        assert_eq!(text(&c, ".error-summary h2").await, "There is a problem");
+        let kept = c.find(Locator::Id("email")).await.expect("email");
+        assert_eq!(
+            kept.prop("value").await.expect("value").as_deref(),
+            Some("it.lead@trust.example")
+        );
+        let password = c.find(Locator::Id("password")).await.expect("password");
+        assert_eq!(
+            password.prop("value").await.expect("value").as_deref(),
+            Some(""),
+            "a password is never sent back"
+        );
+
+        type_into(&c, "password", PASSWORD).await;
+        type_into(
+            &c,
+            "totp",
+            &grantflow_http::sign_in::totp_code(&secret, unix(&s)).unwrap(),
+        )
+        .await;
+        next(&c).await;
+        assert_eq!(path(&c).await, "/staff", "back where they were going");
+        assert_eq!(text(&c, "h1").await, "Staff");
+        let trail = text(&c, "table").await;
+        assert!(
+            trail.contains("signed in") && trail.contains("failed"),
+            "{trail}"
+        );
+
+        next(&c).await; // Sign out
+        assert_eq!(path(&c).await, "/");
+        c.goto(&format!("{}/staff", s.base))
+            .await
+            .expect("the staff page");
+        assert!(
+            path(&c).await.starts_with("/account/staff-sign-in"),
+            "signed out again"
+        );
+        c.close().await.expect("close");
+    });
+}
+
+/// Given a server that sends codes through a real SMTP server, when an
+/// applicant opens their account page signed out, then they are sent to
+/// sign in; the code e-mailed to them signs them in (a wrong one first
+/// gets the error summary), and staff pages refuse their session.
+#[test]
+fn an_applicant_signs_in_on_pages_with_a_code_sent_by_email() {
+    let Some(sink) = grantflow_testkit::smtp::SmtpSink::start() else {
+        return;
+    };
+    let Some(driver) = chromedriver() else { return };
+    let mut config = grantflow_email::EmailConfig::new(
+        "127.0.0.1",
+        sink.port(),
+        "grantflow <sign-in@programme.example>",
+    );
+    config.timeout = Duration::from_secs(10);
+    let notifier = grantflow_email::EmailNotifier::new(config).expect("an SMTP client");
+    let s = served(move |server| {
+        server.with_mailer(
+            move |to: &grantflow_http::Email, subject: &str, body: &str| {
+                notifier
+                    .send_text(to.as_str(), subject, body)
+                    .map_err(|e| e.to_string())
+            },
+        )
+    });
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, false).await;
+        c.goto(&format!("{}/account", s.base))
+            .await
+            .expect("the account page");
+        assert_eq!(path(&c).await, "/account/sign-in?next=%2Faccount");
+        type_into(&c, "email", "not an address").await;
+        next(&c).await;
+        assert_eq!(text(&c, ".error-summary h2").await, "There is a problem");
+        type_into(&c, "email", "office1@supplier.example").await;
+        next(&c).await;
+        assert_eq!(text(&c, "h1").await, "Check your e-mail");
+        let messages = sink.wait_for(1);
+        let body = messages[0]["body"].as_str().expect("a body").to_string();
+        let code = body
+            .split(|ch: char| !ch.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("six digits")
+            .to_string();
+        type_into(
+            &c,
+            "code",
+            if code == "000000" { "111111" } else { "000000" },
+        )
+        .await;
+        next(&c).await;
+        assert!(
+            text(&c, ".error-summary")
+                .await
+                .contains("The code is not right")
+        );
+        type_into(&c, "code", &code).await;
+        next(&c).await;
+        assert_eq!(path(&c).await, "/account");
+        assert!(
+            text(&c, "main")
+                .await
+                .contains("office1@supplier.example (applicant)")
+        );
+        c.goto(&format!("{}/staff", s.base))
+            .await
+            .expect("the staff page");
+        assert_eq!(text(&c, "h1").await, "This page is for programme staff");
         c.close().await.expect("close");
     });
 }

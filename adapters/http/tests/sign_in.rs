@@ -16,86 +16,12 @@ use grantflow_testkit::fixtures;
 use grantflow_testkit::smtp::SmtpSink;
 use serde_json::{Value, json};
 
-use common::{Reply, Running, start_with, submission};
-
-const PASSWORD: &str = "violet tractor mango lighthouse";
+use common::{
+    PASSWORD, Running, advance, cookie, post, set_up, sign_in, start_with, submission, unix,
+};
 
 fn engines() -> Box<Engines<InMemoryStore>> {
     Box::new(Engines::new(|| Ok(InMemoryStore::new())))
-}
-
-fn post(s: &Running, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
-    let raw = serde_json::to_vec(body).expect("JSON");
-    s.call("POST", path, headers, Some(&raw))
-}
-
-fn unix(s: &Running) -> u64 {
-    u64::try_from(s.clock.lock().expect("clock").timestamp()).expect("after 1970")
-}
-
-fn advance(s: &Running, by: TimeDelta) {
-    *s.clock.lock().expect("clock") += by;
-}
-
-/// The `name=value` part of the session cookie a reply sets.
-fn cookie(r: &Reply) -> String {
-    let set = r.header("set-cookie");
-    set.split(';').next().unwrap_or("").trim().to_string()
-}
-
-/// Makes a staff account through the API (an admin's token), sets its
-/// password and second factor by the setup link, and returns the second
-/// factor's secret. The clock moves on one TOTP step, so the next code is new.
-fn set_up(s: &Running, email: &str, role: &str) -> String {
-    let made = post(
-        s,
-        "/users",
-        &[("authorization", "Bearer secret-admin")],
-        &json!({ "email": email, "role": role }),
-    );
-    assert_eq!(made.status, 201, "{}", made.text);
-    let token = made.body["setup_token"]
-        .as_str()
-        .expect("a setup token")
-        .to_string();
-    let set = post(
-        s,
-        "/account/setup",
-        &[],
-        &json!({ "token": token, "password": PASSWORD }),
-    );
-    assert_eq!(set.status, 200, "{}", set.text);
-    let secret = set.body["secret"]
-        .as_str()
-        .expect("a TOTP secret")
-        .to_string();
-    assert!(
-        set.body["otpauth_uri"]
-            .as_str()
-            .is_some_and(|u| u.starts_with("otpauth://totp/")),
-        "{}",
-        set.text
-    );
-    let code = totp_code(&secret, unix(s)).expect("a code");
-    let confirmed = post(
-        s,
-        "/account/setup/confirm",
-        &[],
-        &json!({ "token": token, "totp": code }),
-    );
-    assert_eq!(confirmed.status, 204, "{}", confirmed.text);
-    advance(s, TimeDelta::seconds(30));
-    secret
-}
-
-fn sign_in(s: &Running, email: &str, password: &str, secret: &str) -> Reply {
-    let code = totp_code(secret, unix(s)).expect("a code");
-    post(
-        s,
-        "/sign-in/password",
-        &[],
-        &json!({ "email": email, "password": password, "totp": code }),
-    )
 }
 
 /// Given a server keeping its records in `records`, when an admin makes an
@@ -708,4 +634,51 @@ fn hsts_is_sent_only_for_requests_a_trusted_proxy_says_came_over_tls() {
     let untrusted = start_with(engines(), |server| server);
     let forged = untrusted.call("GET", "/health", &[("x-forwarded-proto", "https")], None);
     assert_eq!(forged.header("strict-transport-security"), "");
+}
+
+/// Given the sign-in pages, when a form arrives from another site (its
+/// `Origin` is not this server) or a sign-out form lacks its session's CSRF
+/// token, then nothing is done: 403, no code sent, the session still live.
+#[test]
+fn page_forms_from_another_site_or_without_their_token_are_refused() {
+    let s = start_with(engines(), |server| server);
+    let form = |path: &str, headers: &[(&str, &str)], body: &str| {
+        let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        s.call("POST", path, &all, Some(body.as_bytes()))
+    };
+    let forged = form(
+        "/account/sign-in",
+        &[("origin", "https://elsewhere.example")],
+        "email=office1%40supplier.example",
+    );
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    assert!(forged.text.contains("came from another website"));
+
+    let secret = set_up(&s, "auditor@trust.example", "auditor");
+    let signed = sign_in(&s, "auditor@trust.example", PASSWORD, &secret);
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    let session = cookie(&signed);
+    let no_token = form("/account/sign-out", &[("cookie", &session)], "csrf=wrong");
+    assert_eq!(no_token.status, 403, "{}", no_token.text);
+    assert_eq!(
+        s.call("GET", "/session", &[("cookie", &session)], None)
+            .status,
+        200,
+        "the session is still live"
+    );
+    let csrf = signed.body["csrf_token"].as_str().expect("csrf");
+    let out = form(
+        "/account/sign-out",
+        &[("cookie", &session)],
+        &format!("csrf={csrf}"),
+    );
+    // Signed out, the browser is sent home (the client follows the 303).
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert!(out.text.contains("<h1>Funding for Cyber Essentials</h1>"));
+    assert_eq!(
+        s.call("GET", "/session", &[("cookie", &session)], None)
+            .status,
+        401
+    );
 }

@@ -9,7 +9,9 @@
 //!   a few questions, then each criterion with its verdict, its sentence,
 //!   its source, and what to do instead; and which figures are sourced or
 //!   assumed.
+//! - `/account/…` and `/staff` sign people in and out ([`account`]).
 
+mod account;
 mod check;
 
 use askama::Template;
@@ -32,6 +34,21 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/assets/site.css", get(styles))
         .route("/check/{programme}", get(check::start))
         .route("/check/{programme}/{step}", get(check::step))
+        .route("/account", get(account::account))
+        .route(
+            "/account/sign-in",
+            get(account::email_page).post(account::email_sent),
+        )
+        .route(
+            "/account/code",
+            get(account::code_page).post(account::code_sent),
+        )
+        .route(
+            "/account/staff-sign-in",
+            get(account::staff_page).post(account::staff_sent),
+        )
+        .route("/account/sign-out", axum::routing::post(account::sign_out))
+        .route("/staff", get(account::staff))
 }
 
 async fn styles() -> Response {
@@ -53,16 +70,19 @@ fn page(status: StatusCode, t: &impl Template) -> Response {
     }
 }
 
+/// A page that says one thing.
 #[derive(Template)]
-#[template(path = "not_found.html")]
-struct NotFound {
+#[template(path = "message.html")]
+struct Message {
+    heading: &'static str,
     detail: String,
 }
 
 fn not_found(detail: impl Into<String>) -> Response {
     page(
         StatusCode::NOT_FOUND,
-        &NotFound {
+        &Message {
+            heading: "Page not found",
             detail: detail.into(),
         },
     )
@@ -74,7 +94,13 @@ fn trouble(p: Problem) -> Response {
         return not_found(p.detail);
     }
     let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    page(status, &NotFound { detail: p.detail })
+    page(
+        status,
+        &Message {
+            heading: "Sorry, there is a problem with this service",
+            detail: p.detail,
+        },
+    )
 }
 
 /// The rules of `programme`, if it is open on this server.

@@ -108,6 +108,29 @@ fn wait(until: DateTime<Utc>, now: DateTime<Utc>, whose: &str) -> Problem {
     p
 }
 
+/// A new session: who signed in, and the cookie that carries it.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// Who, with the session's CSRF token.
+    pub answer: SessionAnswer,
+    /// The `Set-Cookie` value.
+    pub cookie: HeaderValue,
+}
+
+impl IntoResponse for SignedIn {
+    fn into_response(self) -> Response {
+        let mut response = Json(self.answer).into_response();
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, self.cookie);
+        response
+    }
+}
+
+/// The `Set-Cookie` value that ends the session cookie.
+pub(crate) const END_SESSION: &str =
+    "grantflow_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax";
+
 impl FromRequestParts<AppState> for Source {
     type Rejection = Problem;
 
@@ -118,7 +141,7 @@ impl FromRequestParts<AppState> for Source {
 
 impl AppState {
     /// Writes a sign-in event to the trail and the audit log.
-    async fn trail(
+    pub(crate) async fn trail(
         &self,
         email: &str,
         method: Method,
@@ -180,7 +203,7 @@ impl AppState {
         email: Email,
         role: Role,
         now: DateTime<Utc>,
-    ) -> Result<Response, Problem> {
+    ) -> Result<SignedIn, Problem> {
         let secret = secrets::token().map_err(internal)?;
         let csrf = secrets::token().map_err(internal)?;
         let old = axum_extra::extract::cookie::CookieJar::from_headers(headers)
@@ -207,12 +230,10 @@ impl AppState {
             "{SESSION_COOKIE}={secret}; Path=/; Max-Age={}; Secure; HttpOnly; SameSite=Lax",
             Session::LIFETIME.num_seconds()
         );
-        let mut response = Json(answer).into_response();
-        response.headers_mut().insert(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&cookie).map_err(internal)?,
-        );
-        Ok(response)
+        Ok(SignedIn {
+            answer,
+            cookie: HeaderValue::from_str(&cookie).map_err(internal)?,
+        })
     }
 
     /// Checks `code` against the one sent to `email`, using it up if right.
@@ -291,8 +312,18 @@ pub async fn request_code(
     body: Body<CodeRequest>,
 ) -> Result<(StatusCode, Json<Sent>), Problem> {
     let body = body.get()?;
+    let sent = send_code(&state, &source, &body.email).await?;
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+/// Sends a sign-in code to `email` (the API's and the pages' way alike).
+pub(crate) async fn send_code(
+    state: &AppState,
+    source: &Source,
+    email: &str,
+) -> Result<Sent, Problem> {
     let now = (state.clock)();
-    let email = Email::parse(&body.email).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let email = Email::parse(email).map_err(|e| Problem::bad_request(e.to_string()))?;
     let Some(mailer) = state.mailer.clone() else {
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -309,7 +340,7 @@ pub async fn request_code(
                 email.as_str(),
                 Method::EmailCode,
                 SignInOutcome::Throttled,
-                &source,
+                source,
                 now,
             )
             .await?;
@@ -344,17 +375,14 @@ pub async fn request_code(
             email.as_str(),
             Method::EmailCode,
             SignInOutcome::CodeSent,
-            &source,
+            source,
             now,
         )
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Sent {
-            message: format!("a code is on its way to {email}; it works once, for 10 minutes"),
-            expires,
-        }),
-    ))
+    Ok(Sent {
+        message: format!("a code is on its way to {email}; it works once, for 10 minutes"),
+        expires,
+    })
 }
 
 /// Signs in with a code sent by e-mail.
@@ -410,10 +438,21 @@ pub async fn verify_code(
     source: Source,
     headers: HeaderMap,
     body: Body<CodeSignIn>,
-) -> Result<Response, Problem> {
+) -> Result<SignedIn, Problem> {
     let body = body.get()?;
+    sign_in_by_code(&state, &source, &headers, &body.email, &body.code).await
+}
+
+/// Signs an applicant in by the code sent to `email`.
+pub(crate) async fn sign_in_by_code(
+    state: &AppState,
+    source: &Source,
+    headers: &HeaderMap,
+    email: &str,
+    code: &str,
+) -> Result<SignedIn, Problem> {
     let now = (state.clock)();
-    let email = Email::parse(&body.email).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let email = Email::parse(email).map_err(|e| Problem::bad_request(e.to_string()))?;
     let address = ThrottleKey::Address(source.address.clone());
     let locked = match state.attempt(address.clone(), now).await? {
         Err(until) => {
@@ -422,7 +461,7 @@ pub async fn verify_code(
                     email.as_str(),
                     Method::EmailCode,
                     SignInOutcome::Throttled,
-                    &source,
+                    source,
                     now,
                 )
                 .await?;
@@ -430,14 +469,14 @@ pub async fn verify_code(
         }
         Ok(locked) => locked,
     };
-    if !state.check_code(&email, &body.code, now).await? {
+    if !state.check_code(&email, code, now).await? {
         let outcome = if locked {
             SignInOutcome::Locked
         } else {
             SignInOutcome::Failed
         };
         state
-            .trail(email.as_str(), Method::EmailCode, outcome, &source, now)
+            .trail(email.as_str(), Method::EmailCode, outcome, source, now)
             .await?;
         return Err(wrong_code());
     }
@@ -447,12 +486,12 @@ pub async fn verify_code(
             email.as_str(),
             Method::EmailCode,
             SignInOutcome::SignedIn,
-            &source,
+            source,
             now,
         )
         .await?;
     state
-        .start_session(&headers, email, Role::Applicant, now)
+        .start_session(headers, email, Role::Applicant, now)
         .await
 }
 
@@ -499,11 +538,22 @@ pub async fn password(
     source: Source,
     headers: HeaderMap,
     body: Body<PasswordSignIn>,
-) -> Result<Response, Problem> {
+) -> Result<SignedIn, Problem> {
     let body = body.get()?;
+    sign_in_by_password(&state, &source, &headers, body).await
+}
+
+/// Signs a staff member in by password and second factor (and, while the
+/// account waits, a code sent by e-mail).
+pub(crate) async fn sign_in_by_password(
+    state: &AppState,
+    source: &Source,
+    headers: &HeaderMap,
+    body: PasswordSignIn,
+) -> Result<SignedIn, Problem> {
     let now = (state.clock)();
     let email = Email::parse(&body.email).map_err(|e| Problem::bad_request(e.to_string()))?;
-    let trail = |outcome| state.trail(email.as_str(), Method::Password, outcome, &source, now);
+    let trail = |outcome| state.trail(email.as_str(), Method::Password, outcome, source, now);
     let address = ThrottleKey::Address(source.address.clone());
     let account_key = ThrottleKey::Account(email.clone());
 
@@ -569,7 +619,7 @@ pub async fn password(
     state.forgive(account_key, true).await?;
     state.forgive(address, false).await?;
     trail(SignInOutcome::SignedIn).await?;
-    state.start_session(&headers, email, role, now).await
+    state.start_session(headers, email, role, now).await
 }
 
 // ----------------------------------------------------------------- sessions
@@ -625,12 +675,9 @@ pub async fn sign_out(
             .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "grantflow_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
-        ),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(END_SESSION));
     Ok(response)
 }
 

@@ -8,8 +8,9 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_core::Programme;
+use grantflow_http::sign_in::totp_code;
 use grantflow_http::{Audit, Programmes, Role, Server, Tokens};
 use grantflow_postgres::PgOptions;
 use grantflow_testkit::fixtures;
@@ -314,4 +315,81 @@ pub fn drop_schema(store: &mut grantflow_postgres::PostgresStore, options: &PgOp
             .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
             .expect("drop the test schema");
     }
+}
+
+/// The password the tests' staff accounts are given.
+pub const PASSWORD: &str = "violet tractor mango lighthouse";
+
+pub fn post(s: &Running, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
+    let raw = serde_json::to_vec(body).expect("JSON");
+    s.call("POST", path, headers, Some(&raw))
+}
+
+pub fn unix(s: &Running) -> u64 {
+    u64::try_from(s.clock.lock().expect("clock").timestamp()).expect("after 1970")
+}
+
+pub fn advance(s: &Running, by: TimeDelta) {
+    *s.clock.lock().expect("clock") += by;
+}
+
+/// The `name=value` part of the session cookie a reply sets.
+pub fn cookie(r: &Reply) -> String {
+    let set = r.header("set-cookie");
+    set.split(';').next().unwrap_or("").trim().to_string()
+}
+
+/// Makes a staff account through the API (an admin's token), sets its
+/// password and second factor by the setup link, and returns the second
+/// factor's secret. The clock moves on one TOTP step, so the next code is new.
+pub fn set_up(s: &Running, email: &str, role: &str) -> String {
+    let made = post(
+        s,
+        "/users",
+        &[("authorization", "Bearer secret-admin")],
+        &json!({ "email": email, "role": role }),
+    );
+    assert_eq!(made.status, 201, "{}", made.text);
+    let token = made.body["setup_token"]
+        .as_str()
+        .expect("a setup token")
+        .to_string();
+    let set = post(
+        s,
+        "/account/setup",
+        &[],
+        &json!({ "token": token, "password": PASSWORD }),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let secret = set.body["secret"]
+        .as_str()
+        .expect("a TOTP secret")
+        .to_string();
+    assert!(
+        set.body["otpauth_uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("otpauth://totp/")),
+        "{}",
+        set.text
+    );
+    let code = totp_code(&secret, unix(s)).expect("a code");
+    let confirmed = post(
+        s,
+        "/account/setup/confirm",
+        &[],
+        &json!({ "token": token, "totp": code }),
+    );
+    assert_eq!(confirmed.status, 204, "{}", confirmed.text);
+    advance(s, TimeDelta::seconds(30));
+    secret
+}
+
+pub fn sign_in(s: &Running, email: &str, password: &str, secret: &str) -> Reply {
+    let code = totp_code(secret, unix(s)).expect("a code");
+    post(
+        s,
+        "/sign-in/password",
+        &[],
+        &json!({ "email": email, "password": password, "totp": code }),
+    )
 }

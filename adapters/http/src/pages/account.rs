@@ -1,0 +1,521 @@
+//! Signing in and out on pages: applicants by a code sent to their
+//! address (`/account/sign-in`, then `/account/code`), staff by password
+//! and second factor (`/account/staff-sign-in`); `/account` says who is
+//! signed in, and `/staff` is the staff's start page (an admin sees the
+//! sign-in trail there). The same functions as the JSON API's sign-in sit
+//! underneath, so the throttles and the audit are the same. A form is
+//! refused when its `Origin` is another site's; a signed-in change also
+//! needs the session's CSRF token in the form.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use grantflow_accounts::SignInEvent;
+
+use super::{Message, page};
+use crate::AppState;
+use crate::problem::Problem;
+use crate::roles::{Caller, Role, Via};
+use crate::sign_in::{self, END_SESSION, PasswordSignIn, SignedIn, Source, same_secret, send_code};
+
+type Fields = HashMap<String, String>;
+
+/// One input of a form.
+struct Field {
+    id: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    width: &'static str,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+struct FormPage {
+    heading: &'static str,
+    intro: Vec<String>,
+    action: String,
+    hidden: Vec<(&'static str, String)>,
+    fields: Vec<Field>,
+    button: &'static str,
+    errors: Vec<(&'static str, String)>,
+    links: Vec<(String, &'static str)>,
+}
+
+impl FormPage {
+    fn show(mut self) -> Response {
+        self.errors = self
+            .fields
+            .iter()
+            .filter_map(|f| f.error.clone().map(|e| (f.id, e)))
+            .collect();
+        let status = if self.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        page(status, &self)
+    }
+}
+
+/// Where to go after signing in: a path on this site only.
+fn next(fields: &Fields, default: &str) -> String {
+    fields
+        .get("next")
+        .map(|n| n.trim())
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or(default)
+        .to_string()
+}
+
+fn redirect(to: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut response =
+        (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A form sent from another site (its `Origin` is not this host) is refused.
+fn from_elsewhere(headers: &HeaderMap) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+    if origin == "null" || origin_host != host {
+        return Some(page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "This form came from another website",
+                detail:
+                    "Nothing was done. Open this service's own page and send the form from there."
+                        .into(),
+            },
+        ));
+    }
+    None
+}
+
+fn email_form(next: &str, email: &str, error: Option<String>) -> FormPage {
+    FormPage {
+        heading: "Sign in to apply",
+        intro: vec![
+            "We will send a six-digit code to your e-mail address. It works once, for 10 minutes."
+                .into(),
+        ],
+        action: "/account/sign-in".into(),
+        hidden: vec![("next", next.to_string())],
+        fields: vec![Field {
+            id: "email",
+            label: "E-mail address",
+            hint: "Use the address your organisation's application is made with.",
+            kind: "email",
+            autocomplete: "email",
+            width: "input-wide",
+            value: email.to_string(),
+            error,
+        }],
+        button: "Send the code",
+        errors: Vec::new(),
+        links: vec![(
+            format!("/account/staff-sign-in?next={}", encode(next)),
+            "Programme staff: sign in with your password",
+        )],
+    }
+}
+
+fn encode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+/// `/account/sign-in`: the applicant's e-mail address.
+pub(super) async fn email_page(Query(q): Query<Fields>) -> Response {
+    email_form(&next(&q, "/account"), "", None).show()
+}
+
+/// The address was sent: a code goes to it.
+pub(super) async fn email_sent(
+    State(state): State<AppState>,
+    source: Source,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(refused) = from_elsewhere(&headers) {
+        return refused;
+    }
+    let to = next(&f, "/account");
+    let email = f.get("email").cloned().unwrap_or_default();
+    if email.trim().is_empty() {
+        return email_form(&to, &email, Some("Enter your e-mail address".into())).show();
+    }
+    match send_code(&state, &source, &email).await {
+        Ok(_) => redirect(
+            &format!(
+                "/account/code?{}",
+                serde_urlencoded::to_string([("email", email.trim()), ("next", to.as_str())])
+                    .unwrap_or_default()
+            ),
+            None,
+        ),
+        Err(p) if p.status == 400 => email_form(
+            &to,
+            &email,
+            Some("Enter an e-mail address in the right form, like name@example.org".into()),
+        )
+        .show(),
+        Err(p) => email_form(&to, &email, Some(p.detail)).show(),
+    }
+}
+
+fn code_form(email: &str, next: &str, error: Option<String>) -> FormPage {
+    FormPage {
+        heading: "Check your e-mail",
+        intro: vec![format!(
+            "We sent a code to {email}. It works once, for 10 minutes."
+        )],
+        action: "/account/code".into(),
+        hidden: vec![("email", email.to_string()), ("next", next.to_string())],
+        fields: vec![Field {
+            id: "code",
+            label: "Code",
+            hint: "The six digits in the e-mail, for example 123456.",
+            kind: "text",
+            autocomplete: "one-time-code",
+            width: "input-short",
+            value: String::new(),
+            error,
+        }],
+        button: "Sign in",
+        errors: Vec::new(),
+        links: vec![(
+            format!("/account/sign-in?next={}", encode(next)),
+            "Not received it? Send a new code",
+        )],
+    }
+}
+
+/// `/account/code`: the code from the e-mail.
+pub(super) async fn code_page(Query(q): Query<Fields>) -> Response {
+    let email = q.get("email").cloned().unwrap_or_default();
+    code_form(&email, &next(&q, "/account"), None).show()
+}
+
+fn signed_in(done: Result<SignedIn, Problem>, to: &str) -> Result<Response, Problem> {
+    done.map(|s| redirect(to, Some(s.cookie)))
+}
+
+/// The code was sent: signed in, or told why not.
+pub(super) async fn code_sent(
+    State(state): State<AppState>,
+    source: Source,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(refused) = from_elsewhere(&headers) {
+        return refused;
+    }
+    let to = next(&f, "/account");
+    let email = f.get("email").cloned().unwrap_or_default();
+    let code = f.get("code").cloned().unwrap_or_default();
+    if code.trim().is_empty() {
+        return code_form(&email, &to, Some("Enter the code from the e-mail".into())).show();
+    }
+    let done = sign_in::sign_in_by_code(&state, &source, &headers, &email, &code).await;
+    signed_in(done, &to).unwrap_or_else(|p| {
+        let message = if p.status == 429 {
+            p.detail
+        } else {
+            "The code is not right, or it has expired or been used: check the e-mail, or send a new code".into()
+        };
+        code_form(&email, &to, Some(message)).show()
+    })
+}
+
+fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
+    let (email_error, password_error) = match error {
+        Some(e) => (Some(e), None::<String>),
+        None => (None, None),
+    };
+    FormPage {
+        heading: "Sign in as programme staff",
+        intro: vec!["Use your password and the code your authenticator app shows now.".into()],
+        action: "/account/staff-sign-in".into(),
+        hidden: vec![("next", next.to_string())],
+        fields: vec![
+            Field {
+                id: "email",
+                label: "E-mail address",
+                hint: "",
+                kind: "email",
+                autocomplete: "username",
+                width: "input-wide",
+                value: email.to_string(),
+                error: email_error,
+            },
+            Field {
+                id: "password",
+                label: "Password",
+                hint: "",
+                kind: "password",
+                autocomplete: "current-password",
+                width: "input-wide",
+                value: String::new(),
+                error: password_error,
+            },
+            Field {
+                id: "totp",
+                label: "Code from your authenticator app",
+                hint: "Six digits, for example 123456.",
+                kind: "text",
+                autocomplete: "one-time-code",
+                width: "input-short",
+                value: String::new(),
+                error: None,
+            },
+        ],
+        button: "Sign in",
+        errors: Vec::new(),
+        links: vec![(
+            format!("/account/sign-in?next={}", encode(next)),
+            "Applying for funding? Sign in with a code by e-mail",
+        )],
+    }
+}
+
+/// `/account/staff-sign-in`: password and second factor.
+pub(super) async fn staff_page(Query(q): Query<Fields>) -> Response {
+    staff_form(&next(&q, "/staff"), "", None).show()
+}
+
+/// The staff form was sent: signed in, or told (the same way whatever was wrong).
+pub(super) async fn staff_sent(
+    State(state): State<AppState>,
+    source: Source,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(refused) = from_elsewhere(&headers) {
+        return refused;
+    }
+    let to = next(&f, "/staff");
+    let field = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let body = PasswordSignIn {
+        email: field("email"),
+        password: field("password"),
+        totp: field("totp"),
+        email_code: f
+            .get("email_code")
+            .cloned()
+            .filter(|c| !c.trim().is_empty()),
+    };
+    let email = body.email.clone();
+    let done = sign_in::sign_in_by_password(&state, &source, &headers, body).await;
+    signed_in(done, &to).unwrap_or_else(|p| {
+        let message = match p.status {
+            400 => "Enter an e-mail address in the right form, like name@example.org".into(),
+            429 => p.detail,
+            _ => {
+                "The e-mail address, password or code is not right: check them and try again".into()
+            }
+        };
+        staff_form(&to, &email, Some(message)).show()
+    })
+}
+
+struct EventRow {
+    at: String,
+    email: String,
+    method: String,
+    outcome: String,
+    source: String,
+}
+
+fn word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+impl From<SignInEvent> for EventRow {
+    fn from(e: SignInEvent) -> EventRow {
+        EventRow {
+            at: e.at.format("%-d %b %Y %H:%M:%S").to_string(),
+            method: word(&e.method),
+            outcome: word(&e.outcome),
+            email: e.email,
+            source: e.source,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    heading: &'static str,
+    email: String,
+    role: Role,
+    ends: String,
+    csrf: String,
+    lines: Vec<String>,
+    events: Vec<EventRow>,
+}
+
+/// The signed-in caller's session, or the way to sign in.
+async fn session(
+    state: &AppState,
+    caller: &Caller,
+    here: &str,
+    staff: bool,
+) -> Result<(crate::roles::Signed, String, String), Response> {
+    let sign_in = if staff {
+        format!("/account/staff-sign-in?next={}", encode(here))
+    } else {
+        format!("/account/sign-in?next={}", encode(here))
+    };
+    let Caller::Signed(who) = caller else {
+        return Err(redirect(&sign_in, None));
+    };
+    let Via::Session { key, csrf, .. } = &who.via else {
+        return Err(redirect(&sign_in, None));
+    };
+    let now = (state.clock)();
+    let key = key.clone();
+    let ends = state
+        .records(move |a| a.session(&key, now))
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.expires.format("%H:%M UTC").to_string())
+        .unwrap_or_default();
+    Ok((who.clone(), csrf.clone(), ends))
+}
+
+/// `/account`: who is signed in, and the way out.
+pub(super) async fn account(State(state): State<AppState>, caller: Caller) -> Response {
+    match session(&state, &caller, "/account", false).await {
+        Err(to_sign_in) => to_sign_in,
+        Ok((who, csrf, ends)) => page(
+            StatusCode::OK,
+            &AccountPage {
+                heading: "Your account",
+                email: who.name,
+                role: who.role,
+                ends,
+                csrf,
+                lines: Vec::new(),
+                events: Vec::new(),
+            },
+        ),
+    }
+}
+
+/// What each staff role does here, in a sentence.
+fn role_line(role: Role) -> &'static str {
+    match role {
+        Role::Assessor => "As an assessor you record certification milestones.",
+        Role::Finance => {
+            "As finance you pay claims, top up the pot, claw back and export the grants."
+        }
+        Role::Auditor => {
+            "As an auditor you read any application's history, the ledger and the exports; you change nothing."
+        }
+        Role::Admin => {
+            "As an admin you set programmes up, manage users and see every sign-in below."
+        }
+        Role::Applicant => "",
+    }
+}
+
+/// `/staff`: the staff's start page. Signed out, it sends you to sign in;
+/// an applicant's session is refused.
+pub(super) async fn staff(State(state): State<AppState>, caller: Caller) -> Response {
+    let (who, csrf, ends) = match session(&state, &caller, "/staff", true).await {
+        Err(to_sign_in) => return to_sign_in,
+        Ok(s) => s,
+    };
+    if !who.role.is_staff() {
+        return page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "This page is for programme staff",
+                detail: "You are signed in as an applicant. Staff sign in with their password and authenticator app.".into(),
+            },
+        );
+    }
+    let events = if who.role == Role::Admin {
+        state
+            .records(|a| a.events(50))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(EventRow::from)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    page(
+        StatusCode::OK,
+        &AccountPage {
+            heading: "Staff",
+            email: who.name.clone(),
+            role: who.role,
+            ends,
+            csrf,
+            lines: vec![role_line(who.role).to_string()],
+            events,
+        },
+    )
+}
+
+/// Signing out: the form carries the session's CSRF token.
+pub(super) async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+    source: Source,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(refused) = from_elsewhere(&headers) {
+        return refused;
+    }
+    if let Caller::Signed(who) = &caller {
+        if let Via::Session { key, csrf, .. } = &who.via {
+            let given = f.get("csrf").map(String::as_str).unwrap_or("");
+            if !same_secret(given, csrf) {
+                return page(
+                    StatusCode::FORBIDDEN,
+                    &Message {
+                        heading: "This form has expired",
+                        detail: "Nothing was done. Go back, reload the page and try again.".into(),
+                    },
+                );
+            }
+            let key = key.clone();
+            let _ = state.records(move |a| a.end_session(&key)).await;
+            let now = (state.clock)();
+            let _ = state
+                .trail(
+                    &who.name,
+                    grantflow_accounts::Method::SignOut,
+                    grantflow_accounts::SignInOutcome::SignedOut,
+                    &source,
+                    now,
+                )
+                .await;
+        }
+    }
+    redirect("/", Some(HeaderValue::from_static(END_SESSION)))
+}
