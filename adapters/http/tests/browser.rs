@@ -436,22 +436,7 @@ fn an_applicant_signs_in_on_pages_with_a_code_sent_by_email() {
         return;
     };
     let Some(driver) = chromedriver() else { return };
-    let mut config = grantflow_email::EmailConfig::new(
-        "127.0.0.1",
-        sink.port(),
-        "grantflow <sign-in@programme.example>",
-    );
-    config.timeout = Duration::from_secs(10);
-    let notifier = grantflow_email::EmailNotifier::new(config).expect("an SMTP client");
-    let s = served(move |server| {
-        server.with_mailer(
-            move |to: &grantflow_http::Email, subject: &str, body: &str| {
-                notifier
-                    .send_text(to.as_str(), subject, body)
-                    .map_err(|e| e.to_string())
-            },
-        )
-    });
+    let s = served(|server| server.with_mailer(common::mailer(&sink)));
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
         let c = browser(&driver, false).await;

@@ -17,7 +17,7 @@ use grantflow_testkit::smtp::SmtpSink;
 use serde_json::{Value, json};
 
 use common::{
-    PASSWORD, Running, advance, cookie, post, set_up, sign_in, start_with, submission, unix,
+    PASSWORD, Running, advance, cookie, mailer, post, set_up, sign_in, start_with, submission, unix,
 };
 
 fn engines() -> Box<Engines<InMemoryStore>> {
@@ -282,23 +282,6 @@ fn staff_sign_in_with_records_in_postgres() {
     let mut store =
         grantflow_postgres::PostgresStore::connect_with(&url, options.clone()).expect("connect");
     common::drop_schema(&mut store, &options);
-}
-
-fn mailer(
-    sink: &SmtpSink,
-) -> impl Fn(&Email, &str, &str) -> Result<(), String> + Send + Sync + use<> {
-    let mut config = grantflow_email::EmailConfig::new(
-        "127.0.0.1",
-        sink.port(),
-        "grantflow <sign-in@programme.example>",
-    );
-    config.timeout = Duration::from_secs(10);
-    let notifier = grantflow_email::EmailNotifier::new(config).expect("an SMTP client");
-    move |to: &Email, subject: &str, body: &str| {
-        notifier
-            .send_text(to.as_str(), subject, body)
-            .map_err(|e| e.to_string())
-    }
 }
 
 /// The six digits in the newest message to `to`.

@@ -393,3 +393,21 @@ pub fn sign_in(s: &Running, email: &str, password: &str, secret: &str) -> Reply 
         &json!({ "email": email, "password": password, "totp": code }),
     )
 }
+
+/// Sends sign-in codes through the SMTP server `sink` (aiosmtpd).
+pub fn mailer(
+    sink: &grantflow_testkit::smtp::SmtpSink,
+) -> impl Fn(&grantflow_http::Email, &str, &str) -> Result<(), String> + Send + Sync + use<> {
+    let mut config = grantflow_email::EmailConfig::new(
+        "127.0.0.1",
+        sink.port(),
+        "grantflow <sign-in@programme.example>",
+    );
+    config.timeout = std::time::Duration::from_secs(10);
+    let notifier = grantflow_email::EmailNotifier::new(config).expect("an SMTP client");
+    move |to: &grantflow_http::Email, subject: &str, body: &str| {
+        notifier
+            .send_text(to.as_str(), subject, body)
+            .map_err(|e| e.to_string())
+    }
+}
