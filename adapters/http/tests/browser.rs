@@ -153,15 +153,25 @@ async fn text(c: &Client, css: &str) -> String {
         .expect("its text")
 }
 
-/// Clicks `element` and waits (at most 10 s) until the browser is on another address.
+/// Clicks `element` and waits (at most 10 s) until the page it was on has
+/// gone (its root element is stale) and the next one has loaded.
 async fn follow(c: &Client, element: fantoccini::elements::Element) {
     let before = c.current_url().await.expect("an address");
+    let old = c.find(Locator::Css("html")).await.expect("the page's root");
     element.click().await.expect("click");
     let started = Instant::now();
-    while c.current_url().await.expect("an address") == before {
+    while old.tag_name().await.is_ok() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the click led nowhere from {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The new page is there once its last element (the footer) is.
+    while c.find(Locator::Css("footer")).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the page after {before} did not load"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -328,21 +338,10 @@ fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
     runtime.block_on(async {
         let c = browser(&driver, true).await;
         for page in pages {
-            c.goto(&format!("{}{page}", s.base)).await.expect("the page");
-            c.execute(&format!("{axe}\nreturn true;"), vec![])
+            c.goto(&format!("{}{page}", s.base))
                 .await
-                .expect("axe-core loads");
-            let found = c
-                .execute_async(
-                    r#"const done = arguments[arguments.length - 1];
-                    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
-                      .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
-                      .catch(e => done(['axe failed: ' + e]));"#,
-                    vec![],
-                )
-                .await
-                .expect("axe runs");
-            let violations: Vec<String> = serde_json::from_value(found).expect("a list");
+                .expect("the page");
+            let violations = axe_violations(&c, &axe).await;
             assert!(violations.is_empty(), "{page}: {violations:#?}");
         }
         c.close().await.expect("close");
@@ -483,4 +482,158 @@ fn an_applicant_signs_in_on_pages_with_a_code_sent_by_email() {
         assert_eq!(text(&c, "h1").await, "This page is for programme staff");
         c.close().await.expect("close");
     });
+}
+
+/// Given an eligible visitor at the checker's result, when they choose
+/// Apply now, then they sign in by e-mail code and come back to the form
+/// with their answers carried; a bad day rate gets the error summary with
+/// every other answer kept; a good form is submitted at once and the status
+/// page shows the offer with its amount and the date it lapses; accepting
+/// it turns it into the award. JavaScript is off; axe-core checks the form,
+/// its error and both status pages in a second browser with the same session.
+#[test]
+fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
+    let Some(axe) = axe() else { return };
+    let Some(sink) = grantflow_testkit::smtp::SmtpSink::start() else {
+        return;
+    };
+    let Some(driver) = chromedriver() else { return };
+    let s = served(|server| server.with_mailer(common::mailer(&sink)));
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, false).await;
+        let checked = "certified=no&location=yes&sector=medical-supplier&size=20";
+        c.goto(&format!("{}/check/p/result?{checked}", s.base))
+            .await
+            .expect("the result");
+        link(&c, "Apply now").await;
+        assert!(
+            path(&c).await.starts_with("/account/sign-in?next="),
+            "sign in first"
+        );
+        type_into(&c, "email", "office1@supplier.example").await;
+        next(&c).await;
+        let body = sink.wait_for(1)[0]["body"]
+            .as_str()
+            .expect("a body")
+            .to_string();
+        let code = body
+            .split(|ch: char| !ch.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("six digits")
+            .to_string();
+        type_into(&c, "code", &code).await;
+        next(&c).await;
+        assert!(
+            path(&c).await.starts_with("/apply/p?"),
+            "back to the form: {}",
+            path(&c).await
+        );
+        let form_url = c
+            .current_url()
+            .await
+            .expect("the form's address")
+            .to_string();
+        let sizes = c
+            .find_all(Locator::Css("input[name=size]"))
+            .await
+            .expect("inputs");
+        assert_eq!(
+            sizes.len(),
+            1,
+            "the checker's answers come along, not asked again"
+        );
+
+        type_into(&c, "organisation", "Acme Medical Supplies").await;
+        type_into(&c, "contact_name", "Ann Smith").await;
+        choose(&c, "basic").await;
+        type_into(&c, "days", "2").await;
+        type_into(&c, "day_rate", "lots").await;
+        choose(&c, "yes").await;
+        next(&c).await;
+        assert!(c.title().await.expect("title").starts_with("Error: "));
+        let summary = text(&c, ".error-summary").await;
+        assert!(
+            summary.contains("Enter the day rate in pounds"),
+            "{summary}"
+        );
+        let kept = c
+            .find(Locator::Id("organisation"))
+            .await
+            .expect("organisation");
+        assert_eq!(
+            kept.prop("value").await.expect("value").as_deref(),
+            Some("Acme Medical Supplies")
+        );
+        let basic = c
+            .find(Locator::Css("input[name=level][value=basic]"))
+            .await
+            .expect("level");
+        assert_eq!(
+            basic.prop("checked").await.expect("checked").as_deref(),
+            Some("true"),
+            "choices kept too"
+        );
+        screenshot(
+            "apply-error.png",
+            &c.screenshot().await.expect("a screenshot"),
+        );
+
+        type_into(&c, "day_rate", "450").await;
+        next(&c).await;
+        assert!(
+            path(&c).await.starts_with("/applications/p/GF-"),
+            "{}",
+            path(&c).await
+        );
+        let status_url = c.current_url().await.expect("status").to_string();
+        assert_eq!(text(&c, "h1").await, "You have been offered £1,200.00");
+        assert!(
+            text(&c, ".panel")
+                .await
+                .contains("Accept it by 15 September 2020"),
+            "{}",
+            text(&c, ".panel").await
+        );
+        screenshot(
+            "applicant-status.png",
+            &c.screenshot().await.expect("a screenshot"),
+        );
+        choose(&c, "accept").await;
+        next(&c).await;
+        assert_eq!(text(&c, "h1").await, "Your award: £1,200.00");
+        let cookie = c
+            .get_named_cookie("grantflow_session")
+            .await
+            .expect("the session cookie");
+        c.close().await.expect("close");
+
+        // The same pages, with the same session, through axe-core.
+        let a = browser(&driver, true).await;
+        a.goto(&format!("{}/", s.base)).await.expect("home");
+        a.add_cookie(cookie).await.expect("the session");
+        for url in [form_url.as_str(), status_url.as_str()] {
+            a.goto(url).await.expect("the page");
+            let violations = axe_violations(&a, &axe).await;
+            assert!(violations.is_empty(), "{url}: {violations:#?}");
+        }
+        a.close().await.expect("close");
+    });
+}
+
+async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
+    c.execute(&format!("{axe}\nreturn true;"), vec![])
+        .await
+        .expect("axe-core loads");
+    let found = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+              .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+              .catch(e => done(['axe failed: ' + e]));"#,
+            vec![],
+        )
+        .await
+        .expect("axe runs");
+    serde_json::from_value(found).expect("a list")
 }

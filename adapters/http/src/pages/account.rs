@@ -24,33 +24,58 @@ use crate::sign_in::{self, END_SESSION, PasswordSignIn, SignedIn, Source, same_s
 
 type Fields = HashMap<String, String>;
 
-/// One input of a form.
-struct Field {
-    id: &'static str,
-    label: &'static str,
-    hint: &'static str,
-    kind: &'static str,
-    autocomplete: &'static str,
-    width: &'static str,
-    value: String,
-    error: Option<String>,
+/// One input of a form: a text input, or radios when it has choices.
+pub(super) struct Field {
+    pub(super) id: &'static str,
+    pub(super) label: &'static str,
+    pub(super) hint: &'static str,
+    pub(super) kind: &'static str,
+    pub(super) autocomplete: &'static str,
+    pub(super) width: &'static str,
+    pub(super) value: String,
+    pub(super) error: Option<String>,
+    /// `(value, label)` of each radio.
+    pub(super) choices: Vec<(&'static str, &'static str)>,
+}
+
+impl Field {
+    /// A text input.
+    pub(super) fn text(
+        id: &'static str,
+        label: &'static str,
+        hint: &'static str,
+        value: String,
+    ) -> Field {
+        Field {
+            id,
+            label,
+            hint,
+            kind: "text",
+            autocomplete: "off",
+            width: "input-wide",
+            value,
+            error: None,
+            choices: Vec::new(),
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "form.html")]
-struct FormPage {
-    heading: &'static str,
-    intro: Vec<String>,
-    action: String,
-    hidden: Vec<(&'static str, String)>,
-    fields: Vec<Field>,
-    button: &'static str,
-    errors: Vec<(&'static str, String)>,
-    links: Vec<(String, &'static str)>,
+pub(super) struct FormPage {
+    pub(super) heading: String,
+    pub(super) intro: Vec<String>,
+    pub(super) action: String,
+    pub(super) hidden: Vec<(&'static str, String)>,
+    pub(super) fields: Vec<Field>,
+    pub(super) button: &'static str,
+    pub(super) errors: Vec<(&'static str, String)>,
+    pub(super) links: Vec<(String, &'static str)>,
 }
 
 impl FormPage {
-    fn show(mut self) -> Response {
+    /// The page, with its error summary from the fields' errors (422 when any).
+    pub(super) fn show(mut self) -> Response {
         self.errors = self
             .fields
             .iter()
@@ -75,7 +100,7 @@ fn next(fields: &Fields, default: &str) -> String {
         .to_string()
 }
 
-fn redirect(to: &str, cookie: Option<HeaderValue>) -> Response {
+pub(super) fn redirect(to: &str, cookie: Option<HeaderValue>) -> Response {
     let mut response =
         (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
     if let Some(cookie) = cookie {
@@ -85,7 +110,7 @@ fn redirect(to: &str, cookie: Option<HeaderValue>) -> Response {
 }
 
 /// A form sent from another site (its `Origin` is not this host) is refused.
-fn from_elsewhere(headers: &HeaderMap) -> Option<Response> {
+pub(super) fn from_elsewhere(headers: &HeaderMap) -> Option<Response> {
     let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
     let host = headers
         .get(header::HOST)
@@ -108,7 +133,7 @@ fn from_elsewhere(headers: &HeaderMap) -> Option<Response> {
 
 fn email_form(next: &str, email: &str, error: Option<String>) -> FormPage {
     FormPage {
-        heading: "Sign in to apply",
+        heading: "Sign in to apply".into(),
         intro: vec![
             "We will send a six-digit code to your e-mail address. It works once, for 10 minutes."
                 .into(),
@@ -124,6 +149,7 @@ fn email_form(next: &str, email: &str, error: Option<String>) -> FormPage {
             width: "input-wide",
             value: email.to_string(),
             error,
+            choices: Vec::new(),
         }],
         button: "Send the code",
         errors: Vec::new(),
@@ -134,7 +160,7 @@ fn email_form(next: &str, email: &str, error: Option<String>) -> FormPage {
     }
 }
 
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     serde_urlencoded::to_string([("", text)])
         .map(|s| s.trim_start_matches('=').to_string())
         .unwrap_or_default()
@@ -181,7 +207,7 @@ pub(super) async fn email_sent(
 
 fn code_form(email: &str, next: &str, error: Option<String>) -> FormPage {
     FormPage {
-        heading: "Check your e-mail",
+        heading: "Check your e-mail".into(),
         intro: vec![format!(
             "We sent a code to {email}. It works once, for 10 minutes."
         )],
@@ -196,6 +222,7 @@ fn code_form(email: &str, next: &str, error: Option<String>) -> FormPage {
             width: "input-short",
             value: String::new(),
             error,
+            choices: Vec::new(),
         }],
         button: "Sign in",
         errors: Vec::new(),
@@ -249,7 +276,7 @@ fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
         None => (None, None),
     };
     FormPage {
-        heading: "Sign in as programme staff",
+        heading: "Sign in as programme staff".into(),
         intro: vec!["Use your password and the code your authenticator app shows now.".into()],
         action: "/account/staff-sign-in".into(),
         hidden: vec![("next", next.to_string())],
@@ -263,6 +290,7 @@ fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
                 width: "input-wide",
                 value: email.to_string(),
                 error: email_error,
+                choices: Vec::new(),
             },
             Field {
                 id: "password",
@@ -273,6 +301,7 @@ fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
                 width: "input-wide",
                 value: String::new(),
                 error: password_error,
+                choices: Vec::new(),
             },
             Field {
                 id: "totp",
@@ -283,6 +312,7 @@ fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
                 width: "input-short",
                 value: String::new(),
                 error: None,
+                choices: Vec::new(),
             },
         ],
         button: "Sign in",
@@ -374,7 +404,7 @@ struct AccountPage {
 }
 
 /// The signed-in caller's session, or the way to sign in.
-async fn session(
+pub(super) async fn session(
     state: &AppState,
     caller: &Caller,
     here: &str,

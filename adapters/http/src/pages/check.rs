@@ -20,6 +20,34 @@ type Answers = BTreeMap<String, String>;
 /// The hidden field that says which question a form answers.
 const ANSWERING: &str = "answering";
 
+/// Every answer the checker may carry, by name.
+pub(super) const ANSWERS: [&str; 4] = ["sector", "location", "size", "certified"];
+
+/// The checker's answers in `given`, when every question `p` asks has a
+/// good one (the others dropped).
+pub(super) fn answers_of(p: &Programme, given: &BTreeMap<String, String>) -> Option<Answers> {
+    let questions = Question::all(p);
+    let mut kept = Answers::new();
+    for q in &questions {
+        let answer = given.get(q.slug())?;
+        q.check(p, answer).ok()?;
+        kept.insert(q.slug().to_string(), answer.trim().to_string());
+    }
+    Some(kept)
+}
+
+/// The applicant's sector, staff, location and certificate from good answers.
+pub(super) fn applicant_answers(p: &Programme, answers: &Answers) -> (String, u32, bool, bool) {
+    let answer = |q: Question| answers.get(q.slug()).map(String::as_str).unwrap_or("");
+    let _ = p;
+    (
+        answer(Question::Sector).trim().to_string(),
+        employees(answer(Question::Size)).unwrap_or(0),
+        yes_or_no(answer(Question::Location)).unwrap_or(true),
+        yes_or_no(answer(Question::Certified)).unwrap_or(false),
+    )
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Question {
     Sector,
@@ -209,6 +237,7 @@ struct Verdict {
     criteria: Vec<CriterionView>,
     parameters: Vec<Parameter>,
     change: String,
+    apply: String,
 }
 
 fn address(programme: &str, step: &str, answers: &Answers) -> String {
@@ -364,7 +393,7 @@ fn result(state: &AppState, p: &Programme, questions: &[Question], answers: &Ans
             return redirect(&address(&p.id, q.slug(), answers));
         }
     }
-    let answer = |q: Question| answers.get(q.slug()).map(String::as_str).unwrap_or("");
+    let (sector, employees, uk_based, already_certified) = applicant_answers(p, answers);
     let applicant = Applicant {
         organisation: Organisation {
             name: "Your organisation".into(),
@@ -377,10 +406,10 @@ fn result(state: &AppState, p: &Programme, questions: &[Question], answers: &Ans
             name: "You".into(),
             email: "you@example.invalid".into(),
         },
-        sector: answer(Question::Sector).trim().to_string(),
-        employees: employees(answer(Question::Size)).unwrap_or(0),
-        uk_based: yes_or_no(answer(Question::Location)).unwrap_or(true),
-        already_certified: yes_or_no(answer(Question::Certified)).unwrap_or(false),
+        sector,
+        employees,
+        uk_based,
+        already_certified,
         vat_registered: false,
     };
     let today = (state.clock)().date_naive();
@@ -432,6 +461,11 @@ fn result(state: &AppState, p: &Programme, questions: &[Question], answers: &Ans
             criteria,
             parameters,
             change: address(&p.id, questions[0].slug(), answers),
+            apply: format!(
+                "/apply/{}?{}",
+                p.id,
+                serde_urlencoded::to_string(answers).unwrap_or_default()
+            ),
         },
     )
 }

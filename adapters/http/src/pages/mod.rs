@@ -10,8 +10,11 @@
 //!   its source, and what to do instead; and which figures are sourced or
 //!   assumed.
 //! - `/account/…` and `/staff` sign people in and out ([`account`]).
+//! - `/apply/{programme}` and `/applications/{programme}/{reference}` take
+//!   an application and say what came of it ([`apply`]).
 
 mod account;
+mod apply;
 mod check;
 
 use askama::Template;
@@ -49,6 +52,15 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         )
         .route("/account/sign-out", axum::routing::post(account::sign_out))
         .route("/staff", get(account::staff))
+        .route(
+            "/apply/{programme}",
+            get(apply::form_page).post(apply::submit),
+        )
+        .route("/applications/{programme}/{reference}", get(apply::status))
+        .route(
+            "/applications/{programme}/{reference}/respond",
+            axum::routing::post(apply::respond),
+        )
 }
 
 async fn styles() -> Response {

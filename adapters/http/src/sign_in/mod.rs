@@ -55,6 +55,11 @@ where
     }
 }
 
+/// A fresh 256-bit random token (hex), or `None` with no random source.
+pub(crate) fn new_token() -> Option<String> {
+    secrets::token().ok()
+}
+
 /// The key a session is kept under: the hash of its cookie's secret.
 pub fn session_key(secret: &str) -> String {
     secrets::digest(&["session", secret])
