@@ -637,3 +637,84 @@ async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
         .expect("axe runs");
     serde_json::from_value(found).expect("a list")
 }
+
+/// Given a finance officer signed in on the pages and an award with a
+/// claim to pay, when finance pays the claim, then the dashboard's pot
+/// moves: paid goes up by the claim and reserved down; the dashboard
+/// passes axe-core. (The claim is paid over the API: the claim page is not
+/// built yet.)
+#[test]
+fn finance_pays_a_claim_and_sees_the_pot_move_on_the_dashboard() {
+    let Some(axe) = axe() else { return };
+    let Some(driver) = chromedriver() else { return };
+    let s = server();
+    let send = |path: &str, token: &str, key: &str, body: serde_json::Value| {
+        let r = s.send("POST", path, token, Some(key), Some(&body));
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+    };
+    send(
+        "/programmes/p/applications",
+        "secret-applicant",
+        "a-1",
+        common::submission("APP-1", 1),
+    );
+    send(
+        "/programmes/p/applications/APP-1/accept",
+        "secret-applicant",
+        "a-2",
+        json!(null),
+    );
+    send(
+        "/programmes/p/applications/APP-1/milestones",
+        "secret-assessor",
+        "a-3",
+        json!({ "milestone": "consultancy_engaged" }),
+    );
+    send(
+        "/programmes/p/applications/APP-1/milestones",
+        "secret-assessor",
+        "a-3b",
+        json!({ "milestone": "self_assessment_submitted" }),
+    );
+    let secret = set_up(&s, "finance.lead@trust.example", "finance");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, true).await;
+        c.goto(&format!("{}/staff", s.base)).await.expect("staff");
+        type_into(&c, "email", "finance.lead@trust.example").await;
+        type_into(&c, "password", PASSWORD).await;
+        type_into(
+            &c,
+            "totp",
+            &grantflow_http::sign_in::totp_code(&secret, unix(&s)).unwrap(),
+        )
+        .await;
+        next(&c).await;
+        link(&c, "The pot of p").await;
+        assert_eq!(text(&c, "h1").await, "The pot");
+        let before = text(&c, "table").await;
+        assert!(before.contains("Paid (gross) £0.00"), "{before}");
+        assert!(
+            text(&c, "main").await.contains("APP-1"),
+            "the award with money to claim"
+        );
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "dashboard: {violations:#?}");
+
+        send(
+            "/programmes/p/applications/APP-1/claims",
+            "secret-finance",
+            "a-4",
+            json!({ "item": "consultancy", "invoice_ref": "INV-1", "amount": "900.00" }),
+        );
+        c.refresh().await.expect("reload");
+        let after = text(&c, "table").await;
+        assert!(after.contains("Paid (gross) £900.00"), "{after}");
+        assert_ne!(before, after, "the pot moved");
+        screenshot(
+            "finance-dashboard.png",
+            &c.screenshot().await.expect("a screenshot"),
+        );
+        c.close().await.expect("close");
+    });
+}

@@ -400,6 +400,7 @@ struct AccountPage {
     ends: String,
     csrf: String,
     lines: Vec<String>,
+    links: Vec<(String, String)>,
     events: Vec<EventRow>,
 }
 
@@ -446,6 +447,7 @@ pub(super) async fn account(State(state): State<AppState>, caller: Caller) -> Re
                 ends,
                 csrf,
                 lines: Vec::new(),
+                links: Vec::new(),
                 events: Vec::new(),
             },
         ),
@@ -505,6 +507,15 @@ pub(super) async fn staff(State(state): State<AppState>, caller: Caller) -> Resp
             ends,
             csrf,
             lines: vec![role_line(who.role).to_string()],
+            links: if matches!(who.role, Role::Finance | Role::Auditor | Role::Admin) {
+                state
+                    .featured
+                    .iter()
+                    .map(|p| (format!("/staff/{p}/dashboard"), format!("The pot of {p}")))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             events,
         },
     )

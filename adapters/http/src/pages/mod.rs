@@ -12,10 +12,12 @@
 //! - `/account/…` and `/staff` sign people in and out ([`account`]).
 //! - `/apply/{programme}` and `/applications/{programme}/{reference}` take
 //!   an application and say what came of it ([`apply`]).
+//! - `/staff/{programme}/dashboard` is the finance dashboard ([`dashboard`]).
 
 mod account;
 mod apply;
 mod check;
+mod dashboard;
 
 use askama::Template;
 use axum::extract::State;
@@ -52,6 +54,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         )
         .route("/account/sign-out", axum::routing::post(account::sign_out))
         .route("/staff", get(account::staff))
+        .route("/staff/{programme}/dashboard", get(dashboard::dashboard))
         .route(
             "/apply/{programme}",
             get(apply::form_page).post(apply::submit),
