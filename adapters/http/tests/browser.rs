@@ -638,13 +638,29 @@ async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
     serde_json::from_value(found).expect("a list")
 }
 
-/// Given a finance officer signed in on the pages and an award with a
-/// claim to pay, when finance pays the claim, then the dashboard's pot
-/// moves: paid goes up by the claim and reserved down; the dashboard
-/// passes axe-core. (The claim is paid over the API: the claim page is not
-/// built yet.)
+/// Signs `email` in on the staff page in browser `c`.
+async fn staff_sign_in(c: &Client, s: &Running, email: &str, secret: &str, at: &str) {
+    c.goto(&format!("{}{at}", s.base))
+        .await
+        .expect("a staff page");
+    type_into(c, "email", email).await;
+    type_into(c, "password", PASSWORD).await;
+    type_into(
+        c,
+        "totp",
+        &grantflow_http::sign_in::totp_code(secret, unix(s)).unwrap(),
+    )
+    .await;
+    next(c).await;
+}
+
+/// Given an accepted award, when an assessor records its milestones on
+/// the application's staff page and finance pays a claim there (a bad
+/// amount first: the error summary, the invoice reference kept), then the
+/// stage moves, the history says so, and the finance dashboard's pot moves
+/// by the claim; the staff page and the dashboard pass axe-core.
 #[test]
-fn finance_pays_a_claim_and_sees_the_pot_move_on_the_dashboard() {
+fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move() {
     let Some(axe) = axe() else { return };
     let Some(driver) = chromedriver() else { return };
     let s = server();
@@ -664,53 +680,63 @@ fn finance_pays_a_claim_and_sees_the_pot_move_on_the_dashboard() {
         "a-2",
         json!(null),
     );
-    send(
-        "/programmes/p/applications/APP-1/milestones",
-        "secret-assessor",
-        "a-3",
-        json!({ "milestone": "consultancy_engaged" }),
-    );
-    send(
-        "/programmes/p/applications/APP-1/milestones",
-        "secret-assessor",
-        "a-3b",
-        json!({ "milestone": "self_assessment_submitted" }),
-    );
-    let secret = set_up(&s, "finance.lead@trust.example", "finance");
+    let assessor = set_up(&s, "assessor@iasme.example", "assessor");
+    let finance = set_up(&s, "finance.lead@trust.example", "finance");
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
+        let page = "/staff/p/applications/APP-1";
         let c = browser(&driver, true).await;
-        c.goto(&format!("{}/staff", s.base)).await.expect("staff");
-        type_into(&c, "email", "finance.lead@trust.example").await;
-        type_into(&c, "password", PASSWORD).await;
-        type_into(
-            &c,
-            "totp",
-            &grantflow_http::sign_in::totp_code(&secret, unix(&s)).unwrap(),
-        )
-        .await;
-        next(&c).await;
+        staff_sign_in(&c, &s, "assessor@iasme.example", &assessor, page).await;
+        assert_eq!(path(&c).await, page);
+        assert!(text(&c, "main").await.contains("Stage: awarded"));
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "staff page: {violations:#?}");
+        for milestone in ["consultancy_engaged", "self_assessment_submitted"] {
+            choose(&c, milestone).await;
+            next(&c).await;
+        }
+        let main = text(&c, "main").await;
+        assert!(main.contains("Stage: self assessment submitted"), "{main}");
+        assert!(
+            main.contains("consultancy engaged"),
+            "the history says so: {main}"
+        );
+        assert!(
+            c.find(Locator::Id("amount")).await.is_err(),
+            "an assessor has no claim form"
+        );
+        c.close().await.expect("close");
+
+        let c = browser(&driver, true).await;
+        staff_sign_in(&c, &s, "finance.lead@trust.example", &finance, "/staff").await;
         link(&c, "The pot of p").await;
-        assert_eq!(text(&c, "h1").await, "The pot");
         let before = text(&c, "table").await;
         assert!(before.contains("Paid (gross) £0.00"), "{before}");
-        assert!(
-            text(&c, "main").await.contains("APP-1"),
-            "the award with money to claim"
-        );
         let violations = axe_violations(&c, &axe).await;
         assert!(violations.is_empty(), "dashboard: {violations:#?}");
-
-        send(
-            "/programmes/p/applications/APP-1/claims",
-            "secret-finance",
-            "a-4",
-            json!({ "item": "consultancy", "invoice_ref": "INV-1", "amount": "900.00" }),
+        link(&c, "APP-1").await;
+        choose(&c, "consultancy").await;
+        type_into(&c, "invoice_ref", "INV-1").await;
+        type_into(&c, "amount", "nine hundred").await;
+        next(&c).await;
+        assert_eq!(text(&c, ".error-summary h2").await, "There is a problem");
+        let kept = c.find(Locator::Id("invoice_ref")).await.expect("invoice");
+        assert_eq!(
+            kept.prop("value").await.expect("value").as_deref(),
+            Some("INV-1")
         );
-        c.refresh().await.expect("reload");
+        type_into(&c, "amount", "900.00").await;
+        next(&c).await;
+        let paid = text(&c, "main").await;
+        assert!(
+            paid.contains("claim paid"),
+            "the history shows the claim: {paid}"
+        );
+        c.goto(&format!("{}/staff/p/dashboard", s.base))
+            .await
+            .expect("the dashboard");
         let after = text(&c, "table").await;
         assert!(after.contains("Paid (gross) £900.00"), "{after}");
-        assert_ne!(before, after, "the pot moved");
         screenshot(
             "finance-dashboard.png",
             &c.screenshot().await.expect("a screenshot"),

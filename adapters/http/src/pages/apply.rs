@@ -25,7 +25,7 @@ use super::account::{Field, FormPage, encode, from_elsewhere, redirect, session}
 use super::check::{ANSWERS, answers_of, applicant_answers};
 use super::{Message, page, rules};
 use crate::AppState;
-use crate::roles::{Caller, Role, Signed};
+use crate::roles::{Caller, Role};
 use crate::sign_in::same_secret;
 
 type Fields = BTreeMap<String, String>;
@@ -377,7 +377,7 @@ pub(super) async fn submit(
         applicant: Arc::new(applicant),
         request,
     };
-    match execute(&state, &who, id, Command::new(command_id, action)).await {
+    match super::execute(&state, &who, id, Command::new(command_id, action)).await {
         Ok(()) => redirect(&format!("/applications/{}/{reference}", p.id), None),
         Err(message) => {
             let mut errors = BTreeMap::new();
@@ -385,32 +385,6 @@ pub(super) async fn submit(
             form(&p, &checked, &f, &errors, &csrf, &form_id).show()
         }
     }
-}
-
-/// Runs `command` through the group commit, audited; a refusal is its sentence.
-async fn execute(
-    state: &AppState,
-    who: &Signed,
-    programme: ProgrammeId,
-    command: Command,
-) -> Result<(), String> {
-    let now = (state.clock)();
-    let kind = command.action.kind();
-    let id = command.id;
-    let result = state
-        .committer
-        .execute(programme.clone(), command, now)
-        .await;
-    state.audit.write(&crate::audit::Record {
-        at: now,
-        who: &who.name,
-        role: who.role,
-        route: "page",
-        programme: Some(programme.as_str()),
-        command: Some((id, kind.as_str())),
-        outcome: if result.is_ok() { "applied" } else { "refused" },
-    });
-    result.map(|_| ()).map_err(|p| p.detail)
 }
 
 #[derive(Template)]
@@ -649,6 +623,6 @@ pub(super) async fn respond(
         Some("decline") => Action::Decline { application },
         _ => return redirect(&here, None),
     };
-    let _ = execute(&state, &who, id, Command::new(command_id, action)).await;
+    let _ = super::execute(&state, &who, id, Command::new(command_id, action)).await;
     redirect(&here, None)
 }

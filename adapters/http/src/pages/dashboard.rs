@@ -25,6 +25,7 @@ const MAX_PAGES: usize = 1_000;
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {
+    programme: String,
     name: String,
     credits: String,
     available: String,
@@ -200,6 +201,7 @@ pub(super) async fn dashboard(
     page(
         StatusCode::OK,
         &Dashboard {
+            programme: p.id.clone(),
             name: p.name.clone(),
             credits: credits.display_pounds(),
             available: available.display_pounds(),

@@ -12,19 +12,25 @@
 //! - `/account/…` and `/staff` sign people in and out ([`account`]).
 //! - `/apply/{programme}` and `/applications/{programme}/{reference}` take
 //!   an application and say what came of it ([`apply`]).
-//! - `/staff/{programme}/dashboard` is the finance dashboard ([`dashboard`]).
+//! - `/staff/{programme}/dashboard` is the finance dashboard ([`dashboard`]);
+//!   `/staff/{programme}/applications/{reference}` is one application for
+//!   staff, where assessors record milestones and finance pays claims
+//!   ([`staff`]).
 
 mod account;
 mod apply;
 mod check;
 mod dashboard;
+mod staff;
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use grantflow_core::{Programme, ProgrammeId};
+use grantflow_core::{Command, Programme, ProgrammeId};
+
+use crate::roles::Signed;
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -55,6 +61,18 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/account/sign-out", axum::routing::post(account::sign_out))
         .route("/staff", get(account::staff))
         .route("/staff/{programme}/dashboard", get(dashboard::dashboard))
+        .route(
+            "/staff/{programme}/applications/{reference}",
+            get(staff::application),
+        )
+        .route(
+            "/staff/{programme}/applications/{reference}/milestone",
+            axum::routing::post(staff::milestone),
+        )
+        .route(
+            "/staff/{programme}/applications/{reference}/claim",
+            axum::routing::post(staff::claim),
+        )
         .route(
             "/apply/{programme}",
             get(apply::form_page).post(apply::submit),
@@ -169,4 +187,30 @@ async fn home(State(state): State<AppState>) -> Response {
         }
     }
     page(StatusCode::OK, &Home { programmes })
+}
+
+/// Runs `command` through the group commit, audited; a refusal is its sentence.
+pub(super) async fn execute(
+    state: &AppState,
+    who: &Signed,
+    programme: ProgrammeId,
+    command: Command,
+) -> Result<(), String> {
+    let now = (state.clock)();
+    let kind = command.action.kind();
+    let id = command.id;
+    let result = state
+        .committer
+        .execute(programme.clone(), command, now)
+        .await;
+    state.audit.write(&crate::audit::Record {
+        at: now,
+        who: &who.name,
+        role: who.role,
+        route: "page",
+        programme: Some(programme.as_str()),
+        command: Some((id, kind.as_str())),
+        outcome: if result.is_ok() { "applied" } else { "refused" },
+    });
+    result.map(|_| ()).map_err(|p| p.detail)
 }

@@ -1,0 +1,417 @@
+//! `/staff/{programme}/applications/{reference}`: one application as staff
+//! see it (stage, award, what each item has been paid, its history in
+//! words), where an assessor records milestones and finance pays claims.
+//! Each form carries the session's CSRF token and a random id that is the
+//! command's id, so sending a form twice records it once.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use grantflow_core::{
+    Action, ApplicationId, Command, CommandId, Item, Milestone, Money, ProgrammeId,
+};
+
+use super::account::{encode, from_elsewhere, redirect, session};
+use super::{Message, page, rules};
+use crate::AppState;
+use crate::roles::{Caller, Role, Signed};
+use crate::sign_in::same_secret;
+
+type Fields = BTreeMap<String, String>;
+
+#[derive(Template)]
+#[template(path = "staff_application.html")]
+struct StaffApplication {
+    programme: String,
+    reference: String,
+    here: String,
+    organisation: String,
+    stage: String,
+    award: String,
+    items: Vec<(String, String, String, String)>,
+    history: Vec<(String, String)>,
+    assessor: bool,
+    finance: bool,
+    csrf: String,
+    form_id: String,
+    milestones: Vec<(String, String)>,
+    item_choices: Vec<(String, String)>,
+    errors: Vec<(&'static str, String)>,
+    milestone_error: bool,
+    amount_error: bool,
+    claim_item: String,
+    claim_invoice: String,
+    claim_amount: String,
+}
+
+fn words<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// What the page shows of the application, read from the state and events.
+struct Seen {
+    organisation: String,
+    stage: String,
+    award: String,
+    items: Vec<(String, String, String, String)>,
+    history: Vec<(String, String)>,
+}
+
+async fn seen(
+    state: &AppState,
+    programme: &ProgrammeId,
+    application: ApplicationId,
+) -> Result<Option<Seen>, crate::Problem> {
+    let p = programme.clone();
+    state
+        .blocking(move |programmes| {
+            let mut history = Vec::new();
+            let id = application.to_string();
+            let mut after = 0;
+            for _ in 0..1_000 {
+                let page = programmes.events(&p, after, 10_000)?;
+                let Some(last) = page.last() else { break };
+                after = last.version;
+                for r in &page {
+                    let whole = serde_json::to_value(&r.event).unwrap_or_default();
+                    // The event's kind and its fields sit under `event`.
+                    let v = whole.get("event").cloned().unwrap_or(whole);
+                    if v.get("application").and_then(|a| a.as_str()) == Some(id.as_str()) {
+                        let kind = v
+                            .get("type")
+                            .and_then(|t| t.as_str())
+                            .unwrap_or("event")
+                            .replace('_', " ");
+                        history.push((r.event.at.format("%-d %B %Y %H:%M").to_string(), kind));
+                    }
+                }
+            }
+            let mut found = None;
+            programmes.read(&p, &mut |s| {
+                if let Some(app) = s.application(&application) {
+                    found = Some(Seen {
+                        organisation: app.applicant().organisation.name.clone(),
+                        stage: app.stage().kind().as_str().replace('_', " "),
+                        award: app.award().display_pounds(),
+                        items: Item::ALL
+                            .iter()
+                            .filter(|i| app.coverage().is_some_and(|c| !c.item(**i).is_zero()))
+                            .map(|i| {
+                                (
+                                    i.as_str().replace('_', " "),
+                                    app.coverage()
+                                        .map(|c| c.item(*i).display_pounds())
+                                        .unwrap_or_default(),
+                                    app.item_paid(*i).display_pounds(),
+                                    app.payable(*i).display_pounds(),
+                                )
+                            })
+                            .collect(),
+                        history: std::mem::take(&mut history),
+                    });
+                }
+            })?;
+            Ok(found)
+        })
+        .await
+}
+
+/// The page, with `errors` and the claim form's values kept.
+async fn show(
+    state: &AppState,
+    who: &Signed,
+    csrf: &str,
+    programme: &str,
+    reference: &str,
+    errors: Vec<(&'static str, String)>,
+    kept: &Fields,
+) -> Response {
+    let p = match rules(state, programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let id = ProgrammeId::new(&p.id);
+    let application = ApplicationId::parse_or_name(reference.trim());
+    let seen = match seen(state, &id, application).await {
+        Ok(Some(seen)) => seen,
+        Ok(None) => {
+            return super::not_found(format!(
+                "There is no application “{reference}” in this programme."
+            ));
+        }
+        Err(problem) => return super::trouble(problem),
+    };
+    let Some(form_id) = crate::sign_in::new_token() else {
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Message {
+                heading: "Sorry, there is a problem with this service",
+                detail: "No random source: try again later.".into(),
+            },
+        );
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let v = |k: &str| kept.get(k).cloned().unwrap_or_default();
+    page(
+        status,
+        &StaffApplication {
+            programme: p.name.clone(),
+            here: format!("/staff/{}/applications/{}", p.id, encode(reference)),
+            reference: reference.to_string(),
+            organisation: seen.organisation,
+            stage: seen.stage,
+            award: seen.award,
+            items: seen.items,
+            history: seen.history,
+            assessor: who.role == Role::Assessor,
+            finance: who.role == Role::Finance,
+            csrf: csrf.to_string(),
+            form_id,
+            milestones: Milestone::ALL
+                .iter()
+                .map(|m| {
+                    let w = words(m);
+                    (w.clone(), w.replace('_', " "))
+                })
+                .collect(),
+            item_choices: Item::ALL
+                .iter()
+                .map(|i| (i.as_str().to_string(), i.as_str().replace('_', " ")))
+                .collect(),
+            milestone_error: errors.iter().any(|(f, _)| *f == "milestone"),
+            amount_error: errors.iter().any(|(f, _)| *f == "amount"),
+            errors,
+            claim_item: v("item"),
+            claim_invoice: v("invoice_ref"),
+            claim_amount: v("amount"),
+        },
+    )
+}
+
+fn staff_only(who: &Signed) -> Option<Response> {
+    (!who.role.is_staff()).then(|| {
+        page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "This page is for programme staff",
+                detail: "You are signed in as an applicant.".into(),
+            },
+        )
+    })
+}
+
+/// `/staff/{programme}/applications/{reference}`.
+pub(super) async fn application(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((programme, reference)): Path<(String, String)>,
+) -> Response {
+    let here = format!("/staff/{programme}/applications/{}", encode(&reference));
+    let (who, csrf, _) = match session(&state, &caller, &here, true).await {
+        Ok(s) => s,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    if let Some(refused) = staff_only(&who) {
+        return refused;
+    }
+    show(
+        &state,
+        &who,
+        &csrf,
+        &programme,
+        &reference,
+        Vec::new(),
+        &Fields::new(),
+    )
+    .await
+}
+
+/// Checks a staff form: its origin, its session, its role, its CSRF token
+/// and its command id.
+async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    here: &str,
+    role: Role,
+    f: &Fields,
+) -> Result<(Signed, String, CommandId), Response> {
+    if let Some(refused) = from_elsewhere(headers) {
+        return Err(refused);
+    }
+    let (who, csrf, _) = session(state, caller, here, true).await?;
+    if who.role != role {
+        return Err(page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "Your role may not do this",
+                detail: format!(
+                    "This needs the {role} role; you are signed in as {}.",
+                    who.role
+                ),
+            },
+        ));
+    }
+    let expired = || {
+        page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "This form has expired",
+                detail: "Nothing was done. Go back, reload the page and try again.".into(),
+            },
+        )
+    };
+    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
+        return Err(expired());
+    }
+    let id = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
+        .map_err(|_| expired())?;
+    Ok((who, csrf, id))
+}
+
+/// An assessor records a milestone.
+pub(super) async fn milestone(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((programme, reference)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let here = format!("/staff/{programme}/applications/{}", encode(&reference));
+    let (who, csrf, id) = match checked(&state, &caller, &headers, &here, Role::Assessor, &f).await
+    {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
+    let chosen = Milestone::ALL
+        .iter()
+        .copied()
+        .find(|m| Some(words(m).as_str()) == f.get("milestone").map(String::as_str));
+    let Some(milestone) = chosen else {
+        return show(
+            &state,
+            &who,
+            &csrf,
+            &programme,
+            &reference,
+            vec![("milestone", "Select what has happened".into())],
+            &f,
+        )
+        .await;
+    };
+    let application = ApplicationId::parse_or_name(reference.trim());
+    match super::execute(
+        &state,
+        &who,
+        ProgrammeId::new(programme.trim()),
+        Command::new(
+            id,
+            Action::Milestone {
+                application,
+                milestone,
+            },
+        ),
+    )
+    .await
+    {
+        Ok(()) => redirect(&here, None),
+        Err(why) => {
+            show(
+                &state,
+                &who,
+                &csrf,
+                &programme,
+                &reference,
+                vec![("milestone", why)],
+                &f,
+            )
+            .await
+        }
+    }
+}
+
+/// Finance pays a claim.
+pub(super) async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((programme, reference)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let here = format!("/staff/{programme}/applications/{}", encode(&reference));
+    let (who, csrf, id) = match checked(&state, &caller, &headers, &here, Role::Finance, &f).await {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
+    let mut errors = Vec::new();
+    let item = Item::ALL
+        .iter()
+        .copied()
+        .find(|i| Some(i.as_str()) == f.get("item").map(String::as_str));
+    if item.is_none() {
+        errors.push(("item", "Select which item the invoice is for".to_string()));
+    }
+    let invoice_ref = f
+        .get("invoice_ref")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if invoice_ref.is_empty() {
+        errors.push(("invoice_ref", "Enter the invoice reference".to_string()));
+    }
+    let amount = f.get("amount").and_then(|a| {
+        a.trim()
+            .trim_start_matches('£')
+            .replace(',', "")
+            .parse::<Money>()
+            .ok()
+    });
+    if amount.is_none() {
+        errors.push((
+            "amount",
+            "Enter the amount in pounds, like 900 or 900.00".to_string(),
+        ));
+    }
+    let (Some(item), Some(amount), true) = (item, amount, errors.is_empty()) else {
+        return show(&state, &who, &csrf, &programme, &reference, errors, &f).await;
+    };
+    let application = ApplicationId::parse_or_name(reference.trim());
+    let action = Action::Claim {
+        application,
+        item,
+        invoice_ref,
+        amount,
+    };
+    match super::execute(
+        &state,
+        &who,
+        ProgrammeId::new(programme.trim()),
+        Command::new(id, action),
+    )
+    .await
+    {
+        Ok(()) => redirect(&here, None),
+        Err(why) => {
+            show(
+                &state,
+                &who,
+                &csrf,
+                &programme,
+                &reference,
+                vec![("amount", why)],
+                &f,
+            )
+            .await
+        }
+    }
+}
