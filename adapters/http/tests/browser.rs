@@ -709,6 +709,8 @@ fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move
 
         let c = browser(&driver, true).await;
         staff_sign_in(&c, &s, "finance.lead@trust.example", &finance, "/staff").await;
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "the staff page: {violations:#?}");
         link(&c, "The pot of p").await;
         let before = text(&c, "table").await;
         assert!(before.contains("Paid (gross) £0.00"), "{before}");
@@ -737,6 +739,27 @@ fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move
             .expect("the dashboard");
         let after = text(&c, "table").await;
         assert!(after.contains("Paid (gross) £900.00"), "{after}");
+        // Finance downloads the 360Giving export from the dashboard.
+        let export = c
+            .find(Locator::LinkText("360Giving (JSON)"))
+            .await
+            .expect("the export's link")
+            .attr("href")
+            .await
+            .expect("href")
+            .expect("an address");
+        let cookie = c
+            .get_named_cookie("grantflow_session")
+            .await
+            .expect("the session");
+        let package = s.call(
+            "GET",
+            &export,
+            &[("cookie", &format!("grantflow_session={}", cookie.value()))],
+            None,
+        );
+        assert_eq!(package.status, 200, "{}", package.text);
+        assert_eq!(package.body["grants"][0]["amountDisbursed"], 900.0);
         screenshot(
             "finance-dashboard.png",
             &c.screenshot().await.expect("a screenshot"),

@@ -26,6 +26,8 @@ const MAX_PAGES: usize = 1_000;
 #[template(path = "dashboard.html")]
 struct Dashboard {
     programme: String,
+    /// Whether the caller may download the exports (finance, auditors).
+    exports: bool,
     name: String,
     credits: String,
     available: String,
@@ -202,6 +204,7 @@ pub(super) async fn dashboard(
         StatusCode::OK,
         &Dashboard {
             programme: p.id.clone(),
+            exports: matches!(who.role, Role::Finance | Role::Auditor),
             name: p.name.clone(),
             credits: credits.display_pounds(),
             available: available.display_pounds(),
