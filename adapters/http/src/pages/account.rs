@@ -536,13 +536,7 @@ pub(super) async fn sign_out(
         if let Via::Session { key, csrf, .. } = &who.via {
             let given = f.get("csrf").map(String::as_str).unwrap_or("");
             if !same_secret(given, csrf) {
-                return page(
-                    StatusCode::FORBIDDEN,
-                    &Message {
-                        heading: "This form has expired",
-                        detail: "Nothing was done. Go back, reload the page and try again.".into(),
-                    },
-                );
+                return super::expired();
             }
             let key = key.clone();
             let _ = state.records(move |a| a.end_session(&key)).await;

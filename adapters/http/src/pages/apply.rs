@@ -141,10 +141,6 @@ fn form(
     }
 }
 
-fn token() -> Option<String> {
-    crate::sign_in::new_token()
-}
-
 /// `/apply/{programme}`: the application form, for a signed-in applicant
 /// who has been through the checker.
 pub(super) async fn form_page(
@@ -168,14 +164,9 @@ pub(super) async fn form_page(
     let Some(checked) = answers_of(&p, &q) else {
         return redirect(&format!("/check/{}", p.id), None);
     };
-    let Some(form_id) = token() else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &Message {
-                heading: "Sorry, there is a problem with this service",
-                detail: "No random source: try again later.".into(),
-            },
-        );
+    let form_id = match super::form_id() {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     form(
         &p,
@@ -198,7 +189,6 @@ fn read(
     f: &Fields,
     email: &str,
     checked: &Fields,
-    p: &grantflow_core::Programme,
 ) -> Result<(Applicant, CostRequest), BTreeMap<&'static str, String>> {
     let mut errors = BTreeMap::new();
     let v = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
@@ -283,7 +273,7 @@ fn read(
     else {
         return Err(errors);
     };
-    let (sector, employees, uk_based, already_certified) = applicant_answers(p, checked);
+    let (sector, employees, uk_based, already_certified) = applicant_answers(checked);
     Ok((
         Applicant {
             organisation: Organisation {
@@ -312,16 +302,6 @@ fn read(
     ))
 }
 
-fn forged() -> Response {
-    page(
-        StatusCode::FORBIDDEN,
-        &Message {
-            heading: "This form has expired",
-            detail: "Nothing was sent. Go back, reload the page and try again.".into(),
-        },
-    )
-}
-
 /// The application was sent: submitted to the ledger, or shown again with its errors.
 pub(super) async fn submit(
     State(state): State<AppState>,
@@ -339,7 +319,7 @@ pub(super) async fn submit(
         Err(to_sign_in) => return to_sign_in,
     };
     if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return forged();
+        return super::expired();
     }
     let p = match rules(&state, &programme).await {
         Ok(p) => p,
@@ -350,10 +330,10 @@ pub(super) async fn submit(
     };
     let form_id = f.get("form_id").cloned().unwrap_or_default();
     let Ok(command_id) = CommandId::given(&form_id) else {
-        return forged();
+        return super::expired();
     };
     let email = who.email.clone().unwrap_or_else(|| who.name.clone());
-    let (applicant, request) = match read(&f, &email, &checked, &p) {
+    let (applicant, request) = match read(&f, &email, &checked) {
         Ok(read) => read,
         Err(errors) => return form(&p, &checked, &f, &errors, &csrf, &form_id).show(),
     };
@@ -464,14 +444,9 @@ pub(super) async fn status(
         }
         Err(problem) => return super::trouble(problem),
     };
-    let Some(form_id) = token() else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &Message {
-                heading: "Sorry, there is a problem with this service",
-                detail: "No random source: try again later.".into(),
-            },
-        );
+    let form_id = match super::form_id() {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     page(
         StatusCode::OK,
@@ -585,11 +560,11 @@ pub(super) async fn respond(
         Err(to_sign_in) => return to_sign_in,
     };
     if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return forged();
+        return super::expired();
     }
     let Ok(command_id) = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
     else {
-        return forged();
+        return super::expired();
     };
     let application = ApplicationId::parse_or_name(reference.trim());
     let id = ProgrammeId::new(programme.trim());

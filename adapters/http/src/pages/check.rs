@@ -37,9 +37,8 @@ pub(super) fn answers_of(p: &Programme, given: &BTreeMap<String, String>) -> Opt
 }
 
 /// The applicant's sector, staff, location and certificate from good answers.
-pub(super) fn applicant_answers(p: &Programme, answers: &Answers) -> (String, u32, bool, bool) {
+pub(super) fn applicant_answers(answers: &Answers) -> (String, u32, bool, bool) {
     let answer = |q: Question| answers.get(q.slug()).map(String::as_str).unwrap_or("");
-    let _ = p;
     (
         answer(Question::Sector).trim().to_string(),
         employees(answer(Question::Size)).unwrap_or(0),
@@ -393,7 +392,7 @@ fn result(state: &AppState, p: &Programme, questions: &[Question], answers: &Ans
             return redirect(&address(&p.id, q.slug(), answers));
         }
     }
-    let (sector, employees, uk_based, already_certified) = applicant_answers(p, answers);
+    let (sector, employees, uk_based, already_certified) = applicant_answers(answers);
     let applicant = Applicant {
         organisation: Organisation {
             name: "Your organisation".into(),

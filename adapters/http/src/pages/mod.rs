@@ -111,6 +111,32 @@ struct Message {
     detail: String,
 }
 
+/// A form's random id (the command id it sends), or the page that says
+/// there is no random source.
+#[allow(clippy::result_large_err)] // The page is answered at once, never carried.
+fn form_id() -> Result<String, Response> {
+    crate::sign_in::new_token().ok_or_else(|| {
+        page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &Message {
+                heading: "Sorry, there is a problem with this service",
+                detail: "No random source: try again later.".into(),
+            },
+        )
+    })
+}
+
+/// The page for a form without its session's CSRF token or id.
+fn expired() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        &Message {
+            heading: "This form has expired",
+            detail: "Nothing was done. Go back, reload the page and try again.".into(),
+        },
+    )
+}
+
 fn not_found(detail: impl Into<String>) -> Response {
     page(
         StatusCode::NOT_FOUND,

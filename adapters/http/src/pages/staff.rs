@@ -148,14 +148,9 @@ async fn show(
         }
         Err(problem) => return super::trouble(problem),
     };
-    let Some(form_id) = crate::sign_in::new_token() else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &Message {
-                heading: "Sorry, there is a problem with this service",
-                detail: "No random source: try again later.".into(),
-            },
-        );
+    let form_id = match super::form_id() {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -263,20 +258,11 @@ async fn checked(
             },
         ));
     }
-    let expired = || {
-        page(
-            StatusCode::FORBIDDEN,
-            &Message {
-                heading: "This form has expired",
-                detail: "Nothing was done. Go back, reload the page and try again.".into(),
-            },
-        )
-    };
     if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return Err(expired());
+        return Err(super::expired());
     }
     let id = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
-        .map_err(|_| expired())?;
+        .map_err(|_| super::expired())?;
     Ok((who, csrf, id))
 }
 
