@@ -87,6 +87,28 @@ fn bad_setup() -> Problem {
     )
 }
 
+/// Counts an attempt from `address`, then finds the account a setup
+/// link's `token` sets up (if the link works at `now`), with the link's key.
+async fn linked_account(
+    state: &AppState,
+    address: &ThrottleKey,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, Option<Account>), Problem> {
+    if let Err(until) = state.attempt(address.clone(), now).await? {
+        return Err(wait(until, now, "from this address"));
+    }
+    let key = setup_key(token);
+    let lookup = key.clone();
+    let found = state
+        .records(move |a| match a.setup(&lookup, now)? {
+            Some(s) => Ok(a.account(&s.email)?),
+            None => Ok(None),
+        })
+        .await?;
+    Ok((key, found))
+}
+
 /// Step 1 of setting up a staff account: choose a password; the answer is
 /// the second factor's secret, to add to an authenticator app.
 #[utoipa::path(post, path = "/account/setup", tag = "sign-in",
@@ -105,19 +127,7 @@ pub async fn setup(
     let body = body.get()?;
     let now = (state.clock)();
     let address = ThrottleKey::Address(source.address.clone());
-    if let Err(until) = state.attempt(address.clone(), now).await? {
-        return Err(wait(until, now, "from this address"));
-    }
-    let key = setup_key(&body.token);
-    let found = {
-        let key = key.clone();
-        state
-            .records(move |a| match a.setup(&key, now)? {
-                Some(s) => Ok(a.account(&s.email)?),
-                None => Ok(None),
-            })
-            .await?
-    };
+    let (_, found) = linked_account(&state, &address, &body.token, now).await?;
     let Some(mut account) = found.filter(|a| !a.is_active()) else {
         return Err(bad_setup());
     };
@@ -179,19 +189,7 @@ pub async fn setup_confirm(
     let body = body.get()?;
     let now = (state.clock)();
     let address = ThrottleKey::Address(source.address.clone());
-    if let Err(until) = state.attempt(address.clone(), now).await? {
-        return Err(wait(until, now, "from this address"));
-    }
-    let key = setup_key(&body.token);
-    let found = {
-        let key = key.clone();
-        state
-            .records(move |a| match a.setup(&key, now)? {
-                Some(s) => Ok(a.account(&s.email)?),
-                None => Ok(None),
-            })
-            .await?
-    };
+    let (key, found) = linked_account(&state, &address, &body.token, now).await?;
     let Some(mut account) = found.filter(|a| !a.is_active() && a.password.is_some()) else {
         return Err(bad_setup());
     };
