@@ -11,7 +11,8 @@
 //!   periods ([`Limit`]). Keyed by what was typed, so an unknown account is
 //!   throttled exactly like a known one.
 //! - [`Accounts`] — the typed records ([`Account`], [`EmailCode`],
-//!   [`Session`], setup links, throttles, [`SignInEvent`]s) over a
+//!   [`Session`], setup links, throttles, [`SignInEvent`]s, and the
+//!   [`Draft`]s of forms between a post and the page after it) over a
 //!   [`RecordStore`], the port that SQLite and PostgreSQL implement
 //!   ([`MemoryRecords`] here, for tests and embedders); [`conformance`]
 //!   checks an implementation.
@@ -38,6 +39,7 @@
 
 mod account;
 pub mod conformance;
+mod draft;
 mod email;
 mod event;
 mod records;
@@ -45,6 +47,7 @@ mod role;
 mod throttle;
 
 pub use account::{Account, EmailCode, Session, Setup};
+pub use draft::Draft;
 pub use email::{BadEmail, Email};
 pub use event::{Method, SignInEvent, SignInOutcome};
 pub use records::{Accounts, Kind, MemoryRecords, RecordError, RecordStore};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::account::{Account, EmailCode, Session, Setup};
+use crate::draft::Draft;
 use crate::email::Email;
 use crate::event::SignInEvent;
 use crate::throttle::{Throttle, ThrottleKey};
@@ -25,16 +26,19 @@ pub enum Kind {
     Session,
     /// [`Throttle`]s by [`ThrottleKey::as_key`].
     Throttle,
+    /// [`Draft`]s of forms by the key their page chose.
+    Draft,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Account,
         Kind::Setup,
         Kind::Code,
         Kind::Session,
         Kind::Throttle,
+        Kind::Draft,
     ];
 
     /// The kind's name as a store keeps it.
@@ -45,6 +49,7 @@ impl Kind {
             Kind::Code => "code",
             Kind::Session => "session",
             Kind::Throttle => "throttle",
+            Kind::Draft => "draft",
         }
     }
 }
@@ -351,6 +356,47 @@ impl<S: RecordStore> Accounts<S> {
         self.put(Kind::Throttle, &key.as_key(), throttle, expires)
     }
 
+    /// Keeps `draft` under `key` until [`Draft::LIFETIME`] after `now`.
+    pub fn save_draft(
+        &mut self,
+        key: &str,
+        draft: &Draft,
+        now: DateTime<Utc>,
+    ) -> Result<(), RecordError> {
+        let draft = Draft {
+            written: now,
+            ..draft.clone()
+        };
+        self.put(Kind::Draft, key, &draft, Some(draft.expires()))
+    }
+
+    /// The draft under `key`, if the session with hash `session` (or, for
+    /// `None`, someone not signed in) wrote it and it is kept at `now`.
+    pub fn draft(
+        &mut self,
+        key: &str,
+        session: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Draft>, RecordError> {
+        Ok(self
+            .get::<Draft>(Kind::Draft, key)?
+            .filter(|d| d.is_for(session, now)))
+    }
+
+    /// Takes the draft under `key` as [`Accounts::draft`] reads it: a second
+    /// take finds nothing. Another session's draft is left where it is.
+    pub fn take_draft(
+        &mut self,
+        key: &str,
+        session: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Draft>, RecordError> {
+        if self.draft(key, session, now)?.is_none() {
+            return Ok(None);
+        }
+        self.take::<Draft>(Kind::Draft, key)
+    }
+
     /// Appends an event to the sign-in trail.
     pub fn record(&mut self, event: &SignInEvent) -> Result<(), RecordError> {
         let body = encode(Kind::Account, event)?;
@@ -371,7 +417,7 @@ impl<S: RecordStore> Accounts<S> {
             .collect()
     }
 
-    /// Forgets expired codes, sessions, setup links and throttles.
+    /// Forgets expired codes, sessions, setup links, throttles and drafts.
     pub fn purge(&mut self, now: DateTime<Utc>) -> Result<u64, RecordError> {
         self.store.purge(now)
     }

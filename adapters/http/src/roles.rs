@@ -299,7 +299,22 @@ impl FromRequestParts<AppState> for Caller {
         let now = (state.clock)();
         let found = {
             let key = key.clone();
-            state.records(move |a| a.session(&key, now)).await?
+            // A staff session lasts only while its account is switched on
+            // with the same role: switching an account off ends its sessions.
+            state
+                .records(move |a| {
+                    let Some(session) = a.session(&key, now)? else {
+                        return Ok(None);
+                    };
+                    if session.role.is_staff() {
+                        let account = a.account(&session.email)?;
+                        if !account.is_some_and(|a| a.is_active() && a.role == session.role) {
+                            return Ok(None);
+                        }
+                    }
+                    Ok(Some(session))
+                })
+                .await?
         };
         let Some(session) = found else {
             return Ok(Caller::Anonymous);

@@ -23,7 +23,8 @@ use grantflow_http::Engines;
 use grantflow_testkit::fixtures;
 use serde_json::json;
 
-use common::{PASSWORD, Running, set_up, start_with, unix};
+use chrono::TimeDelta;
+use common::{PASSWORD, Running, advance, set_up, start_with, unix};
 
 fn skip_or_fail(what: &str) {
     assert!(
@@ -191,6 +192,17 @@ async fn next(c: &Client) {
         .find(Locator::Css("button[type=submit]"))
         .await
         .expect("a Continue button");
+    follow(c, button).await;
+}
+
+/// Clicks the button that says `label`.
+async fn press(c: &Client, label: &str) {
+    let button = c
+        .find(Locator::XPath(&format!(
+            "//button[normalize-space()='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("a button `{label}`: {e}"));
     follow(c, button).await;
 }
 
@@ -485,12 +497,16 @@ fn an_applicant_signs_in_on_pages_with_a_code_sent_by_email() {
 }
 
 /// Given an eligible visitor at the checker's result, when they choose
-/// Apply now, then they sign in by e-mail code and come back to the form
-/// with their answers carried; a bad day rate gets the error summary with
-/// every other answer kept; a good form is submitted at once and the status
-/// page shows the offer with its amount and the date it lapses; accepting
-/// it turns it into the award. JavaScript is off; axe-core checks the form,
-/// its error and both status pages in a second browser with the same session.
+/// Apply now, then they sign in by e-mail code and start an application
+/// with their answers carried (not asked again); the task list says how
+/// each part stands; a bad day rate sends them back to the costs page with
+/// the error summary, "Error: " in the title and every other answer kept;
+/// "Check your answers" shows each answer with a link that changes it and
+/// comes back; sending it gets the offer with its amount and the date it
+/// lapses, an answer left out is an error, and accepting turns it into the
+/// award, with the history in words. JavaScript is off; axe-core checks
+/// every page on the way, the error states included, in a second browser
+/// with the same session.
 #[test]
 fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
     let Some(axe) = axe() else { return };
@@ -526,14 +542,29 @@ fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
         next(&c).await;
         assert!(
             path(&c).await.starts_with("/apply/p?"),
-            "back to the form: {}",
+            "back to the start page: {}",
             path(&c).await
         );
-        let form_url = c
-            .current_url()
-            .await
-            .expect("the form's address")
-            .to_string();
+        // A second browser with the same session runs axe-core on each page.
+        let a = browser(&driver, true).await;
+        a.goto(&format!("{}/", s.base)).await.expect("home");
+        a.add_cookie(
+            c.get_named_cookie("grantflow_session")
+                .await
+                .expect("the session cookie"),
+        )
+        .await
+        .expect("the session");
+        let audit = |what: &'static str| {
+            let (a, c, axe) = (&a, &c, &axe);
+            async move {
+                let url = c.current_url().await.expect("an address").to_string();
+                a.goto(&url).await.expect("the page");
+                let violations = axe_violations(a, axe).await;
+                assert!(violations.is_empty(), "{what} ({url}): {violations:#?}");
+            }
+        };
+        audit("the start page").await;
         let sizes = c
             .find_all(Locator::Css("input[name=size]"))
             .await
@@ -543,27 +574,49 @@ fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
             1,
             "the checker's answers come along, not asked again"
         );
+        press(&c, "Start now").await;
+        assert_eq!(path(&c).await, "/apply/p/tasks");
+        let tasks = text(&c, ".task-list").await;
+        assert!(
+            tasks.contains("Check your organisation is eligible\nCompleted")
+                && tasks.contains("Your organisation\nNot yet started")
+                && tasks.contains("Cannot start yet"),
+            "{tasks}"
+        );
+        audit("the task list").await;
 
+        link(&c, "Your organisation").await;
         type_into(&c, "organisation", "Acme Medical Supplies").await;
         type_into(&c, "contact_name", "Ann Smith").await;
+        press(&c, "Save and continue").await;
+        assert_eq!(path(&c).await, "/apply/p/tasks");
+        assert!(
+            text(&c, ".task-list")
+                .await
+                .contains("Your organisation\nCompleted")
+        );
+
+        link(&c, "The costs of certification").await;
         choose(&c, "basic").await;
         type_into(&c, "days", "2").await;
         type_into(&c, "day_rate", "lots").await;
         choose(&c, "yes").await;
-        next(&c).await;
+        press(&c, "Save and continue").await;
+        assert_eq!(
+            path(&c).await,
+            "/apply/p/costs",
+            "redirected back to itself"
+        );
         assert!(c.title().await.expect("title").starts_with("Error: "));
         let summary = text(&c, ".error-summary").await;
         assert!(
             summary.contains("Enter the day rate in pounds"),
             "{summary}"
         );
-        let kept = c
-            .find(Locator::Id("organisation"))
-            .await
-            .expect("organisation");
+        let kept = c.find(Locator::Id("days")).await.expect("days");
         assert_eq!(
             kept.prop("value").await.expect("value").as_deref(),
-            Some("Acme Medical Supplies")
+            Some("2")
         );
         let basic = c
             .find(Locator::Css("input[name=level][value=basic]"))
@@ -578,15 +631,47 @@ fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
             "apply-error.png",
             &c.screenshot().await.expect("a screenshot"),
         );
-
+        audit("the costs page with its error").await;
         type_into(&c, "day_rate", "450").await;
-        next(&c).await;
+        press(&c, "Save and continue").await;
+        link(&c, "Check your answers and send the application").await;
+        assert_eq!(path(&c).await, "/apply/p/check");
+        let answers = text(&c, "main").await;
+        for shown in [
+            "Acme Medical Supplies",
+            "Medical supplier",
+            "£450.00",
+            "Cyber Essentials",
+        ] {
+            assert!(answers.contains(shown), "{shown} in {answers}");
+        }
+        audit("check your answers").await;
+        let change = c
+            .find(Locator::Css(
+                "a[href='/apply/p/costs?return=check#day_rate']",
+            ))
+            .await
+            .expect("a link to change the day rate");
+        follow(&c, change).await;
+        assert_eq!(
+            c.find(Locator::Id("day_rate"))
+                .await
+                .expect("day rate")
+                .prop("value")
+                .await
+                .expect("value")
+                .as_deref(),
+            Some("450")
+        );
+        press(&c, "Save and continue").await;
+        assert_eq!(path(&c).await, "/apply/p/check", "back to the answers");
+
+        press(&c, "Accept and send").await;
         assert!(
             path(&c).await.starts_with("/applications/p/GF-"),
             "{}",
             path(&c).await
         );
-        let status_url = c.current_url().await.expect("status").to_string();
         assert_eq!(text(&c, "h1").await, "You have been offered £1,200.00");
         assert!(
             text(&c, ".panel")
@@ -595,29 +680,45 @@ fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
             "{}",
             text(&c, ".panel").await
         );
+        let main = text(&c, "main").await;
+        assert!(main.contains("What the offer covers"), "{main}");
+        assert!(main.contains("£1,200.00 was offered"), "{main}");
         screenshot(
             "applicant-status.png",
             &c.screenshot().await.expect("a screenshot"),
         );
+        audit("the offer").await;
+        press(&c, "Send your answer").await;
+        assert!(c.title().await.expect("title").starts_with("Error: "));
+        assert!(
+            text(&c, ".error-summary")
+                .await
+                .contains("Select yes to accept the offer")
+        );
         choose(&c, "accept").await;
-        next(&c).await;
+        press(&c, "Send your answer").await;
         assert_eq!(text(&c, "h1").await, "Your award: £1,200.00");
-        let cookie = c
-            .get_named_cookie("grantflow_session")
+        assert_eq!(text(&c, ".notice").await, "You accepted the offer.");
+        assert!(
+            text(&c, ".history")
+                .await
+                .contains("The offer was accepted.")
+        );
+        audit("the award").await;
+        c.goto(&format!("{}/apply/p/tasks", s.base))
             .await
-            .expect("the session cookie");
-        c.close().await.expect("close");
-
-        // The same pages, with the same session, through axe-core.
-        let a = browser(&driver, true).await;
-        a.goto(&format!("{}/", s.base)).await.expect("home");
-        a.add_cookie(cookie).await.expect("the session");
-        for url in [form_url.as_str(), status_url.as_str()] {
-            a.goto(url).await.expect("the page");
-            let violations = axe_violations(&a, &axe).await;
-            assert!(violations.is_empty(), "{url}: {violations:#?}");
-        }
+            .expect("the task list");
+        assert!(
+            path(&c).await.starts_with("/applications/p/GF-"),
+            "a sent application is not sent again"
+        );
+        a.goto(&format!("{}/account", s.base))
+            .await
+            .expect("account");
+        let violations = axe_violations(&a, &axe).await;
+        assert!(violations.is_empty(), "/account: {violations:#?}");
         a.close().await.expect("close");
+        c.close().await.expect("close");
     });
 }
 
@@ -698,8 +799,8 @@ fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move
         let main = text(&c, "main").await;
         assert!(main.contains("Stage: self assessment submitted"), "{main}");
         assert!(
-            main.contains("consultancy engaged"),
-            "the history says so: {main}"
+            main.contains("The consultant started work."),
+            "the history says so in words: {main}"
         );
         assert!(
             c.find(Locator::Id("amount")).await.is_err(),
@@ -730,9 +831,10 @@ fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move
         type_into(&c, "amount", "900.00").await;
         next(&c).await;
         let paid = text(&c, "main").await;
+        assert!(paid.contains("Paid £900.00."), "the notice says so: {paid}");
         assert!(
-            paid.contains("claim paid"),
-            "the history shows the claim: {paid}"
+            paid.contains("£900.00 was paid for consultancy (invoice INV-1)."),
+            "the history shows the claim in words: {paid}"
         );
         c.goto(&format!("{}/staff/p/dashboard", s.base))
             .await
@@ -764,6 +866,231 @@ fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move
             "finance-dashboard.png",
             &c.screenshot().await.expect("a screenshot"),
         );
+
+        // Finance tops the pot up: a bad amount first.
+        link(&c, "Top up the pot").await;
+        type_into(&c, "amount", "ten thousand").await;
+        type_into(&c, "note", "DHSC grant letter 2").await;
+        press(&c, "Top up the pot").await;
+        assert_eq!(path(&c).await, "/staff/p/top-up");
+        assert!(c.title().await.expect("title").starts_with("Error: "));
+        assert_eq!(
+            c.find(Locator::Id("note"))
+                .await
+                .expect("note")
+                .prop("value")
+                .await
+                .expect("value")
+                .as_deref(),
+            Some("DHSC grant letter 2"),
+            "the note is kept"
+        );
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "top-up error: {violations:#?}");
+        type_into(&c, "amount", "25,000").await;
+        press(&c, "Top up the pot").await;
+        assert_eq!(path(&c).await, "/staff/p/dashboard");
+        assert_eq!(
+            text(&c, ".notice").await,
+            "The pot was topped up by £25,000.00."
+        );
+        assert!(
+            text(&c, "table").await.contains("£75,000.00"),
+            "the credits grow"
+        );
+
+        // Finance claws some of the claim back, then tries to close the award.
+        c.goto(&format!("{}{page}", s.base))
+            .await
+            .expect("the application");
+        link(&c, "Claw back money paid on this award").await;
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "clawback: {violations:#?}");
+        type_into(&c, "amount", "100").await;
+        type_into(&c, "reason", "invoice paid twice").await;
+        press(&c, "Claw back").await;
+        assert_eq!(path(&c).await, format!("{page}/clawback"));
+        let refused = text(&c, ".error-summary").await;
+        assert!(
+            refused.contains(
+                "This application is self_assessment_submitted: a clawback follows completion"
+            ),
+            "the core's refusal, naming no id: {refused}"
+        );
+        assert_eq!(
+            c.find(Locator::Id("reason"))
+                .await
+                .expect("reason")
+                .prop("value")
+                .await
+                .expect("value")
+                .as_deref(),
+            Some("invoice paid twice"),
+            "what was typed is kept"
+        );
+        link(&c, "Go back without changing anything").await;
+        assert_eq!(path(&c).await, page);
+        link(&c, "Close this award and release what is left of it").await;
+        press(&c, "Continue").await;
+        assert!(
+            text(&c, ".error-summary")
+                .await
+                .contains("Select yes to close the award"),
+            "an answer is needed"
+        );
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "close error: {violations:#?}");
+        choose(&c, "no").await;
+        press(&c, "Continue").await;
+        assert_eq!(path(&c).await, page, "no changes nothing");
+        assert!(
+            text(&c, "main")
+                .await
+                .contains("Stage: self assessment submitted")
+        );
+        c.close().await.expect("close");
+    });
+}
+
+/// Given an admin signed in on pages, when they make an assessor's account
+/// on the staff accounts page (a bad address first: the error summary, the
+/// role kept), then the page shows its one-time setup link once; its owner,
+/// in another browser without JavaScript, opens the link, chooses a
+/// password (a weak one is refused with the reason), adds the key shown as
+/// a QR code and as text to an app, confirms a code (a wrong one first)
+/// and signs in; when the admin switches the account off, the owner's
+/// session ends at once. axe-core checks the pages.
+#[test]
+fn an_admin_makes_an_account_its_owner_sets_it_up_and_it_is_switched_off() {
+    let Some(axe) = axe() else { return };
+    let Some(driver) = chromedriver() else { return };
+    let s = server();
+    let admin = set_up(&s, "it.lead@trust.example", "admin");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let c = browser(&driver, true).await;
+        staff_sign_in(&c, &s, "it.lead@trust.example", &admin, "/staff").await;
+        link(&c, "Staff accounts").await;
+        assert_eq!(path(&c).await, "/staff/users");
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "staff accounts: {violations:#?}");
+        type_into(&c, "email", "not an address").await;
+        choose(&c, "assessor").await;
+        press(&c, "Make the account").await;
+        assert!(c.title().await.expect("title").starts_with("Error: "));
+        assert!(
+            text(&c, ".error-summary")
+                .await
+                .contains("Enter an e-mail address in the right form")
+        );
+        let assessor = c
+            .find(Locator::Css("input[name=role][value=assessor]"))
+            .await
+            .expect("the role");
+        assert_eq!(
+            assessor.prop("checked").await.expect("checked").as_deref(),
+            Some("true"),
+            "the role is kept"
+        );
+        let violations = axe_violations(&c, &axe).await;
+        assert!(
+            violations.is_empty(),
+            "staff accounts error: {violations:#?}"
+        );
+        type_into(&c, "email", "new.assessor@iasme.example").await;
+        press(&c, "Make the account").await;
+        assert!(
+            text(&c, ".notice")
+                .await
+                .contains("new.assessor@iasme.example can now be set up as assessor")
+        );
+        let setup = text(&c, ".link-to-copy").await;
+        assert!(
+            setup.starts_with(&format!("{}/account/setup?token=", s.base)),
+            "{setup}"
+        );
+        assert!(text(&c, "table").await.contains("invited"));
+        c.refresh().await.expect("reload");
+        assert!(
+            c.find(Locator::Css(".link-to-copy")).await.is_err(),
+            "the link is shown once"
+        );
+
+        let o = browser(&driver, false).await;
+        o.goto(&setup).await.expect("the setup link");
+        assert_eq!(text(&o, "h1").await, "Choose a password");
+        c.goto(&setup).await.expect("the setup link");
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "choose a password: {violations:#?}");
+        type_into(&o, "password", "password1234").await;
+        press(&o, "Continue").await;
+        assert!(o.title().await.expect("title").starts_with("Error: "));
+        assert_eq!(text(&o, ".error-summary h2").await, "There is a problem");
+        type_into(&o, "password", PASSWORD).await;
+        press(&o, "Continue").await;
+        assert_eq!(
+            text(&o, "h1").await,
+            "Add this account to your authenticator app"
+        );
+        assert!(
+            o.find(Locator::Css(".picture svg[role=img]")).await.is_ok(),
+            "a QR code"
+        );
+        let main = text(&o, "main").await;
+        let key: String = main
+            .split("type this key into it: ")
+            .nth(1)
+            .and_then(|rest| rest.split('.').next())
+            .expect("the key as text")
+            .split_whitespace()
+            .collect();
+        c.goto(&setup).await.expect("the setup link");
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "authenticator: {violations:#?}");
+        type_into(&o, "totp", "12345").await;
+        press(&o, "Finish setting up").await;
+        assert!(
+            text(&o, ".error-summary")
+                .await
+                .contains("The code is not the one your app shows now")
+        );
+        let code = grantflow_http::sign_in::totp_code(&key, unix(&s)).expect("a code");
+        type_into(&o, "totp", &code).await;
+        press(&o, "Finish setting up").await;
+        assert!(
+            path(&o).await.starts_with("/account/staff-sign-in?"),
+            "{}",
+            path(&o).await
+        );
+        assert!(text(&o, "main").await.contains("Your account is ready"));
+        advance(&s, TimeDelta::seconds(30));
+        type_into(&o, "password", PASSWORD).await;
+        let code = grantflow_http::sign_in::totp_code(&key, unix(&s)).expect("a code");
+        type_into(&o, "totp", &code).await;
+        press(&o, "Sign in").await;
+        assert_eq!(path(&o).await, "/staff");
+        assert!(
+            text(&o, "main")
+                .await
+                .contains("new.assessor@iasme.example (assessor)")
+        );
+
+        c.goto(&format!("{}/staff/users", s.base))
+            .await
+            .expect("accounts");
+        assert!(text(&c, "table").await.contains("active"));
+        press(&c, "Switch off new.assessor@iasme.example").await;
+        assert_eq!(
+            text(&c, ".notice").await,
+            "new.assessor@iasme.example is switched off; its sessions have ended."
+        );
+        assert!(text(&c, "table").await.contains("disabled"));
+        o.goto(&format!("{}/staff", s.base)).await.expect("staff");
+        assert!(
+            path(&o).await.starts_with("/account/staff-sign-in"),
+            "the session ended"
+        );
+        o.close().await.expect("close");
         c.close().await.expect("close");
     });
 }

@@ -69,24 +69,22 @@ pub(super) struct FormPage {
     pub(super) hidden: Vec<(&'static str, String)>,
     pub(super) fields: Vec<Field>,
     pub(super) button: &'static str,
+    /// A picture drawn on the server (SVG), shown above the fields.
+    pub(super) picture: Option<String>,
     pub(super) errors: Vec<(&'static str, String)>,
     pub(super) links: Vec<(String, &'static str)>,
 }
 
 impl FormPage {
-    /// The page, with its error summary from the fields' errors (422 when any).
+    /// The page, with its error summary from the fields' errors. Only a
+    /// `GET` shows it: a post is always answered by a redirect here.
     pub(super) fn show(mut self) -> Response {
         self.errors = self
             .fields
             .iter()
             .filter_map(|f| f.error.clone().map(|e| (f.id, e)))
             .collect();
-        let status = if self.errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        page(status, &self)
+        page(StatusCode::OK, &self)
     }
 }
 
@@ -152,6 +150,7 @@ fn email_form(next: &str, email: &str, error: Option<String>) -> FormPage {
             choices: Vec::new(),
         }],
         button: "Send the code",
+        picture: None,
         errors: Vec::new(),
         links: vec![(
             format!("/account/staff-sign-in?next={}", encode(next)),
@@ -166,9 +165,88 @@ pub(super) fn encode(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What went wrong with a sign-in form, carried in the address of the
+/// page it sends you back to (redirect after every post): a word from a
+/// fixed list, so nobody can put their own sentence on this site's page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mistake {
+    /// Nothing typed.
+    Empty,
+    /// Not an e-mail address.
+    Invalid,
+    /// The address, password or code is not right.
+    Wrong,
+    /// Too many attempts: it waits.
+    Throttled,
+    /// The code could not be sent.
+    Unsent,
+}
+
+impl Mistake {
+    const ALL: [Mistake; 5] = [
+        Mistake::Empty,
+        Mistake::Invalid,
+        Mistake::Wrong,
+        Mistake::Throttled,
+        Mistake::Unsent,
+    ];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Mistake::Empty => "empty",
+            Mistake::Invalid => "invalid",
+            Mistake::Wrong => "wrong",
+            Mistake::Throttled => "throttled",
+            Mistake::Unsent => "unsent",
+        }
+    }
+
+    /// The mistake the page's address names, if any.
+    pub(super) fn of(q: &Fields) -> Option<Mistake> {
+        let word = q.get("error")?;
+        Mistake::ALL.into_iter().find(|m| m.as_str() == word)
+    }
+
+    /// The mistake a sign-in function's problem stands for.
+    fn from_problem(p: &Problem) -> Mistake {
+        match p.status {
+            400 => Mistake::Invalid,
+            429 => Mistake::Throttled,
+            401 | 403 | 404 => Mistake::Wrong,
+            _ => Mistake::Unsent,
+        }
+    }
+
+    fn throttled() -> String {
+        "There have been too many attempts: wait 5 minutes, then try again".into()
+    }
+}
+
+/// The page's address again, with `fields` and the mistake in its query.
+fn back(path: &str, fields: &[(&str, &str)], mistake: Mistake) -> Response {
+    let mut query: Vec<(&str, &str)> = fields.to_vec();
+    query.push(("error", mistake.as_str()));
+    redirect(
+        &format!(
+            "{path}?{}",
+            serde_urlencoded::to_string(&query).unwrap_or_default()
+        ),
+        None,
+    )
+}
+
 /// `/account/sign-in`: the applicant's e-mail address.
 pub(super) async fn email_page(Query(q): Query<Fields>) -> Response {
-    email_form(&next(&q, "/account"), "", None).show()
+    let error = Mistake::of(&q).map(|m| match m {
+        Mistake::Empty => "Enter your e-mail address".to_string(),
+        Mistake::Throttled => Mistake::throttled(),
+        Mistake::Unsent => "The code could not be sent: try again in a minute".into(),
+        Mistake::Invalid | Mistake::Wrong => {
+            "Enter an e-mail address in the right form, like name@example.org".into()
+        }
+    });
+    let email = q.get("email").map(String::as_str).unwrap_or("");
+    email_form(&next(&q, "/account"), email, error).show()
 }
 
 /// The address was sent: a code goes to it.
@@ -183,8 +261,9 @@ pub(super) async fn email_sent(
     }
     let to = next(&f, "/account");
     let email = f.get("email").cloned().unwrap_or_default();
+    let kept = [("next", to.as_str()), ("email", email.trim())];
     if email.trim().is_empty() {
-        return email_form(&to, &email, Some("Enter your e-mail address".into())).show();
+        return back("/account/sign-in", &kept, Mistake::Empty);
     }
     match send_code(&state, &source, &email).await {
         Ok(_) => redirect(
@@ -195,13 +274,7 @@ pub(super) async fn email_sent(
             ),
             None,
         ),
-        Err(p) if p.status == 400 => email_form(
-            &to,
-            &email,
-            Some("Enter an e-mail address in the right form, like name@example.org".into()),
-        )
-        .show(),
-        Err(p) => email_form(&to, &email, Some(p.detail)).show(),
+        Err(p) => back("/account/sign-in", &kept, Mistake::from_problem(&p)),
     }
 }
 
@@ -225,6 +298,7 @@ fn code_form(email: &str, next: &str, error: Option<String>) -> FormPage {
             choices: Vec::new(),
         }],
         button: "Sign in",
+        picture: None,
         errors: Vec::new(),
         links: vec![(
             format!("/account/sign-in?next={}", encode(next)),
@@ -236,14 +310,19 @@ fn code_form(email: &str, next: &str, error: Option<String>) -> FormPage {
 /// `/account/code`: the code from the e-mail.
 pub(super) async fn code_page(Query(q): Query<Fields>) -> Response {
     let email = q.get("email").cloned().unwrap_or_default();
-    code_form(&email, &next(&q, "/account"), None).show()
+    let error = Mistake::of(&q).map(|m| match m {
+        Mistake::Empty => "Enter the code from the e-mail".to_string(),
+        Mistake::Throttled => Mistake::throttled(),
+        _ => "The code is not right, or it has expired or been used: check the e-mail, or send a new code".into(),
+    });
+    code_form(&email, &next(&q, "/account"), error).show()
 }
 
 fn signed_in(done: Result<SignedIn, Problem>, to: &str) -> Result<Response, Problem> {
     done.map(|s| redirect(to, Some(s.cookie)))
 }
 
-/// The code was sent: signed in, or told why not.
+/// The code was sent: signed in, or sent back to say why not.
 pub(super) async fn code_sent(
     State(state): State<AppState>,
     source: Source,
@@ -256,17 +335,17 @@ pub(super) async fn code_sent(
     let to = next(&f, "/account");
     let email = f.get("email").cloned().unwrap_or_default();
     let code = f.get("code").cloned().unwrap_or_default();
+    let kept = [("email", email.as_str()), ("next", to.as_str())];
     if code.trim().is_empty() {
-        return code_form(&email, &to, Some("Enter the code from the e-mail".into())).show();
+        return back("/account/code", &kept, Mistake::Empty);
     }
     let done = sign_in::sign_in_by_code(&state, &source, &headers, &email, &code).await;
     signed_in(done, &to).unwrap_or_else(|p| {
-        let message = if p.status == 429 {
-            p.detail
-        } else {
-            "The code is not right, or it has expired or been used: check the e-mail, or send a new code".into()
+        let mistake = match Mistake::from_problem(&p) {
+            Mistake::Throttled => Mistake::Throttled,
+            _ => Mistake::Wrong,
         };
-        code_form(&email, &to, Some(message)).show()
+        back("/account/code", &kept, mistake)
     })
 }
 
@@ -316,6 +395,7 @@ fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
             },
         ],
         button: "Sign in",
+        picture: None,
         errors: Vec::new(),
         links: vec![(
             format!("/account/sign-in?next={}", encode(next)),
@@ -326,10 +406,28 @@ fn staff_form(next: &str, email: &str, error: Option<String>) -> FormPage {
 
 /// `/account/staff-sign-in`: password and second factor.
 pub(super) async fn staff_page(Query(q): Query<Fields>) -> Response {
-    staff_form(&next(&q, "/staff"), "", None).show()
+    let error = Mistake::of(&q).map(|m| match m {
+        Mistake::Invalid | Mistake::Empty => {
+            "Enter an e-mail address in the right form, like name@example.org".to_string()
+        }
+        Mistake::Throttled => Mistake::throttled(),
+        Mistake::Wrong | Mistake::Unsent => {
+            "The e-mail address, password or code is not right: check them and try again".into()
+        }
+    });
+    let email = q.get("email").map(String::as_str).unwrap_or("");
+    let mut form = staff_form(&next(&q, "/staff"), email, error);
+    if q.get("set_up").is_some_and(|v| v == "yes") {
+        form.intro.insert(
+            0,
+            "Your account is ready: sign in with your new password and the next code your app shows.".into(),
+        );
+    }
+    form.show()
 }
 
-/// The staff form was sent: signed in, or told (the same way whatever was wrong).
+/// The staff form was sent: signed in, or sent back to say (the same way
+/// whatever was wrong) that it was not.
 pub(super) async fn staff_sent(
     State(state): State<AppState>,
     source: Source,
@@ -353,14 +451,11 @@ pub(super) async fn staff_sent(
     let email = body.email.clone();
     let done = sign_in::sign_in_by_password(&state, &source, &headers, body).await;
     signed_in(done, &to).unwrap_or_else(|p| {
-        let message = match p.status {
-            400 => "Enter an e-mail address in the right form, like name@example.org".into(),
-            429 => p.detail,
-            _ => {
-                "The e-mail address, password or code is not right: check them and try again".into()
-            }
-        };
-        staff_form(&to, &email, Some(message)).show()
+        back(
+            "/account/staff-sign-in",
+            &[("next", to.as_str()), ("email", email.trim())],
+            Mistake::from_problem(&p),
+        )
     })
 }
 
@@ -507,14 +602,21 @@ pub(super) async fn staff(State(state): State<AppState>, caller: Caller) -> Resp
             ends,
             csrf,
             lines: vec![role_line(who.role).to_string()],
-            links: if matches!(who.role, Role::Finance | Role::Auditor | Role::Admin) {
-                state
-                    .featured
-                    .iter()
-                    .map(|p| (format!("/staff/{p}/dashboard"), format!("The pot of {p}")))
-                    .collect()
-            } else {
-                Vec::new()
+            links: {
+                let mut links: Vec<(String, String)> =
+                    if matches!(who.role, Role::Finance | Role::Auditor | Role::Admin) {
+                        state
+                            .featured
+                            .iter()
+                            .map(|p| (format!("/staff/{p}/dashboard"), format!("The pot of {p}")))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                if who.role == Role::Admin {
+                    links.push(("/staff/users".into(), "Staff accounts".into()));
+                }
+                links
             },
             events,
         },

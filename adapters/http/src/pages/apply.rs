@@ -1,11 +1,17 @@
-//! Applying, for a signed-in applicant: `/apply/{programme}` takes the
-//! eligibility checker's answers (so nothing is asked twice) and asks the
-//! rest; a bad answer is shown with the error summary and everything typed
-//! kept; a good one is submitted to the ledger at once, and the applicant
-//! lands on `/applications/{programme}/{reference}`, which says what came
-//! of it (offered with the amount and the date the offer lapses,
-//! waitlisted with the place in the queue, or not eligible and why) and
-//! takes their answer to an offer.
+//! Applying, for a signed-in applicant, as a task list (GOV.UK's "complete
+//! multiple tasks" pattern): `/apply/{programme}` takes the eligibility
+//! checker's answers (so nothing is asked twice) and starts a draft
+//! application; `/apply/{programme}/tasks` lists its parts and how each
+//! stands; `/apply/{programme}/organisation` and `…/costs` ask the rest,
+//! each going back to itself with its errors and everything typed kept;
+//! `/apply/{programme}/check` shows every answer with a link to change it,
+//! and sends the application to the ledger. The applicant then lands on
+//! `/applications/{programme}/{reference}` ([`super::status`]), which says
+//! what came of it.
+//!
+//! The draft is kept under the session and the programme; the command id
+//! it sends with is chosen when it starts, so sending it twice records one
+//! application.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,135 +21,189 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use grantflow_accounts::Draft;
 use grantflow_core::{
-    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Item, Level, Money,
-    Organisation, ProgrammeId, Stage, explain,
+    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Level, Money,
+    Organisation, ProgrammeId,
 };
 use rust_decimal::Decimal;
 
-use super::account::{Field, FormPage, encode, from_elsewhere, redirect, session};
-use super::check::{ANSWERS, answers_of, applicant_answers};
-use super::{Message, page, rules};
+use super::account::{Field, FormPage, from_elsewhere, redirect, session};
+use super::check::{ANSWERS, answers_of, applicant_answers, summary};
+use super::{drafts, page, rules};
 use crate::AppState;
-use crate::roles::{Caller, Role};
+use crate::roles::{Caller, Signed};
 use crate::sign_in::same_secret;
 
 type Fields = BTreeMap<String, String>;
 
-fn yes_no() -> Vec<(&'static str, &'static str)> {
-    vec![("yes", "Yes"), ("no", "No")]
+/// The parts of the application asked on pages of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Organisation,
+    Costs,
 }
 
-/// The form, with `values` and `errors` (by field).
-fn form(
-    p: &grantflow_core::Programme,
-    checked: &Fields,
-    values: &Fields,
-    errors: &BTreeMap<&'static str, String>,
-    csrf: &str,
-    form_id: &str,
-) -> FormPage {
-    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let mut fields = vec![
-        Field::text(
-            "organisation",
-            "Organisation name",
-            "As registered, if it is.",
-            v("organisation"),
-        ),
-        Field::text(
-            "company_number",
-            "Company number (if it has one)",
-            "8 characters from Companies House, like 01234567 or SC123456.",
-            v("company_number"),
-        ),
-        Field::text(
-            "region",
-            "Region (optional)",
-            "For example, North West.",
-            v("region"),
-        ),
-        Field::text("contact_name", "Your name", "", v("contact_name")),
-        Field {
-            choices: vec![
-                ("basic", "Cyber Essentials"),
-                ("plus", "Cyber Essentials Plus"),
-            ],
-            ..Field::text(
-                "level",
-                "Which certification do you want?",
-                "Plus adds an audit by an assessor.",
-                v("level"),
-            )
-        },
-        Field {
-            width: "input-short",
-            ..Field::text(
-                "days",
-                "Days of consultancy you need",
-                "Whole or half days, for example 2 or 1.5.",
-                v("days"),
-            )
-        },
-        Field {
-            width: "input-short",
-            ..Field::text(
-                "day_rate",
-                "The consultant's day rate, in pounds",
-                "Before VAT, for example 450.",
-                v("day_rate"),
-            )
-        },
-        Field {
-            width: "input-short",
-            ..Field::text(
-                "plus_quote",
-                "The Plus audit quote, in pounds (Plus only)",
-                "Before VAT; leave it empty for Cyber Essentials.",
-                v("plus_quote"),
-            )
-        },
-        Field {
-            choices: yes_no(),
-            ..Field::text(
-                "vat",
-                "Is your organisation registered for VAT?",
-                "If it is not, the award covers the VAT too.",
-                v("vat"),
-            )
-        },
-    ];
-    for f in &mut fields {
-        f.error = errors.get(f.id).cloned();
-    }
-    let mut hidden: Vec<(&'static str, String)> =
-        vec![("csrf", csrf.to_string()), ("form_id", form_id.to_string())];
-    for (k, val) in checked {
-        if let Some(name) = ANSWERS.iter().find(|a| **a == k.as_str()) {
-            hidden.push((name, val.clone()));
+impl Section {
+    const ALL: [Section; 2] = [Section::Organisation, Section::Costs];
+
+    fn slug(self) -> &'static str {
+        match self {
+            Section::Organisation => "organisation",
+            Section::Costs => "costs",
         }
     }
-    FormPage {
-        heading: format!("Apply to {}", p.name),
-        intro: vec![
-            "Your answers to the eligibility check come with you: you will not be asked them again.".into(),
-            "We tell you what happens as soon as you send the application.".into(),
-        ],
-        action: format!("/apply/{}", p.id),
-        hidden,
-        fields,
-        button: "Send application",
-        errors: Vec::new(),
-        links: vec![(
-            format!("/check/{}/sector?{}", p.id, serde_urlencoded::to_string(checked).unwrap_or_default()),
-            "Change your eligibility answers",
-        )],
+
+    fn of(slug: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|s| s.slug() == slug)
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Section::Organisation => "Your organisation",
+            Section::Costs => "The costs of certification",
+        }
+    }
+
+    /// The value in a draft that says the section was sent without errors.
+    fn done(self) -> String {
+        format!("done_{}", self.slug())
+    }
+
+    /// The section's fields, with `draft`'s values and errors.
+    fn fields(self, draft: &Draft) -> Vec<Field> {
+        let v = |k: &str| draft.value(k).to_string();
+        let mut fields = match self {
+            Section::Organisation => vec![
+                Field::text(
+                    "organisation",
+                    "Organisation name",
+                    "As registered, if it is.",
+                    v("organisation"),
+                ),
+                Field::text(
+                    "company_number",
+                    "Company number (if it has one)",
+                    "8 characters from Companies House, like 01234567 or SC123456.",
+                    v("company_number"),
+                ),
+                Field::text(
+                    "region",
+                    "Region (optional)",
+                    "For example, North West.",
+                    v("region"),
+                ),
+                Field::text("contact_name", "Your name", "", v("contact_name")),
+            ],
+            Section::Costs => vec![
+                Field {
+                    choices: vec![
+                        ("basic", "Cyber Essentials"),
+                        ("plus", "Cyber Essentials Plus"),
+                    ],
+                    ..Field::text(
+                        "level",
+                        "Which certification do you want?",
+                        "Plus adds an audit by an assessor.",
+                        v("level"),
+                    )
+                },
+                Field {
+                    width: "input-short",
+                    ..Field::text(
+                        "days",
+                        "Days of consultancy you need",
+                        "Whole or half days, for example 2 or 1.5.",
+                        v("days"),
+                    )
+                },
+                Field {
+                    width: "input-short",
+                    ..Field::text(
+                        "day_rate",
+                        "The consultant's day rate, in pounds",
+                        "Before VAT, for example 450.",
+                        v("day_rate"),
+                    )
+                },
+                Field {
+                    width: "input-short",
+                    ..Field::text(
+                        "plus_quote",
+                        "The Plus audit quote, in pounds (Plus only)",
+                        "Before VAT; leave it empty for Cyber Essentials.",
+                        v("plus_quote"),
+                    )
+                },
+                Field {
+                    choices: vec![("yes", "Yes"), ("no", "No")],
+                    ..Field::text(
+                        "vat",
+                        "Is your organisation registered for VAT?",
+                        "If it is not, the award covers the VAT too.",
+                        v("vat"),
+                    )
+                },
+            ],
+        };
+        for f in &mut fields {
+            f.error = draft.error(f.id).map(str::to_string);
+        }
+        fields
+    }
+
+    /// The names of the section's fields.
+    fn names(self) -> Vec<&'static str> {
+        self.fields(&Draft::default())
+            .iter()
+            .map(|f| f.id)
+            .collect()
     }
 }
 
-/// `/apply/{programme}`: the application form, for a signed-in applicant
-/// who has been through the checker.
-pub(super) async fn form_page(
+/// The key of `who`'s draft application to `programme`.
+fn draft_key(who: &Signed, programme: &str) -> String {
+    drafts::key(who, &format!("/apply/{programme}"))
+}
+
+async fn draft_of(state: &AppState, who: &Signed, programme: &str) -> Draft {
+    drafts::read(state, draft_key(who, programme), drafts::owner(who)).await
+}
+
+/// Where a signed-in applicant's draft application stands.
+enum Standing {
+    /// No draft, or one without the checker's answers.
+    None,
+    /// Sent, under this reference.
+    Sent(String),
+    /// Being filled in, with these checker's answers.
+    Open(Fields),
+}
+
+fn standing(p: &grantflow_core::Programme, draft: &Draft) -> Standing {
+    if !draft.value("sent").is_empty() {
+        return Standing::Sent(draft.value("sent").to_string());
+    }
+    match answers_of(p, &draft.values) {
+        Some(answers) => Standing::Open(answers),
+        None => Standing::None,
+    }
+}
+
+/// The page an applicant whose draft is not open goes to instead.
+fn elsewhere(p: &grantflow_core::Programme, standing: &Standing) -> Option<Response> {
+    match standing {
+        Standing::Open(_) => None,
+        Standing::Sent(reference) => Some(redirect(
+            &format!("/applications/{}/{reference}", p.id),
+            None,
+        )),
+        Standing::None => Some(redirect(&format!("/check/{}", p.id), None)),
+    }
+}
+
+/// `/apply/{programme}?…`: the start page, with the checker's answers.
+pub(super) async fn start_page(
     State(state): State<AppState>,
     caller: Caller,
     Path(programme): Path<String>,
@@ -153,7 +213,7 @@ pub(super) async fn form_page(
         "/apply/{programme}?{}",
         serde_urlencoded::to_string(&q).unwrap_or_default()
     );
-    let (_who, csrf, _) = match session(&state, &caller, &here, false).await {
+    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
         Ok(s) => s,
         Err(to_sign_in) => return to_sign_in,
     };
@@ -162,26 +222,473 @@ pub(super) async fn form_page(
         Err(page) => return page,
     };
     let Some(checked) = answers_of(&p, &q) else {
-        return redirect(&format!("/check/{}", p.id), None);
+        // Without answers, an open draft goes on where it was.
+        let draft = draft_of(&state, &who, &p.id).await;
+        return match standing(&p, &draft) {
+            Standing::Open(_) => redirect(&format!("/apply/{}/tasks", p.id), None),
+            other => elsewhere(&p, &other).unwrap_or_else(|| redirect("/", None)),
+        };
     };
     let form_id = match super::form_id() {
         Ok(id) => id,
         Err(page) => return page,
     };
-    form(
-        &p,
-        &checked,
-        &Fields::new(),
-        &BTreeMap::new(),
-        &csrf,
-        &form_id,
-    )
+    let mut hidden: Vec<(&'static str, String)> = vec![("csrf", csrf), ("form_id", form_id)];
+    for (k, val) in &checked {
+        if let Some(name) = ANSWERS.iter().find(|a| **a == k.as_str()) {
+            hidden.push((name, val.clone()));
+        }
+    }
+    FormPage {
+        heading: format!("Apply to {}", p.name),
+        intro: vec![
+            "Your answers to the eligibility check come with you: you will not be asked them again.".into(),
+            "You will need your organisation's name and company number (if it has one), how many days of consultancy you need, the consultant's day rate and, for Cyber Essentials Plus, the audit quote.".into(),
+            "It takes about 5 minutes. Your answers are kept for 12 hours, and you check them before you send them.".into(),
+        ],
+        action: format!("/apply/{}", p.id),
+        hidden,
+        fields: Vec::new(),
+        button: "Start now",
+        picture: None,
+        errors: Vec::new(),
+        links: Vec::new(),
+    }
     .show()
 }
 
+/// Checks an applicant's form: origin, session, CSRF token.
+async fn applicant_form(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    here: &str,
+    f: &Fields,
+) -> Result<Signed, Response> {
+    if let Some(refused) = from_elsewhere(headers) {
+        return Err(refused);
+    }
+    let (who, csrf, _) = session(state, caller, here, false).await?;
+    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
+        return Err(super::expired());
+    }
+    Ok(who)
+}
+
+async fn keep_and_go(
+    state: &AppState,
+    who: &Signed,
+    programme: &str,
+    draft: Draft,
+    to: &str,
+) -> Response {
+    match drafts::keep(state, draft_key(who, programme), draft).await {
+        Ok(()) => redirect(to, None),
+        Err(down) => down,
+    }
+}
+
+/// The start page was sent: the draft starts (or takes the new answers).
+pub(super) async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(programme): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let here = format!("/apply/{programme}");
+    let who = match applicant_form(&state, &caller, &headers, &here, &f).await {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    let p = match rules(&state, &programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let Some(checked) = answers_of(&p, &f) else {
+        return redirect(&format!("/check/{}", p.id), None);
+    };
+    let Ok(command) = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or("")) else {
+        return super::expired();
+    };
+    let mut draft = draft_of(&state, &who, &p.id).await;
+    if !draft.value("sent").is_empty() || draft.value("command").is_empty() {
+        draft = drafts::of(Some(&who), [], Vec::new());
+        draft.values.insert("command".into(), command.to_string());
+    }
+    draft.values.retain(|k, _| !ANSWERS.contains(&k.as_str()));
+    draft.values.extend(checked);
+    keep_and_go(
+        &state,
+        &who,
+        &p.id,
+        draft,
+        &format!("/apply/{}/tasks", p.id),
+    )
+    .await
+}
+
+struct Task {
+    name: &'static str,
+    href: Option<String>,
+    status: &'static str,
+    done: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tasks.html")]
+struct Tasks {
+    name: String,
+    tasks: Vec<Task>,
+    completed: usize,
+}
+
+/// `/apply/{programme}/tasks`: the application's parts and how each stands.
+pub(super) async fn tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(programme): Path<String>,
+) -> Response {
+    let here = format!("/apply/{programme}/tasks");
+    let (who, _, _) = match session(&state, &caller, &here, false).await {
+        Ok(s) => s,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    let p = match rules(&state, &programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let draft = draft_of(&state, &who, &p.id).await;
+    let known = standing(&p, &draft);
+    if let Some(away) = elsewhere(&p, &known) {
+        return away;
+    }
+    let Standing::Open(checked) = known else {
+        return redirect("/", None);
+    };
+    let mut tasks = vec![Task {
+        name: "Check your organisation is eligible",
+        href: Some(format!(
+            "/check/{}/result?{}",
+            p.id,
+            serde_urlencoded::to_string(&checked).unwrap_or_default()
+        )),
+        status: "Completed",
+        done: true,
+    }];
+    for section in Section::ALL {
+        let done = !draft.value(&section.done()).is_empty();
+        let started = section.names().iter().any(|n| !draft.value(n).is_empty());
+        tasks.push(Task {
+            name: section.title(),
+            href: Some(format!("/apply/{}/{}", p.id, section.slug())),
+            status: if done {
+                "Completed"
+            } else if started {
+                "Incomplete"
+            } else {
+                "Not yet started"
+            },
+            done,
+        });
+    }
+    let ready = tasks.iter().all(|t| t.done);
+    tasks.push(Task {
+        name: "Check your answers and send the application",
+        href: ready.then(|| format!("/apply/{}/check", p.id)),
+        status: if ready {
+            "Not yet started"
+        } else {
+            "Cannot start yet"
+        },
+        done: false,
+    });
+    let completed = tasks.iter().filter(|t| t.done).count();
+    page(
+        StatusCode::OK,
+        &Tasks {
+            name: p.name.clone(),
+            tasks,
+            completed,
+        },
+    )
+}
+
+/// `/apply/{programme}/{section}`: one part of the application.
+pub(super) async fn section_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((programme, slug)): Path<(String, String)>,
+    Query(q): Query<Fields>,
+) -> Response {
+    let Some(section) = Section::of(&slug) else {
+        return super::not_found("There is no such part of the application.");
+    };
+    let here = format!("/apply/{programme}/{slug}");
+    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
+        Ok(s) => s,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    let p = match rules(&state, &programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let draft = draft_of(&state, &who, &p.id).await;
+    if let Some(away) = elsewhere(&p, &standing(&p, &draft)) {
+        return away;
+    }
+    let mut hidden = vec![("csrf", csrf)];
+    if q.get("return").is_some_and(|r| r == "check") {
+        hidden.push(("return", "check".into()));
+    }
+    FormPage {
+        heading: section.title().into(),
+        intro: Vec::new(),
+        action: format!("/apply/{}/{}", p.id, section.slug()),
+        hidden,
+        fields: section.fields(&draft),
+        button: "Save and continue",
+        picture: None,
+        errors: Vec::new(),
+        links: vec![(format!("/apply/{}/tasks", p.id), "Back to the application")],
+    }
+    .show()
+}
+
+/// A part of the application was sent: kept, with its errors if any.
+pub(super) async fn section_sent(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((programme, slug)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let Some(section) = Section::of(&slug) else {
+        return super::not_found("There is no such part of the application.");
+    };
+    let here = format!("/apply/{programme}/{slug}");
+    let who = match applicant_form(&state, &caller, &headers, &here, &f).await {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    let p = match rules(&state, &programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let mut draft = draft_of(&state, &who, &p.id).await;
+    let known = standing(&p, &draft);
+    if let Some(away) = elsewhere(&p, &known) {
+        return away;
+    }
+    let Standing::Open(checked) = known else {
+        return redirect("/", None);
+    };
+    let names = section.names();
+    for name in &names {
+        let typed = f.get(*name).cloned().unwrap_or_default();
+        draft.values.insert((*name).to_string(), typed);
+    }
+    let email = who.email.clone().unwrap_or_default();
+    let errors: Vec<(String, String)> = match read(&draft.values, &email, &checked) {
+        Ok(_) => Vec::new(),
+        Err(all) => names
+            .iter()
+            .filter_map(|n| all.get(n).map(|m| ((*n).to_string(), m.clone())))
+            .collect(),
+    };
+    draft
+        .errors
+        .retain(|(field, _)| !names.contains(&field.as_str()));
+    let good = errors.is_empty();
+    draft.errors.extend(errors);
+    if good {
+        draft.values.insert(section.done(), "yes".into());
+    } else {
+        draft.values.remove(&section.done());
+    }
+    let to = match (good, f.get("return").map(String::as_str)) {
+        (false, Some("check")) => format!("{here}?return=check"),
+        (false, _) => here,
+        (true, Some("check")) => format!("/apply/{}/check", p.id),
+        (true, _) => format!("/apply/{}/tasks", p.id),
+    };
+    keep_and_go(&state, &who, &p.id, draft, &to).await
+}
+
+/// `(question, answer, where to change it)`.
+type Row = (String, String, String);
+
+#[derive(Template)]
+#[template(path = "check_answers.html")]
+struct CheckAnswers {
+    name: String,
+    action: String,
+    csrf: String,
+    groups: Vec<(&'static str, Vec<Row>)>,
+    errors: Vec<(String, String)>,
+}
+
+/// What an answer in `section` reads as on the check page.
+fn shown(field: &Field) -> String {
+    if field.choices.is_empty() {
+        let text = field.value.trim();
+        match (field.id, text.is_empty()) {
+            (_, true) => "Not given".into(),
+            ("day_rate" | "plus_quote", false) => money(text)
+                .map(|m| m.display_pounds())
+                .unwrap_or_else(|| text.to_string()),
+            _ => text.to_string(),
+        }
+    } else {
+        field
+            .choices
+            .iter()
+            .find(|(v, _)| *v == field.value)
+            .map(|(_, label)| (*label).to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// `/apply/{programme}/check`: every answer, each with a link to change it.
+pub(super) async fn check_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(programme): Path<String>,
+) -> Response {
+    let here = format!("/apply/{programme}/check");
+    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
+        Ok(s) => s,
+        Err(to_sign_in) => return to_sign_in,
+    };
+    let p = match rules(&state, &programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let draft = draft_of(&state, &who, &p.id).await;
+    let known = standing(&p, &draft);
+    if let Some(away) = elsewhere(&p, &known) {
+        return away;
+    }
+    let Standing::Open(checked) = known else {
+        return redirect("/", None);
+    };
+    if Section::ALL
+        .iter()
+        .any(|s| draft.value(&s.done()).is_empty())
+    {
+        return redirect(&format!("/apply/{}/tasks", p.id), None);
+    }
+    let mut groups = vec![("Eligibility", summary(&p, &checked))];
+    for section in Section::ALL {
+        let rows = section
+            .fields(&draft)
+            .iter()
+            .map(|f| {
+                (
+                    f.label.to_string(),
+                    shown(f),
+                    format!("/apply/{}/{}?return=check#{}", p.id, section.slug(), f.id),
+                )
+            })
+            .collect();
+        groups.push((section.title(), rows));
+    }
+    let sending = draft
+        .errors
+        .iter()
+        .filter(|(f, _)| f == "send")
+        .cloned()
+        .collect();
+    page(
+        StatusCode::OK,
+        &CheckAnswers {
+            name: p.name.clone(),
+            action: here,
+            csrf,
+            groups,
+            errors: sending,
+        },
+    )
+}
+
+/// The application was sent: submitted to the ledger, and the applicant
+/// sent to its status; or back to the check page with the refusal.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(programme): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let here = format!("/apply/{programme}/check");
+    let who = match applicant_form(&state, &caller, &headers, &here, &f).await {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    let p = match rules(&state, &programme).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let mut draft = draft_of(&state, &who, &p.id).await;
+    let known = standing(&p, &draft);
+    if let Some(away) = elsewhere(&p, &known) {
+        return away;
+    }
+    let Standing::Open(checked) = known else {
+        return redirect("/", None);
+    };
+    let email = who.email.clone().unwrap_or_else(|| who.name.clone());
+    let (Ok((applicant, request)), Ok(command_id)) = (
+        read(&draft.values, &email, &checked),
+        CommandId::given(draft.value("command")),
+    ) else {
+        return redirect(&format!("/apply/{}/tasks", p.id), None);
+    };
+    let reference = format!(
+        "GF-{}",
+        command_id
+            .to_string()
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(8)
+            .collect::<String>()
+            .to_uppercase()
+    );
+    let application = ApplicationId::parse_or_name(&reference);
+    let id = ProgrammeId::new(&p.id);
+    {
+        let (id, reference) = (id.clone(), reference.clone());
+        if let Err(problem) = state
+            .references(move |r| r.remember(&id, application, &reference))
+            .await
+        {
+            return super::trouble(problem);
+        }
+    }
+    let action = Action::Submit {
+        application,
+        applicant: Arc::new(applicant),
+        request,
+    };
+    match super::execute(&state, &who, id, Command::new(command_id, action)).await {
+        Ok(()) => {
+            let sent = drafts::of(
+                Some(&who),
+                &Fields::from([("sent".to_string(), reference.clone())]),
+                Vec::new(),
+            );
+            let to = format!("/applications/{}/{reference}", p.id);
+            keep_and_go(&state, &who, &p.id, sent, &to).await
+        }
+        Err(message) => {
+            draft.errors = vec![("send".into(), message)];
+            keep_and_go(&state, &who, &p.id, draft, &here).await
+        }
+    }
+}
+
 fn money(text: &str) -> Option<Money> {
-    let t = text.trim().trim_start_matches('£').replace(',', "");
-    t.parse::<Money>().ok()
+    super::staff::pounds(text)
 }
 
 /// The application the form describes, or each field's error.
@@ -300,304 +807,4 @@ fn read(
             plus_audit_quote: plus_quote,
         },
     ))
-}
-
-/// The application was sent: submitted to the ledger, or shown again with its errors.
-pub(super) async fn submit(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(programme): Path<String>,
-    Form(f): Form<Fields>,
-) -> Response {
-    if let Some(refused) = from_elsewhere(&headers) {
-        return refused;
-    }
-    let here = format!("/apply/{programme}");
-    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
-    };
-    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return super::expired();
-    }
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let Some(checked) = answers_of(&p, &f) else {
-        return redirect(&format!("/check/{}", p.id), None);
-    };
-    let form_id = f.get("form_id").cloned().unwrap_or_default();
-    let Ok(command_id) = CommandId::given(&form_id) else {
-        return super::expired();
-    };
-    let email = who.email.clone().unwrap_or_else(|| who.name.clone());
-    let (applicant, request) = match read(&f, &email, &checked) {
-        Ok(read) => read,
-        Err(errors) => return form(&p, &checked, &f, &errors, &csrf, &form_id).show(),
-    };
-    let reference = format!(
-        "GF-{}",
-        form_id.chars().take(8).collect::<String>().to_uppercase()
-    );
-    let application = ApplicationId::parse_or_name(&reference);
-    let id = ProgrammeId::new(&p.id);
-    {
-        let (id, reference) = (id.clone(), reference.clone());
-        if let Err(problem) = state
-            .references(move |r| r.remember(&id, application, &reference))
-            .await
-        {
-            return super::trouble(problem);
-        }
-    }
-    let action = Action::Submit {
-        application,
-        applicant: Arc::new(applicant),
-        request,
-    };
-    match super::execute(&state, &who, id, Command::new(command_id, action)).await {
-        Ok(()) => redirect(&format!("/applications/{}/{reference}", p.id), None),
-        Err(message) => {
-            let mut errors = BTreeMap::new();
-            errors.insert("organisation", message);
-            form(&p, &checked, &f, &errors, &csrf, &form_id).show()
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "status.html")]
-struct StatusPage {
-    programme: String,
-    reference: String,
-    heading: String,
-    good: bool,
-    lines: Vec<String>,
-    offered: bool,
-    respond: String,
-    csrf: String,
-    form_id: String,
-    reasons: Vec<String>,
-    items: Vec<(String, String, String)>,
-}
-
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%-d %B %Y at %H:%M UTC").to_string()
-}
-
-/// `/applications/{programme}/{reference}`: where an application stands.
-pub(super) async fn status(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((programme, reference)): Path<(String, String)>,
-) -> Response {
-    let here = format!("/applications/{programme}/{}", encode(&reference));
-    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
-    };
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let id = ProgrammeId::new(&p.id);
-    let application = ApplicationId::parse_or_name(reference.trim());
-    let rules_copy = p.clone();
-    let viewer = who.clone();
-    let found = state
-        .blocking(move |programmes| {
-            let mut view = None;
-            programmes.read(&id, &mut |s| {
-                let Some(app) = s.application(&application) else {
-                    return;
-                };
-                let mine = viewer.role != Role::Applicant
-                    || Some(app.applicant().contact.email.trim().to_lowercase()) == viewer.email;
-                if !mine {
-                    view = Some(Err(()));
-                    return;
-                }
-                let place = s
-                    .waitlist()
-                    .iter()
-                    .position(|(_, a)| a == application)
-                    .map(|i| i + 1);
-                view = Some(Ok(describe(&rules_copy, app, place)));
-            })?;
-            Ok(view)
-        })
-        .await;
-    let (heading, good, lines, reasons, items, offered) = match found {
-        Ok(Some(Ok(v))) => v,
-        Ok(Some(Err(()))) | Ok(None) => {
-            return page(
-                StatusCode::NOT_FOUND,
-                &Message {
-                    heading: "Application not found",
-                    detail: format!(
-                        "You have no application called “{reference}” in this programme."
-                    ),
-                },
-            );
-        }
-        Err(problem) => return super::trouble(problem),
-    };
-    let form_id = match super::form_id() {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
-    page(
-        StatusCode::OK,
-        &StatusPage {
-            programme: p.name.clone(),
-            respond: format!("{here}/respond"),
-            reference,
-            heading,
-            good,
-            lines,
-            offered,
-            csrf,
-            form_id,
-            reasons,
-            items,
-        },
-    )
-}
-
-type View = (
-    String,
-    bool,
-    Vec<String>,
-    Vec<String>,
-    Vec<(String, String, String)>,
-    bool,
-);
-
-fn describe(
-    p: &grantflow_core::Programme,
-    app: &grantflow_core::Application,
-    place: Option<usize>,
-) -> View {
-    let award = app.award().display_pounds();
-    let items: Vec<(String, String, String)> = Item::ALL
-        .iter()
-        .filter(|i| !app.payable(**i).is_zero() || !app.item_paid(**i).is_zero())
-        .map(|i| {
-            let covered = app
-                .coverage()
-                .map(|c| c.item(*i).display_pounds())
-                .unwrap_or_default();
-            (
-                i.as_str().replace('_', " "),
-                covered,
-                app.item_paid(*i).display_pounds(),
-            )
-        })
-        .collect();
-    match app.stage() {
-        Stage::Offered { expires } => (
-            format!("You have been offered {award}"),
-            true,
-            vec![format!("Accept it by {}. If you do not, the offer lapses and the money goes to the next organisation waiting.", when(expires))],
-            Vec::new(),
-            items,
-            true,
-        ),
-        Stage::Waitlisted => (
-            format!("You are number {} on the waiting list", place.unwrap_or(0)),
-            false,
-            vec!["Your organisation can get this funding, but the pot is spoken for now. When money comes back, offers go out in the order applications arrived.".into()],
-            Vec::new(),
-            Vec::new(),
-            false,
-        ),
-        Stage::Ineligible => {
-            let judged = explain(p, app.applicant(), app.submitted_at().date_naive());
-            (
-                "Your organisation cannot get this funding".into(),
-                false,
-                Vec::new(),
-                judged.failed().map(|c| c.sentence.clone()).collect(),
-                Vec::new(),
-                false,
-            )
-        }
-        Stage::Awarded { pass_by } | Stage::ConsultancyEngaged { pass_by } | Stage::SelfAssessmentSubmitted { pass_by, .. } | Stage::FeedbackDue { pass_by, .. } => (
-            format!("Your award: {award}"),
-            true,
-            vec![format!("Next: work with your consultant and get certified by {}. Claims are paid against the items below.", when(pass_by))],
-            Vec::new(),
-            items,
-            false,
-        ),
-        other => (
-            format!("Your application is {}", app.stage().kind().as_str().replace('_', " ")),
-            !matches!(other, Stage::Failed | Stage::Declined | Stage::Lapsed | Stage::Withdrawn),
-            Vec::new(),
-            Vec::new(),
-            items,
-            false,
-        ),
-    }
-}
-
-/// The applicant's answer to an offer.
-pub(super) async fn respond(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path((programme, reference)): Path<(String, String)>,
-    Form(f): Form<Fields>,
-) -> Response {
-    if let Some(refused) = from_elsewhere(&headers) {
-        return refused;
-    }
-    let here = format!("/applications/{programme}/{}", encode(&reference));
-    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
-    };
-    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return super::expired();
-    }
-    let Ok(command_id) = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
-    else {
-        return super::expired();
-    };
-    let application = ApplicationId::parse_or_name(reference.trim());
-    let id = ProgrammeId::new(programme.trim());
-    // Only the application's own applicant answers its offer.
-    let viewer = who.clone();
-    let owner = {
-        let id = id.clone();
-        state
-            .blocking(move |programmes| {
-                let mut mine = false;
-                programmes.read(&id, &mut |s| {
-                    mine = s.application(&application).is_some_and(|a| {
-                        Some(a.applicant().contact.email.trim().to_lowercase()) == viewer.email
-                    });
-                })?;
-                Ok(mine)
-            })
-            .await
-    };
-    if !matches!(owner, Ok(true)) {
-        return page(
-            StatusCode::NOT_FOUND,
-            &Message {
-                heading: "Application not found",
-                detail: format!("You have no application called “{reference}” in this programme."),
-            },
-        );
-    }
-    let action = match f.get("choice").map(String::as_str) {
-        Some("accept") => Action::Accept { application },
-        Some("decline") => Action::Decline { application },
-        _ => return redirect(&here, None),
-    };
-    let _ = super::execute(&state, &who, id, Command::new(command_id, action)).await;
-    redirect(&here, None)
 }

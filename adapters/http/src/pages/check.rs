@@ -36,6 +36,27 @@ pub(super) fn answers_of(p: &Programme, given: &BTreeMap<String, String>) -> Opt
     Some(kept)
 }
 
+/// `(question, answer, where to change it)` for each of good `answers`,
+/// for a "Check your answers" page.
+pub(super) fn summary(p: &Programme, answers: &Answers) -> Vec<(String, String, String)> {
+    Question::all(p)
+        .into_iter()
+        .map(|q| {
+            let given = answers.get(q.slug()).cloned().unwrap_or_default();
+            let shown = q
+                .choices(p)
+                .into_iter()
+                .find(|c| c.value == given)
+                .map_or(given, |c| c.label);
+            (
+                q.text().0.to_string(),
+                shown,
+                address(&p.id, q.slug(), answers),
+            )
+        })
+        .collect()
+}
+
 /// The applicant's sector, staff, location and certificate from good answers.
 pub(super) fn applicant_answers(answers: &Answers) -> (String, u32, bool, bool) {
     let answer = |q: Question| answers.get(q.slug()).map(String::as_str).unwrap_or("");

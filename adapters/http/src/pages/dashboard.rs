@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use grantflow_core::{Item, Money, ProgrammeId, evolve};
 
 use super::account::session;
-use super::{Message, day, page, rules};
+use super::{Message, day, drafts, page, rules};
 use crate::AppState;
 use crate::roles::{Caller, Role};
 
@@ -28,6 +28,10 @@ struct Dashboard {
     programme: String,
     /// Whether the caller may download the exports (finance, auditors).
     exports: bool,
+    /// Whether the caller may top the pot up (finance).
+    finance: bool,
+    /// What the last change did, said once.
+    notice: String,
     name: String,
     credits: String,
     available: String,
@@ -74,6 +78,7 @@ pub(super) async fn dashboard(
         Ok(p) => p,
         Err(page) => return page,
     };
+    let kept = drafts::take(&state, drafts::key(&who, &here), drafts::owner(&who)).await;
     let id = ProgrammeId::new(&p.id);
     let refs = {
         let id = id.clone();
@@ -205,6 +210,8 @@ pub(super) async fn dashboard(
         &Dashboard {
             programme: p.id.clone(),
             exports: matches!(who.role, Role::Finance | Role::Auditor),
+            finance: who.role == Role::Finance,
+            notice: kept.value("notice").to_string(),
             name: p.name.clone(),
             credits: credits.display_pounds(),
             available: available.display_pounds(),

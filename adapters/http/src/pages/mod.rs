@@ -3,25 +3,39 @@
 //! per page, an error summary headed "There is a problem" that links to the
 //! field, "Error: " at the start of a failed page's title, and the answers
 //! carried in the address, so Back and "Change your answers" just work.
+//! Every post is answered by a redirect (its errors and what was typed wait
+//! in a draft, [`drafts`]), so reloading a page never sends a form again.
 //!
 //! - `/` lists the programmes the server features ([`crate::Server::featuring`]).
 //! - `/check/{programme}` is the public "Am I eligible?" checker ([`check`]):
 //!   a few questions, then each criterion with its verdict, its sentence,
 //!   its source, and what to do instead; and which figures are sourced or
 //!   assumed.
-//! - `/account/…` and `/staff` sign people in and out ([`account`]).
-//! - `/apply/{programme}` and `/applications/{programme}/{reference}` take
-//!   an application and say what came of it ([`apply`]).
+//! - `/account/…` and `/staff` sign people in and out ([`account`]);
+//!   `/account/setup?token=…` sets a staff account up from its one-time
+//!   link ([`setup`]).
+//! - `/apply/{programme}/…` takes an application as a task list with
+//!   "Check your answers" ([`apply`]); `/applications/{programme}/{reference}`
+//!   says what came of it and takes the answer to an offer ([`status`]).
+//! - `/staff/users` is where admins make staff accounts and switch them
+//!   off ([`users`]).
 //! - `/staff/{programme}/dashboard` is the finance dashboard ([`dashboard`]);
 //!   `/staff/{programme}/applications/{reference}` is one application for
 //!   staff, where assessors record milestones and finance pays claims
-//!   ([`staff`]).
+//!   ([`staff`]); finance tops the pot up, claws back and closes awards on
+//!   pages of their own ([`finance`]).
 
 mod account;
 mod apply;
 mod check;
 mod dashboard;
+mod drafts;
+mod finance;
+mod history;
+mod setup;
 mod staff;
+mod status;
+mod users;
 
 use askama::Template;
 use axum::extract::State;
@@ -59,7 +73,18 @@ pub(crate) fn routes() -> axum::Router<AppState> {
             get(account::staff_page).post(account::staff_sent),
         )
         .route("/account/sign-out", axum::routing::post(account::sign_out))
+        .route("/account/setup", get(setup::setup_page))
+        .route(
+            "/account/setup/password",
+            axum::routing::post(setup::password_sent),
+        )
+        .route("/account/setup/code", axum::routing::post(setup::code_sent))
         .route("/staff", get(account::staff))
+        .route("/staff/users", get(users::users).post(users::add))
+        .route(
+            "/staff/users/switch-off",
+            axum::routing::post(users::switch_off),
+        )
         .route("/staff/{programme}/dashboard", get(dashboard::dashboard))
         .route(
             "/staff/{programme}/applications/{reference}",
@@ -74,13 +99,34 @@ pub(crate) fn routes() -> axum::Router<AppState> {
             axum::routing::post(staff::claim),
         )
         .route(
-            "/apply/{programme}",
-            get(apply::form_page).post(apply::submit),
+            "/staff/{programme}/applications/{reference}/clawback",
+            get(finance::clawback_page).post(finance::clawback),
         )
-        .route("/applications/{programme}/{reference}", get(apply::status))
+        .route(
+            "/staff/{programme}/applications/{reference}/close",
+            get(finance::close_page).post(finance::close),
+        )
+        .route(
+            "/staff/{programme}/top-up",
+            get(finance::top_up_page).post(finance::top_up),
+        )
+        .route(
+            "/apply/{programme}",
+            get(apply::start_page).post(apply::start),
+        )
+        .route("/apply/{programme}/tasks", get(apply::tasks))
+        .route(
+            "/apply/{programme}/check",
+            get(apply::check_page).post(apply::submit),
+        )
+        .route(
+            "/apply/{programme}/{section}",
+            get(apply::section_page).post(apply::section_sent),
+        )
+        .route("/applications/{programme}/{reference}", get(status::status))
         .route(
             "/applications/{programme}/{reference}/respond",
-            axum::routing::post(apply::respond),
+            axum::routing::post(status::respond),
         )
 }
 
@@ -224,6 +270,7 @@ pub(super) async fn execute(
 ) -> Result<(), String> {
     let now = (state.clock)();
     let kind = command.action.kind();
+    let command_about = command.action.application();
     let id = command.id;
     let result = state
         .committer
@@ -238,5 +285,21 @@ pub(super) async fn execute(
         command: Some((id, kind.as_str())),
         outcome: if result.is_ok() { "applied" } else { "refused" },
     });
-    result.map(|_| ()).map_err(|p| p.detail)
+    // A page is about one application, so its refusal names it as such
+    // rather than by the id people never see.
+    let about = command_about.map(|a| a.to_string());
+    result.map(|_| ()).map_err(|p| {
+        let detail = match &about {
+            Some(id) => p
+                .detail
+                .replace(&format!("application {id}"), "this application")
+                .replace(id.as_str(), "this application"),
+            None => p.detail,
+        };
+        let mut chars = detail.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    })
 }

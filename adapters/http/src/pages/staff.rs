@@ -16,10 +16,11 @@ use grantflow_core::{
 };
 
 use super::account::{encode, from_elsewhere, redirect, session};
-use super::{Message, page, rules};
+use super::{Message, drafts, page, rules};
 use crate::AppState;
 use crate::roles::{Caller, Role, Signed};
 use crate::sign_in::same_secret;
+use grantflow_accounts::Draft;
 
 type Fields = BTreeMap<String, String>;
 
@@ -40,9 +41,12 @@ struct StaffApplication {
     form_id: String,
     milestones: Vec<(String, String)>,
     item_choices: Vec<(String, String)>,
-    errors: Vec<(&'static str, String)>,
-    milestone_error: bool,
-    amount_error: bool,
+    errors: Vec<(String, String)>,
+    notice: String,
+    milestone_error: Option<String>,
+    item_error: Option<String>,
+    invoice_error: Option<String>,
+    amount_error: Option<String>,
     claim_item: String,
     claim_invoice: String,
     claim_amount: String,
@@ -72,27 +76,6 @@ async fn seen(
     let p = programme.clone();
     state
         .blocking(move |programmes| {
-            let mut history = Vec::new();
-            let id = application.to_string();
-            let mut after = 0;
-            for _ in 0..1_000 {
-                let page = programmes.events(&p, after, 10_000)?;
-                let Some(last) = page.last() else { break };
-                after = last.version;
-                for r in &page {
-                    let whole = serde_json::to_value(&r.event).unwrap_or_default();
-                    // The event's kind and its fields sit under `event`.
-                    let v = whole.get("event").cloned().unwrap_or(whole);
-                    if v.get("application").and_then(|a| a.as_str()) == Some(id.as_str()) {
-                        let kind = v
-                            .get("type")
-                            .and_then(|t| t.as_str())
-                            .unwrap_or("event")
-                            .replace('_', " ");
-                        history.push((r.event.at.format("%-d %B %Y %H:%M").to_string(), kind));
-                    }
-                }
-            }
             let mut found = None;
             programmes.read(&p, &mut |s| {
                 if let Some(app) = s.application(&application) {
@@ -114,7 +97,7 @@ async fn seen(
                                 )
                             })
                             .collect(),
-                        history: std::mem::take(&mut history),
+                        history: Vec::new(),
                     });
                 }
             })?;
@@ -123,15 +106,14 @@ async fn seen(
         .await
 }
 
-/// The page, with `errors` and the claim form's values kept.
+/// The page, with the errors and values its last post kept.
 async fn show(
     state: &AppState,
     who: &Signed,
     csrf: &str,
     programme: &str,
     reference: &str,
-    errors: Vec<(&'static str, String)>,
-    kept: &Fields,
+    kept: Draft,
 ) -> Response {
     let p = match rules(state, programme).await {
         Ok(p) => p,
@@ -139,7 +121,7 @@ async fn show(
     };
     let id = ProgrammeId::new(&p.id);
     let application = ApplicationId::parse_or_name(reference.trim());
-    let seen = match seen(state, &id, application).await {
+    let mut seen = match seen(state, &id, application).await {
         Ok(Some(seen)) => seen,
         Ok(None) => {
             return super::not_found(format!(
@@ -148,18 +130,18 @@ async fn show(
         }
         Err(problem) => return super::trouble(problem),
     };
+    seen.history = match super::history::of(state, &id, application).await {
+        Ok(lines) => lines,
+        Err(problem) => return super::trouble(problem),
+    };
     let form_id = match super::form_id() {
         Ok(id) => id,
         Err(page) => return page,
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let v = |k: &str| kept.get(k).cloned().unwrap_or_default();
+    let v = |k: &str| kept.value(k).to_string();
+    let e = |k: &str| kept.error(k).map(str::to_string);
     page(
-        status,
+        StatusCode::OK,
         &StaffApplication {
             programme: p.name.clone(),
             here: format!("/staff/{}/applications/{}", p.id, encode(reference)),
@@ -184,9 +166,12 @@ async fn show(
                 .iter()
                 .map(|i| (i.as_str().to_string(), i.as_str().replace('_', " ")))
                 .collect(),
-            milestone_error: errors.iter().any(|(f, _)| *f == "milestone"),
-            amount_error: errors.iter().any(|(f, _)| *f == "amount"),
-            errors,
+            milestone_error: e("milestone"),
+            item_error: e("item"),
+            invoice_error: e("invoice_ref"),
+            amount_error: e("amount"),
+            notice: v("notice"),
+            errors: kept.errors.clone(),
             claim_item: v("item"),
             claim_invoice: v("invoice_ref"),
             claim_amount: v("amount"),
@@ -194,7 +179,30 @@ async fn show(
     )
 }
 
-fn staff_only(who: &Signed) -> Option<Response> {
+/// An amount of money as typed: `900`, `900.00`, `£1,250.50`.
+pub(super) fn pounds(text: &str) -> Option<Money> {
+    text.trim()
+        .trim_start_matches('£')
+        .replace(',', "")
+        .parse::<Money>()
+        .ok()
+}
+
+/// The page for a staff member whose role may not do this.
+pub(super) fn wrong_role(role: Role, who: &Signed) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        &Message {
+            heading: "Your role may not do this",
+            detail: format!(
+                "This needs the {role} role; you are signed in as {}.",
+                who.role
+            ),
+        },
+    )
+}
+
+pub(super) fn staff_only(who: &Signed) -> Option<Response> {
     (!who.role.is_staff()).then(|| {
         page(
             StatusCode::FORBIDDEN,
@@ -220,50 +228,63 @@ pub(super) async fn application(
     if let Some(refused) = staff_only(&who) {
         return refused;
     }
-    show(
-        &state,
-        &who,
-        &csrf,
-        &programme,
-        &reference,
-        Vec::new(),
-        &Fields::new(),
-    )
-    .await
+    let kept = drafts::take(&state, drafts::key(&who, &here), drafts::owner(&who)).await;
+    show(&state, &who, &csrf, &programme, &reference, kept).await
+}
+
+/// Goes back to `here` with `errors` and what `f` typed kept (redirect
+/// after every post).
+pub(super) async fn again(
+    state: &AppState,
+    who: &Signed,
+    here: &str,
+    f: &Fields,
+    errors: Vec<(&str, String)>,
+) -> Response {
+    let errors = errors
+        .into_iter()
+        .map(|(k, m)| (k.to_string(), m))
+        .collect();
+    let draft = drafts::of(Some(who), f, errors);
+    match drafts::keep(state, drafts::key(who, here), draft).await {
+        Ok(()) => redirect(here, None),
+        Err(down) => down,
+    }
+}
+
+/// Goes on to `to`, whose page says `notice` once.
+pub(super) async fn done(state: &AppState, who: &Signed, to: &str, notice: String) -> Response {
+    let values = Fields::from([("notice".to_string(), notice)]);
+    let draft = drafts::of(Some(who), &values, Vec::new());
+    match drafts::keep(state, drafts::key(who, to), draft).await {
+        Ok(()) => redirect(to, None),
+        Err(down) => down,
+    }
 }
 
 /// Checks a staff form: its origin, its session, its role, its CSRF token
 /// and its command id.
-async fn checked(
+pub(super) async fn checked(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
     here: &str,
     role: Role,
     f: &Fields,
-) -> Result<(Signed, String, CommandId), Response> {
+) -> Result<(Signed, CommandId), Response> {
     if let Some(refused) = from_elsewhere(headers) {
         return Err(refused);
     }
     let (who, csrf, _) = session(state, caller, here, true).await?;
     if who.role != role {
-        return Err(page(
-            StatusCode::FORBIDDEN,
-            &Message {
-                heading: "Your role may not do this",
-                detail: format!(
-                    "This needs the {role} role; you are signed in as {}.",
-                    who.role
-                ),
-            },
-        ));
+        return Err(wrong_role(role, &who));
     }
     if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
         return Err(super::expired());
     }
     let id = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
         .map_err(|_| super::expired())?;
-    Ok((who, csrf, id))
+    Ok((who, id))
 }
 
 /// An assessor records a milestone.
@@ -275,8 +296,7 @@ pub(super) async fn milestone(
     Form(f): Form<Fields>,
 ) -> Response {
     let here = format!("/staff/{programme}/applications/{}", encode(&reference));
-    let (who, csrf, id) = match checked(&state, &caller, &headers, &here, Role::Assessor, &f).await
-    {
+    let (who, id) = match checked(&state, &caller, &headers, &here, Role::Assessor, &f).await {
         Ok(c) => c,
         Err(refused) => return refused,
     };
@@ -285,16 +305,8 @@ pub(super) async fn milestone(
         .copied()
         .find(|m| Some(words(m).as_str()) == f.get("milestone").map(String::as_str));
     let Some(milestone) = chosen else {
-        return show(
-            &state,
-            &who,
-            &csrf,
-            &programme,
-            &reference,
-            vec![("milestone", "Select what has happened".into())],
-            &f,
-        )
-        .await;
+        let errors = vec![("milestone", "Select what has happened".into())];
+        return again(&state, &who, &here, &f, errors).await;
     };
     let application = ApplicationId::parse_or_name(reference.trim());
     match super::execute(
@@ -311,19 +323,11 @@ pub(super) async fn milestone(
     )
     .await
     {
-        Ok(()) => redirect(&here, None),
-        Err(why) => {
-            show(
-                &state,
-                &who,
-                &csrf,
-                &programme,
-                &reference,
-                vec![("milestone", why)],
-                &f,
-            )
-            .await
+        Ok(()) => {
+            let notice = format!("Recorded: {}.", words(&milestone).replace('_', " "));
+            done(&state, &who, &here, notice).await
         }
+        Err(why) => again(&state, &who, &here, &f, vec![("milestone", why)]).await,
     }
 }
 
@@ -336,7 +340,7 @@ pub(super) async fn claim(
     Form(f): Form<Fields>,
 ) -> Response {
     let here = format!("/staff/{programme}/applications/{}", encode(&reference));
-    let (who, csrf, id) = match checked(&state, &caller, &headers, &here, Role::Finance, &f).await {
+    let (who, id) = match checked(&state, &caller, &headers, &here, Role::Finance, &f).await {
         Ok(c) => c,
         Err(refused) => return refused,
     };
@@ -355,13 +359,7 @@ pub(super) async fn claim(
     if invoice_ref.is_empty() {
         errors.push(("invoice_ref", "Enter the invoice reference".to_string()));
     }
-    let amount = f.get("amount").and_then(|a| {
-        a.trim()
-            .trim_start_matches('£')
-            .replace(',', "")
-            .parse::<Money>()
-            .ok()
-    });
+    let amount = f.get("amount").and_then(|a| pounds(a));
     if amount.is_none() {
         errors.push((
             "amount",
@@ -369,7 +367,7 @@ pub(super) async fn claim(
         ));
     }
     let (Some(item), Some(amount), true) = (item, amount, errors.is_empty()) else {
-        return show(&state, &who, &csrf, &programme, &reference, errors, &f).await;
+        return again(&state, &who, &here, &f, errors).await;
     };
     let application = ApplicationId::parse_or_name(reference.trim());
     let action = Action::Claim {
@@ -386,18 +384,10 @@ pub(super) async fn claim(
     )
     .await
     {
-        Ok(()) => redirect(&here, None),
-        Err(why) => {
-            show(
-                &state,
-                &who,
-                &csrf,
-                &programme,
-                &reference,
-                vec![("amount", why)],
-                &f,
-            )
-            .await
+        Ok(()) => {
+            let notice = format!("Paid {}.", amount.display_pounds());
+            done(&state, &who, &here, notice).await
         }
+        Err(why) => again(&state, &who, &here, &f, vec![("amount", why)]).await,
     }
 }

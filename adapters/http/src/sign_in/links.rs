@@ -125,21 +125,43 @@ pub async fn setup(
     body: Body<SetupPassword>,
 ) -> Result<Json<SecondFactor>, Problem> {
     let body = body.get()?;
+    set_password(&state, &source, &body.token, &body.password)
+        .await
+        .map(Json)
+}
+
+fn second_factor(email: String, secret: String, otpauth_uri: String) -> SecondFactor {
+    SecondFactor {
+        email,
+        secret,
+        otpauth_uri,
+        next: "add the secret to an authenticator app, then send a code it shows to /account/setup/confirm with the same token".into(),
+    }
+}
+
+/// Sets the password of the account a setup link's `token` sets up, and
+/// gives its new second factor (the API's and the pages' step 1).
+pub(crate) async fn set_password(
+    state: &AppState,
+    source: &Source,
+    token: &str,
+    password: &str,
+) -> Result<SecondFactor, Problem> {
     let now = (state.clock)();
     let address = ThrottleKey::Address(source.address.clone());
-    let (_, found) = linked_account(&state, &address, &body.token, now).await?;
+    let (_, found) = linked_account(state, &address, token, now).await?;
     let Some(mut account) = found.filter(|a| !a.is_active()) else {
         return Err(bad_setup());
     };
     state.forgive(address, false).await?;
-    if let Some(why) = secrets::weak_password(&body.password, account.email.as_str()) {
+    if let Some(why) = secrets::weak_password(password, account.email.as_str()) {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "weak_password",
             why,
         ));
     }
-    let password = body.password.clone();
+    let password = password.to_string();
     let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
         .await
         .map_err(internal)?
@@ -153,12 +175,7 @@ pub async fn setup(
     account.totp_last_step = None;
     let email = account.email.to_string();
     state.records(move |a| a.save_account(&account)).await?;
-    Ok(Json(SecondFactor {
-        email,
-        secret,
-        otpauth_uri: uri,
-        next: "add the secret to an authenticator app, then send a code it shows to /account/setup/confirm with the same token".into(),
-    }))
+    Ok(second_factor(email, secret, uri))
 }
 
 /// Confirms the second factor of an account.
@@ -187,9 +204,22 @@ pub async fn setup_confirm(
     body: Body<SetupConfirm>,
 ) -> Result<StatusCode, Problem> {
     let body = body.get()?;
+    confirm_factor(&state, &source, &body.token, &body.totp).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Confirms the second factor of the account a setup link's `token` sets
+/// up by a code it shows now, and uses the link up (the API's and the
+/// pages' step 2).
+pub(crate) async fn confirm_factor(
+    state: &AppState,
+    source: &Source,
+    token: &str,
+    totp: &str,
+) -> Result<(), Problem> {
     let now = (state.clock)();
     let address = ThrottleKey::Address(source.address.clone());
-    let (key, found) = linked_account(&state, &address, &body.token, now).await?;
+    let (key, found) = linked_account(state, &address, token, now).await?;
     let Some(mut account) = found.filter(|a| !a.is_active() && a.password.is_some()) else {
         return Err(bad_setup());
     };
@@ -197,7 +227,7 @@ pub async fn setup_confirm(
     let step = account
         .totp_secret
         .as_deref()
-        .and_then(|s| secrets::totp_step(s, &body.totp, unix, None));
+        .and_then(|s| secrets::totp_step(s, totp, unix, None));
     let Some(step) = step else {
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,
@@ -222,7 +252,30 @@ pub async fn setup_confirm(
     }
     state.forgive(address, false).await?;
     state
-        .trail(&email, Method::Setup, SignInOutcome::SetUp, &source, now)
+        .trail(&email, Method::Setup, SignInOutcome::SetUp, source, now)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+/// The second factor waiting to be confirmed by the account a setup link's
+/// `token` sets up, once its password is set (the pages show it again
+/// until it is confirmed); `None` before the password is set.
+pub(crate) async fn pending_factor(
+    state: &AppState,
+    source: &Source,
+    token: &str,
+) -> Result<Option<SecondFactor>, Problem> {
+    let now = (state.clock)();
+    let address = ThrottleKey::Address(source.address.clone());
+    let (_, found) = linked_account(state, &address, token, now).await?;
+    let Some(account) = found.filter(|a| !a.is_active()) else {
+        return Err(bad_setup());
+    };
+    state.forgive(address, false).await?;
+    let (Some(_), Some(secret)) = (&account.password, account.totp_secret) else {
+        return Ok(None);
+    };
+    let uri = secrets::otpauth_uri(&secret, account.email.as_str())
+        .ok_or_else(|| internal("the second factor could not be made"))?;
+    Ok(Some(second_factor(account.email.to_string(), secret, uri)))
 }

@@ -34,6 +34,7 @@ pub use links::{
     __path_setup, __path_setup_confirm, InviteError, SecondFactor, SetupConfirm, SetupPassword,
     invite, setup, setup_confirm,
 };
+pub(crate) use links::{confirm_factor, pending_factor, set_password};
 pub use secrets::{
     ARGON2_MEMORY_KIB, ARGON2_PASSES, MIN_PASSWORD_CHARS, same_secret, totp_code, warm,
 };
@@ -79,7 +80,7 @@ fn code_hash(email: &Email, code: &str) -> String {
     secrets::digest(&["code", email.as_str(), code.trim()])
 }
 
-fn setup_key(secret: &str) -> String {
+pub(crate) fn setup_key(secret: &str) -> String {
     secrets::digest(&["setup", secret.trim()])
 }
 
