@@ -190,15 +190,60 @@ fn standing(p: &grantflow_core::Programme, draft: &Draft) -> Standing {
     }
 }
 
-/// The page an applicant whose draft is not open goes to instead.
-fn elsewhere(p: &grantflow_core::Programme, standing: &Standing) -> Option<Response> {
-    match standing {
-        Standing::Open(_) => None,
-        Standing::Sent(reference) => Some(redirect(
-            &format!("/applications/{}/{reference}", p.id),
-            None,
-        )),
-        Standing::None => Some(redirect(&format!("/check/{}", p.id), None)),
+/// Where an applicant goes when the page they asked for does not fit how
+/// their draft stands: an open one to its task list, a sent one to its
+/// status, none to the checker.
+fn elsewhere(p: &grantflow_core::Programme, standing: &Standing) -> Response {
+    let to = match standing {
+        Standing::Open(_) => format!("/apply/{}/tasks", p.id),
+        Standing::Sent(reference) => format!("/applications/{}/{reference}", p.id),
+        Standing::None => format!("/check/{}", p.id),
+    };
+    redirect(&to, None)
+}
+
+/// A signed-in applicant's open draft application to a programme.
+struct Open {
+    who: Signed,
+    csrf: String,
+    p: grantflow_core::Programme,
+    draft: Draft,
+    /// The checker's answers it holds.
+    checked: Fields,
+}
+
+/// The open draft for the page `here` (or, given one, its form: origin and
+/// CSRF token checked), or the page to go to instead: sign-in, the
+/// programme's absence, or where the draft stands.
+async fn open(
+    state: &AppState,
+    caller: &Caller,
+    programme: &str,
+    here: &str,
+    form: Option<(&HeaderMap, &Fields)>,
+) -> Result<Open, Response> {
+    if let Some((headers, _)) = form {
+        if let Some(refused) = from_elsewhere(headers) {
+            return Err(refused);
+        }
+    }
+    let (who, csrf, _) = session(state, caller, here, false).await?;
+    if let Some((_, f)) = form {
+        if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
+            return Err(super::expired());
+        }
+    }
+    let p = rules(state, programme).await?;
+    let draft = draft_of(state, &who, &p.id).await;
+    match standing(&p, &draft) {
+        Standing::Open(checked) => Ok(Open {
+            who,
+            csrf,
+            p,
+            draft,
+            checked,
+        }),
+        other => Err(elsewhere(&p, &other)),
     }
 }
 
@@ -222,12 +267,9 @@ pub(super) async fn start_page(
         Err(page) => return page,
     };
     let Some(checked) = answers_of(&p, &q) else {
-        // Without answers, an open draft goes on where it was.
+        // Without answers, a draft goes on where it was.
         let draft = draft_of(&state, &who, &p.id).await;
-        return match standing(&p, &draft) {
-            Standing::Open(_) => redirect(&format!("/apply/{}/tasks", p.id), None),
-            other => elsewhere(&p, &other).unwrap_or_else(|| redirect("/", None)),
-        };
+        return elsewhere(&p, &standing(&p, &draft));
     };
     let form_id = match super::form_id() {
         Ok(id) => id,
@@ -350,21 +392,11 @@ pub(super) async fn tasks(
     Path(programme): Path<String>,
 ) -> Response {
     let here = format!("/apply/{programme}/tasks");
-    let (who, _, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
-    };
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let draft = draft_of(&state, &who, &p.id).await;
-    let known = standing(&p, &draft);
-    if let Some(away) = elsewhere(&p, &known) {
-        return away;
-    }
-    let Standing::Open(checked) = known else {
-        return redirect("/", None);
+    let Open {
+        p, draft, checked, ..
+    } = match open(&state, &caller, &programme, &here, None).await {
+        Ok(open) => open,
+        Err(away) => return away,
     };
     let mut tasks = vec![Task {
         name: "Check your organisation is eligible",
@@ -425,18 +457,10 @@ pub(super) async fn section_page(
         return super::not_found("There is no such part of the application.");
     };
     let here = format!("/apply/{programme}/{slug}");
-    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
+    let Open { csrf, p, draft, .. } = match open(&state, &caller, &programme, &here, None).await {
+        Ok(open) => open,
+        Err(away) => return away,
     };
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let draft = draft_of(&state, &who, &p.id).await;
-    if let Some(away) = elsewhere(&p, &standing(&p, &draft)) {
-        return away;
-    }
     let mut hidden = vec![("csrf", csrf)];
     if q.get("return").is_some_and(|r| r == "check") {
         hidden.push(("return", "check".into()));
@@ -467,21 +491,15 @@ pub(super) async fn section_sent(
         return super::not_found("There is no such part of the application.");
     };
     let here = format!("/apply/{programme}/{slug}");
-    let who = match applicant_form(&state, &caller, &headers, &here, &f).await {
-        Ok(who) => who,
-        Err(refused) => return refused,
-    };
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let mut draft = draft_of(&state, &who, &p.id).await;
-    let known = standing(&p, &draft);
-    if let Some(away) = elsewhere(&p, &known) {
-        return away;
-    }
-    let Standing::Open(checked) = known else {
-        return redirect("/", None);
+    let Open {
+        who,
+        p,
+        mut draft,
+        checked,
+        ..
+    } = match open(&state, &caller, &programme, &here, Some((&headers, &f))).await {
+        Ok(open) => open,
+        Err(away) => return away,
     };
     let names = section.names();
     for name in &names {
@@ -556,21 +574,15 @@ pub(super) async fn check_page(
     Path(programme): Path<String>,
 ) -> Response {
     let here = format!("/apply/{programme}/check");
-    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
-    };
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let draft = draft_of(&state, &who, &p.id).await;
-    let known = standing(&p, &draft);
-    if let Some(away) = elsewhere(&p, &known) {
-        return away;
-    }
-    let Standing::Open(checked) = known else {
-        return redirect("/", None);
+    let Open {
+        csrf,
+        p,
+        draft,
+        checked,
+        ..
+    } = match open(&state, &caller, &programme, &here, None).await {
+        Ok(open) => open,
+        Err(away) => return away,
     };
     if Section::ALL
         .iter()
@@ -621,21 +633,15 @@ pub(super) async fn submit(
     Form(f): Form<Fields>,
 ) -> Response {
     let here = format!("/apply/{programme}/check");
-    let who = match applicant_form(&state, &caller, &headers, &here, &f).await {
-        Ok(who) => who,
-        Err(refused) => return refused,
-    };
-    let p = match rules(&state, &programme).await {
-        Ok(p) => p,
-        Err(page) => return page,
-    };
-    let mut draft = draft_of(&state, &who, &p.id).await;
-    let known = standing(&p, &draft);
-    if let Some(away) = elsewhere(&p, &known) {
-        return away;
-    }
-    let Standing::Open(checked) = known else {
-        return redirect("/", None);
+    let Open {
+        who,
+        p,
+        mut draft,
+        checked,
+        ..
+    } = match open(&state, &caller, &programme, &here, Some((&headers, &f))).await {
+        Ok(open) => open,
+        Err(away) => return away,
     };
     let email = who.email.clone().unwrap_or_else(|| who.name.clone());
     let (Ok((applicant, request)), Ok(command_id)) = (

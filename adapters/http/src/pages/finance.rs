@@ -11,10 +11,10 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use grantflow_core::{Action, ApplicationId, Command, ProgrammeId};
+use grantflow_core::{Action, ApplicationId, Command};
 
 use super::account::{Field, FormPage, encode, redirect, session};
-use super::staff::{again, checked, done, pounds, wrong_role};
+use super::staff::{Change, again, checked, pounds, run, wrong_role};
 use super::{drafts, rules};
 use crate::AppState;
 use crate::roles::{Caller, Role};
@@ -128,25 +128,22 @@ pub(super) async fn top_up(
     };
     let action = Action::TopUp { amount, note };
     let to = format!("/staff/{programme}/dashboard");
-    match super::execute(
+    let notice = format!("The pot was topped up by {}.", amount.display_pounds());
+    let change = Change {
+        here: &here,
+        to: &to,
+        fields: &f,
+        field: "amount",
+    };
+    run(
         &state,
         &who,
-        ProgrammeId::new(programme.trim()),
+        &programme,
         Command::new(id, action),
+        change,
+        notice,
     )
     .await
-    {
-        Ok(()) => {
-            done(
-                &state,
-                &who,
-                &to,
-                format!("The pot was topped up by {}.", amount.display_pounds()),
-            )
-            .await
-        }
-        Err(why) => again(&state, &who, &here, &f, vec![("amount", why)]).await,
-    }
 }
 
 fn application_here(programme: &str, reference: &str, what: &str) -> (String, String) {
@@ -210,25 +207,22 @@ pub(super) async fn clawback(
         amount,
         reason,
     };
-    match super::execute(
+    let notice = format!("{} was clawed back.", amount.display_pounds());
+    let change = Change {
+        here: &here,
+        to: &to,
+        fields: &f,
+        field: "amount",
+    };
+    run(
         &state,
         &who,
-        ProgrammeId::new(programme.trim()),
+        &programme,
         Command::new(id, action),
+        change,
+        notice,
     )
     .await
-    {
-        Ok(()) => {
-            done(
-                &state,
-                &who,
-                &to,
-                format!("{} was clawed back.", amount.display_pounds()),
-            )
-            .await
-        }
-        Err(why) => again(&state, &who, &here, &f, vec![("amount", why)]).await,
-    }
 }
 
 /// `…/applications/{reference}/close`: close an award.
@@ -282,23 +276,20 @@ pub(super) async fn close(
     let action = Action::Complete {
         application: ApplicationId::parse_or_name(reference.trim()),
     };
-    match super::execute(
+    let notice = "The award is closed; what was left of it is back in the pot.".into();
+    let change = Change {
+        here: &here,
+        to: &to,
+        fields: &f,
+        field: "close",
+    };
+    run(
         &state,
         &who,
-        ProgrammeId::new(programme.trim()),
+        &programme,
         Command::new(id, action),
+        change,
+        notice,
     )
     .await
-    {
-        Ok(()) => {
-            done(
-                &state,
-                &who,
-                &to,
-                "The award is closed; what was left of it is back in the pot.".into(),
-            )
-            .await
-        }
-        Err(why) => again(&state, &who, &here, &f, vec![("close", why)]).await,
-    }
 }

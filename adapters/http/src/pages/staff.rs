@@ -252,6 +252,34 @@ pub(super) async fn again(
     }
 }
 
+/// A staff form's command: the form's page, where to go once it is done,
+/// what the form sent, and the field a refusal is shown against.
+pub(super) struct Change<'a> {
+    pub(super) here: &'a str,
+    pub(super) to: &'a str,
+    pub(super) fields: &'a Fields,
+    pub(super) field: &'static str,
+}
+
+/// Runs `command`, sent from the form at `change.here`: on to `change.to`,
+/// which says `notice` once; or back to the form with the refusal.
+pub(super) async fn run(
+    state: &AppState,
+    who: &Signed,
+    programme: &str,
+    command: Command,
+    change: Change<'_>,
+    notice: String,
+) -> Response {
+    match super::execute(state, who, ProgrammeId::new(programme.trim()), command).await {
+        Ok(()) => done(state, who, change.to, notice).await,
+        Err(why) => {
+            let errors = vec![(change.field, why)];
+            again(state, who, change.here, change.fields, errors).await
+        }
+    }
+}
+
 /// Goes on to `to`, whose page says `notice` once.
 pub(super) async fn done(state: &AppState, who: &Signed, to: &str, notice: String) -> Response {
     let values = Fields::from([("notice".to_string(), notice)]);
@@ -309,26 +337,26 @@ pub(super) async fn milestone(
         return again(&state, &who, &here, &f, errors).await;
     };
     let application = ApplicationId::parse_or_name(reference.trim());
-    match super::execute(
+    let notice = format!("Recorded: {}.", words(&milestone).replace('_', " "));
+    let action = Action::Milestone {
+        application,
+        milestone,
+    };
+    let change = Change {
+        here: &here,
+        to: &here,
+        fields: &f,
+        field: "milestone",
+    };
+    run(
         &state,
         &who,
-        ProgrammeId::new(programme.trim()),
-        Command::new(
-            id,
-            Action::Milestone {
-                application,
-                milestone,
-            },
-        ),
+        &programme,
+        Command::new(id, action),
+        change,
+        notice,
     )
     .await
-    {
-        Ok(()) => {
-            let notice = format!("Recorded: {}.", words(&milestone).replace('_', " "));
-            done(&state, &who, &here, notice).await
-        }
-        Err(why) => again(&state, &who, &here, &f, vec![("milestone", why)]).await,
-    }
 }
 
 /// Finance pays a claim.
@@ -376,18 +404,20 @@ pub(super) async fn claim(
         invoice_ref,
         amount,
     };
-    match super::execute(
+    let notice = format!("Paid {}.", amount.display_pounds());
+    let change = Change {
+        here: &here,
+        to: &here,
+        fields: &f,
+        field: "amount",
+    };
+    run(
         &state,
         &who,
-        ProgrammeId::new(programme.trim()),
+        &programme,
         Command::new(id, action),
+        change,
+        notice,
     )
     .await
-    {
-        Ok(()) => {
-            let notice = format!("Paid {}.", amount.display_pounds());
-            done(&state, &who, &here, notice).await
-        }
-        Err(why) => again(&state, &who, &here, &f, vec![("amount", why)]).await,
-    }
 }
