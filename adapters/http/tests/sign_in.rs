@@ -656,9 +656,10 @@ fn page_forms_from_another_site_or_without_their_token_are_refused() {
         &[("cookie", &session)],
         &format!("csrf={csrf}"),
     );
-    // Signed out, the browser is sent home (the client follows the 303).
-    assert_eq!(out.status, 200, "{}", out.text);
-    assert!(out.text.contains("<h1>Funding for Cyber Essentials</h1>"));
+    // Signed out, the browser is sent home, its cookie cleared.
+    assert_eq!(out.status, 303, "{}", out.text);
+    assert_eq!(out.header("location"), "/");
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
     assert_eq!(
         s.call("GET", "/session", &[("cookie", &session)], None)
             .status,

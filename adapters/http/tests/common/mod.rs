@@ -161,6 +161,7 @@ pub fn start_with(
     // here is about connection reuse.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
         .build()

@@ -1,0 +1,224 @@
+//! The web pages' posts, over real HTTP without a browser: each is answered
+//! by a redirect (errors wait in a draft for the page after it), a draft
+//! is its own session's only, and a form from someone signed out, without
+//! its CSRF token, or from a role that may not send it is refused with
+//! nothing changed.
+
+mod common;
+
+use chrono::TimeDelta;
+use grantflow_core::InMemoryStore;
+use grantflow_http::Engines;
+use grantflow_testkit::fixtures;
+
+use common::{PASSWORD, Reply, Running, advance, cookie, set_up, sign_in, start};
+
+fn server() -> Running {
+    let s = start(Box::new(Engines::new(|| Ok(InMemoryStore::new()))));
+    s.open("p", fixtures::programme(50_000));
+    s
+}
+
+/// A staff session: its cookie and CSRF token.
+fn session(s: &Running, email: &str, role: &str) -> (String, String) {
+    let secret = set_up(s, email, role);
+    let signed = sign_in(s, email, PASSWORD, &secret);
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    advance(s, TimeDelta::seconds(30));
+    let csrf = signed.body["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_string();
+    (cookie(&signed), csrf)
+}
+
+fn form(s: &Running, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Reply {
+    let body = serde_urlencoded::to_string(fields).expect("a form");
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if !cookie.is_empty() {
+        headers.push(("cookie", cookie));
+    }
+    s.call("POST", path, &headers, Some(body.as_bytes()))
+}
+
+fn get(s: &Running, path: &str, cookie: &str) -> Reply {
+    s.call("GET", path, &[("cookie", cookie)], None)
+}
+
+fn credits(s: &Running) -> String {
+    let ledger = s.send("GET", "/programmes/p/ledger", "secret-finance", None, None);
+    assert_eq!(ledger.status, 200, "{}", ledger.text);
+    ledger.body["credits"]
+        .as_str()
+        .expect("credits")
+        .to_string()
+}
+
+/// Given a finance session, when its top-up form is sent with a bad
+/// amount, then the answer is a redirect back to the form, whose page then
+/// shows the error and the note typed; another finance session's page shows
+/// neither; the pot is unchanged until a good amount is sent.
+#[test]
+fn a_bad_form_is_redirected_back_and_its_draft_is_its_sessions_own() {
+    let s = server();
+    let (mine, csrf) = session(&s, "finance.lead@trust.example", "finance");
+    let (theirs, _) = session(&s, "finance.deputy@trust.example", "finance");
+    let sent = form(
+        &s,
+        "/staff/p/top-up",
+        &mine,
+        &[
+            ("csrf", &csrf),
+            ("form_id", "top-up-1"),
+            ("amount", "lots"),
+            ("note", "grant letter 7"),
+        ],
+    );
+    assert_eq!(sent.status, 303, "{}", sent.text);
+    assert_eq!(sent.header("location"), "/staff/p/top-up");
+    let again = get(&s, "/staff/p/top-up", &mine);
+    assert_eq!(again.status, 200);
+    assert!(again.text.contains("<title>Error: "), "{}", again.text);
+    assert!(again.text.contains("Enter the amount in pounds"));
+    assert!(again.text.contains("value=\"grant letter 7\""));
+    let other = get(&s, "/staff/p/top-up", &theirs);
+    assert!(
+        !other.text.contains("grant letter 7"),
+        "another session's draft"
+    );
+    assert!(!other.text.contains("Error: "));
+    assert_eq!(credits(&s), "50000.00");
+
+    let good = form(
+        &s,
+        "/staff/p/top-up",
+        &mine,
+        &[
+            ("csrf", &csrf),
+            ("form_id", "top-up-2"),
+            ("amount", "1,000"),
+            ("note", "grant letter 7"),
+        ],
+    );
+    assert_eq!(good.status, 303);
+    assert_eq!(good.header("location"), "/staff/p/dashboard");
+    assert_eq!(credits(&s), "51000.00");
+    // The same form sent twice records it once.
+    let twice = form(
+        &s,
+        "/staff/p/top-up",
+        &mine,
+        &[
+            ("csrf", &csrf),
+            ("form_id", "top-up-2"),
+            ("amount", "1,000"),
+            ("note", "grant letter 7"),
+        ],
+    );
+    assert_eq!(twice.status, 303);
+    assert_eq!(credits(&s), "51000.00");
+}
+
+/// Given the top-up form, when it is sent signed out, without the
+/// session's CSRF token, from another site, or by an assessor, then it is
+/// refused (sign-in, 403 or the expired-form page) and the pot is unchanged.
+#[test]
+fn a_refused_page_form_changes_nothing() {
+    let s = server();
+    let (finance, csrf) = session(&s, "finance.lead@trust.example", "finance");
+    let (assessor, assessor_csrf) = session(&s, "assessor@iasme.example", "assessor");
+    let fields = |csrf: &'static str| {
+        [
+            ("csrf", csrf),
+            ("form_id", "t-1"),
+            ("amount", "10"),
+            ("note", "n"),
+        ]
+    };
+    let signed_out = form(&s, "/staff/p/top-up", "", &fields(""));
+    assert_eq!(signed_out.status, 303);
+    assert!(
+        signed_out
+            .header("location")
+            .starts_with("/account/staff-sign-in?next=")
+    );
+    let no_token = form(&s, "/staff/p/top-up", &finance, &fields("not-the-token"));
+    assert_eq!(no_token.status, 403);
+    assert!(no_token.text.contains("This form has expired"));
+    let body = serde_urlencoded::to_string([
+        ("csrf", csrf.as_str()),
+        ("form_id", "t-2"),
+        ("amount", "10"),
+        ("note", "n"),
+    ])
+    .unwrap();
+    let elsewhere = s.call(
+        "POST",
+        "/staff/p/top-up",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &finance),
+            ("origin", "https://attacker.example"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(elsewhere.status, 403);
+    assert!(
+        elsewhere
+            .text
+            .contains("This form came from another website")
+    );
+    let body = [
+        ("csrf", assessor_csrf.as_str()),
+        ("form_id", "t-3"),
+        ("amount", "10"),
+        ("note", "n"),
+    ];
+    let wrong_role = form(&s, "/staff/p/top-up", &assessor, &body);
+    assert_eq!(wrong_role.status, 403);
+    assert!(wrong_role.text.contains("Your role may not do this"));
+    assert_eq!(credits(&s), "50000.00");
+}
+
+/// Given the staff sign-in form, when a wrong password is sent, then the
+/// answer is a redirect whose address names the mistake by a word from a
+/// fixed list and keeps the address typed, never the password; a setup
+/// link that is unknown gets its own page.
+#[test]
+fn sign_in_forms_redirect_with_a_fixed_word_and_never_the_password() {
+    let s = server();
+    set_up(&s, "it.lead@trust.example", "admin");
+    let sent = form(
+        &s,
+        "/account/staff-sign-in",
+        "",
+        &[
+            ("email", "it.lead@trust.example"),
+            ("password", "the wrong one entirely"),
+            ("totp", "123456"),
+            ("next", "/staff"),
+        ],
+    );
+    assert_eq!(sent.status, 303);
+    let to = sent.header("location").to_string();
+    assert!(to.starts_with("/account/staff-sign-in?"), "{to}");
+    assert!(
+        to.contains("error=wrong") && to.contains("it.lead%40trust.example"),
+        "{to}"
+    );
+    assert!(
+        !to.contains("wrong+one"),
+        "no password in the address: {to}"
+    );
+    let page = get(&s, &to, "");
+    assert!(page.text.contains("<title>Error: "));
+    assert!(
+        page.text
+            .contains("The e-mail address, password or code is not right")
+    );
+    let made_up = get(&s, "/account/setup?token=made-up", "");
+    assert_eq!(made_up.status, 404);
+    assert!(made_up.text.contains("This setup link does not work"));
+    let injected = get(&s, "/account/staff-sign-in?error=%3Cscript%3E", "");
+    assert!(!injected.text.contains("<script>") && !injected.text.contains("Error: "));
+}
