@@ -806,6 +806,15 @@ fn an_assessor_records_milestones_and_finance_pays_a_claim_and_sees_the_pot_move
             c.find(Locator::Id("amount")).await.is_err(),
             "an assessor has no claim form"
         );
+        // The assessor finds the application from the staff page too.
+        c.goto(&format!("{}/staff", s.base)).await.expect("staff");
+        link(&c, "The applications to p").await;
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "applications: {violations:#?}");
+        link(&c, "self assessment submitted (1)").await;
+        assert!(text(&c, "table").await.contains("Supplier 1"));
+        link(&c, "APP-1").await;
+        assert_eq!(path(&c).await, page);
         c.close().await.expect("close");
 
         let c = browser(&driver, true).await;

@@ -222,3 +222,38 @@ fn sign_in_forms_redirect_with_a_fixed_word_and_never_the_password() {
     let injected = get(&s, "/account/staff-sign-in?error=%3Cscript%3E", "");
     assert!(!injected.text.contains("<script>") && !injected.text.contains("Error: "));
 }
+
+/// Given 101 applications, when staff list them, then a page holds 100 in
+/// the order they arrived with a link to the next, the next holds the
+/// last, and a stage narrows the list.
+#[test]
+fn staff_list_the_applications_a_page_at_a_time_and_by_stage() {
+    let s = server();
+    for n in 1..=101 {
+        let r = s.send(
+            "POST",
+            "/programmes/p/applications",
+            "secret-admin",
+            Some(&format!("submit-{n}")),
+            Some(&common::submission(&format!("APP-{n}"), n)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let (auditor, _) = session(&s, "auditor@trust.example", "auditor");
+    let first = get(&s, "/staff/p/applications", &auditor);
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(first.text.contains("1 to 100 of 101"), "{}", first.text);
+    assert!(first.text.contains(">APP-1<") && first.text.contains(">APP-100<"));
+    assert!(!first.text.contains(">APP-101<"));
+    assert!(first.text.contains("href=\"/staff/p/applications?page=2\""));
+    let second = get(&s, "/staff/p/applications?page=2", &auditor);
+    assert!(second.text.contains("101 to 101 of 101"), "{}", second.text);
+    assert!(second.text.contains(">APP-101<"));
+    let offered = get(&s, "/staff/p/applications?stage=waitlisted", &auditor);
+    assert!(
+        !offered.text.contains(">APP-1<"),
+        "the first ones were offered"
+    );
+    let past = get(&s, "/staff/p/applications?page=9", &auditor);
+    assert!(past.text.contains("No applications here."));
+}

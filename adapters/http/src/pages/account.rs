@@ -603,16 +603,17 @@ pub(super) async fn staff(State(state): State<AppState>, caller: Caller) -> Resp
             csrf,
             lines: vec![role_line(who.role).to_string()],
             links: {
-                let mut links: Vec<(String, String)> =
-                    if matches!(who.role, Role::Finance | Role::Auditor | Role::Admin) {
-                        state
-                            .featured
-                            .iter()
-                            .map(|p| (format!("/staff/{p}/dashboard"), format!("The pot of {p}")))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
+                let pot = matches!(who.role, Role::Finance | Role::Auditor | Role::Admin);
+                let mut links: Vec<(String, String)> = Vec::new();
+                for p in state.featured.iter() {
+                    links.push((
+                        format!("/staff/{p}/applications"),
+                        format!("The applications to {p}"),
+                    ));
+                    if pot {
+                        links.push((format!("/staff/{p}/dashboard"), format!("The pot of {p}")));
+                    }
+                }
                 if who.role == Role::Admin {
                     links.push(("/staff/users".into(), "Staff accounts".into()));
                 }

@@ -44,7 +44,8 @@ struct Dashboard {
     start_available: String,
     top: String,
     burn: String,
-    stages: Vec<(String, usize)>,
+    /// `(stage, in words, how many)`.
+    stages: Vec<(String, String, usize)>,
     sectors: Vec<(String, usize)>,
     waitlist: Vec<String>,
     claimable: Vec<(String, String, String)>,
@@ -112,7 +113,7 @@ pub(super) async fn dashboard(
                 let mut claimable = Vec::new();
                 for app in grantflow_export::by_arrival(s) {
                     *stages
-                        .entry(app.stage().kind().as_str().replace('_', " "))
+                        .entry(app.stage().kind().as_str().to_string())
                         .or_default() += 1;
                     *sectors.entry(app.applicant().sector.clone()).or_default() += 1;
                     let left = Item::ALL
@@ -143,7 +144,10 @@ pub(super) async fn dashboard(
                         pot.recovered(),
                         pot.net_paid(),
                     ],
-                    stages.into_iter().collect::<Vec<_>>(),
+                    stages
+                        .into_iter()
+                        .map(|(k, n)| (k.clone(), k.replace('_', " "), n))
+                        .collect::<Vec<_>>(),
                     sectors.into_iter().collect::<Vec<_>>(),
                     waitlist,
                     claimable,

@@ -17,6 +17,8 @@
 //! - `/apply/{programme}/…` takes an application as a task list with
 //!   "Check your answers" ([`apply`]); `/applications/{programme}/{reference}`
 //!   says what came of it and takes the answer to an offer ([`status`]).
+//! - `/staff/{programme}/applications` lists a programme's applications
+//!   for staff, by stage ([`applications`]).
 //! - `/staff/users` is where admins make staff accounts and switch them
 //!   off ([`users`]).
 //! - `/staff/{programme}/dashboard` is the finance dashboard ([`dashboard`]);
@@ -26,6 +28,7 @@
 //!   pages of their own ([`finance`]).
 
 mod account;
+mod applications;
 mod apply;
 mod check;
 mod dashboard;
@@ -86,6 +89,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
             axum::routing::post(users::switch_off),
         )
         .route("/staff/{programme}/dashboard", get(dashboard::dashboard))
+        .route("/staff/{programme}/applications", get(applications::list))
         .route(
             "/staff/{programme}/applications/{reference}",
             get(staff::application),
