@@ -324,8 +324,9 @@ fn a_visitor_checks_eligibility_without_javascript_and_is_told_why_not() {
     });
 }
 
-/// Given every page of the checker (the error page too), when axe-core runs
-/// in the browser, then none has a WCAG 2.2 AA violation.
+/// Given every page of the checker and of signing in (their error states
+/// and the page for a setup link that does not work too), when axe-core
+/// runs in the browser, then none has a WCAG 2.2 AA violation.
 #[test]
 fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
     let Some(axe) = axe() else { return };
@@ -345,6 +346,11 @@ fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
         "/account/sign-in?next=%2Faccount".into(),
         "/account/code?email=office1%40supplier.example&next=%2Faccount".into(),
         "/account/staff-sign-in?next=%2Fstaff".into(),
+        "/account/sign-in?next=%2Faccount&email=office1&error=invalid".into(),
+        "/account/code?email=office1%40supplier.example&next=%2Faccount&error=wrong".into(),
+        "/account/staff-sign-in?next=%2Fstaff&email=it.lead%40trust.example&error=wrong".into(),
+        "/account/staff-sign-in?set_up=yes&email=it.lead%40trust.example".into(),
+        "/account/setup?token=made-up".into(),
     ];
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
@@ -586,6 +592,7 @@ fn an_eligible_visitor_applies_sees_the_offer_and_accepts_it() {
         audit("the task list").await;
 
         link(&c, "Your organisation").await;
+        audit("the organisation page").await;
         type_into(&c, "organisation", "Acme Medical Supplies").await;
         type_into(&c, "contact_name", "Ann Smith").await;
         press(&c, "Save and continue").await;

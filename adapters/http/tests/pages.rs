@@ -257,3 +257,106 @@ fn staff_list_the_applications_a_page_at_a_time_and_by_stage() {
     let past = get(&s, "/staff/p/applications?page=9", &auditor);
     assert!(past.text.contains("No applications here."));
 }
+
+/// A page form: its path, the session cookie and CSRF token it is sent
+/// with, and its fields.
+type PageForm<'a> = (String, &'a str, &'a str, Vec<(&'a str, &'a str)>);
+
+/// Given an awarded application, when each staff page form is sent by a
+/// role that may not send it (and by an applicant's token-less visit),
+/// then each is refused 403 and nothing changes: not the ledger, not the
+/// application's history, not the accounts.
+#[test]
+fn every_staff_page_form_refuses_the_roles_it_is_not_for() {
+    let s = server();
+    let r = s.send(
+        "POST",
+        "/programmes/p/applications",
+        "secret-applicant",
+        Some("a-1"),
+        Some(&common::submission("APP-1", 1)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = s.send(
+        "POST",
+        "/programmes/p/applications/APP-1/accept",
+        "secret-applicant",
+        Some("a-2"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (assessor, assessor_csrf) = session(&s, "assessor@iasme.example", "assessor");
+    let (finance, finance_csrf) = session(&s, "finance.lead@trust.example", "finance");
+    let ledger = || {
+        s.send("GET", "/programmes/p/ledger", "secret-auditor", None, None)
+            .text
+    };
+    let history = || {
+        s.send("GET", "/programmes/p/history", "secret-auditor", None, None)
+            .text
+    };
+    let users = || s.send("GET", "/users", "secret-admin", None, None).text;
+    let before = (ledger(), history(), users());
+    assert!(
+        before.1.contains("accepted"),
+        "the history is read: {}",
+        before.1
+    );
+    let app = "/staff/p/applications/APP-1";
+    let forms: Vec<PageForm> = vec![
+        (
+            format!("{app}/milestone"),
+            &finance,
+            &finance_csrf,
+            vec![("milestone", "consultancy_engaged")],
+        ),
+        (
+            format!("{app}/claim"),
+            &assessor,
+            &assessor_csrf,
+            vec![
+                ("item", "consultancy"),
+                ("invoice_ref", "I-1"),
+                ("amount", "10"),
+            ],
+        ),
+        (
+            format!("{app}/clawback"),
+            &assessor,
+            &assessor_csrf,
+            vec![("amount", "10"), ("reason", "r")],
+        ),
+        (
+            format!("{app}/close"),
+            &assessor,
+            &assessor_csrf,
+            vec![("close", "yes")],
+        ),
+        (
+            "/staff/p/top-up".to_string(),
+            &assessor,
+            &assessor_csrf,
+            vec![("amount", "10"), ("note", "n")],
+        ),
+        (
+            "/staff/users".to_string(),
+            &finance,
+            &finance_csrf,
+            vec![("email", "new@trust.example"), ("role", "admin")],
+        ),
+        (
+            "/staff/users/switch-off".to_string(),
+            &finance,
+            &finance_csrf,
+            vec![("email", "assessor@iasme.example")],
+        ),
+    ];
+    for (path, cookie, csrf, fields) in &forms {
+        let mut all = vec![("csrf", *csrf), ("form_id", "refused-1")];
+        all.extend(fields.iter().copied());
+        let refused = form(&s, path, cookie, &all);
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text);
+        assert!(refused.text.contains("Your role may not do this"), "{path}");
+    }
+    assert_eq!((ledger(), history(), users()), before, "nothing changed");
+}
