@@ -351,6 +351,8 @@ fn every_checker_page_passes_axe_at_wcag_2_2_aa() {
         "/account/staff-sign-in?next=%2Fstaff&email=it.lead%40trust.example&error=wrong".into(),
         "/account/staff-sign-in?set_up=yes&email=it.lead%40trust.example".into(),
         "/account/setup?token=made-up".into(),
+        "/account/staff-sign-in?next=%2Fstaff&email=it.lead%40trust.example&error=throttled&locked=yes".into(),
+        "/account/staff-code?email=it.lead%40trust.example&next=%2Fstaff".into(),
     ];
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {

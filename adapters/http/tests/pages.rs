@@ -11,7 +11,7 @@ use grantflow_core::InMemoryStore;
 use grantflow_http::Engines;
 use grantflow_testkit::fixtures;
 
-use common::{PASSWORD, Reply, Running, advance, cookie, set_up, sign_in, start};
+use common::{PASSWORD, Reply, Running, advance, cookie, set_up, sign_in, start, start_with, unix};
 
 fn server() -> Running {
     let s = start(Box::new(Engines::new(|| Ok(InMemoryStore::new()))));
@@ -219,6 +219,22 @@ fn sign_in_forms_redirect_with_a_fixed_word_and_never_the_password() {
     let made_up = get(&s, "/account/setup?token=made-up", "");
     assert_eq!(made_up.status, 404);
     assert!(made_up.text.contains("This setup link does not work"));
+    // A post with a link that does not work is refused before it can
+    // leave anything behind.
+    let posted = form(
+        &s,
+        "/account/setup/password",
+        "",
+        &[("token", "made-up"), ("password", "")],
+    );
+    assert_eq!(posted.status, 404, "{}", posted.text);
+    let posted = form(
+        &s,
+        "/account/setup/code",
+        "",
+        &[("token", "made-up"), ("totp", "")],
+    );
+    assert_eq!(posted.status, 404, "{}", posted.text);
     let injected = get(&s, "/account/staff-sign-in?error=%3Cscript%3E", "");
     assert!(!injected.text.contains("<script>") && !injected.text.contains("Error: "));
 }
@@ -359,4 +375,95 @@ fn every_staff_page_form_refuses_the_roles_it_is_not_for() {
         assert!(refused.text.contains("Your role may not do this"), "{path}");
     }
     assert_eq!((ledger(), history(), users()), before, "nothing changed");
+}
+
+/// Given a staff account locked by ten wrong passwords, when its owner
+/// signs in on the page with the right password and app code, then the
+/// page says it waits and offers a code by e-mail; that code, sent through
+/// a real SMTP server and typed with the password and app code, signs them
+/// in, so guessing at a password cannot lock its owner out of the pages.
+#[test]
+fn a_locked_staff_member_gets_in_on_pages_with_a_code_by_email() {
+    let Some(sink) = grantflow_testkit::smtp::SmtpSink::start() else {
+        return;
+    };
+    let s = start_with(
+        Box::new(Engines::new(|| Ok(InMemoryStore::new()))),
+        |server| server.with_mailer(common::mailer(&sink)),
+    );
+    let secret = set_up(&s, "it.lead@trust.example", "admin");
+    for i in 0..10 {
+        let guess = format!("a wrong guess number {i}");
+        let r = form(
+            &s,
+            "/account/staff-sign-in",
+            "",
+            &[
+                ("email", "it.lead@trust.example"),
+                ("password", &guess),
+                ("totp", "000000"),
+            ],
+        );
+        assert_eq!(r.status, 303);
+    }
+    let code = grantflow_http::sign_in::totp_code(&secret, unix(&s)).expect("a code");
+    let right = [
+        ("email", "it.lead@trust.example"),
+        ("password", PASSWORD),
+        ("totp", code.as_str()),
+        ("next", "/staff"),
+    ];
+    let waits = form(&s, "/account/staff-sign-in", "", &right);
+    let to = waits.header("location").to_string();
+    assert!(
+        to.contains("error=throttled") && to.contains("locked=yes"),
+        "{to}"
+    );
+    let page = get(&s, &to, "");
+    assert!(page.text.contains("name=\"email_code\""), "{}", page.text);
+    assert!(page.text.contains("/account/staff-code?"));
+    let asked = form(
+        &s,
+        "/account/staff-code",
+        "",
+        &[("email", "it.lead@trust.example"), ("next", "/staff")],
+    );
+    let to = asked.header("location").to_string();
+    assert!(to.contains("locked=yes") && to.contains("sent=yes"), "{to}");
+    assert!(
+        get(&s, &to, "")
+            .text
+            .contains("We sent a code to it.lead@trust.example")
+    );
+    let body = sink.wait_for(1)[0]["body"]
+        .as_str()
+        .expect("a body")
+        .to_string();
+    let emailed = body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("six digits")
+        .to_string();
+    advance(&s, TimeDelta::seconds(30));
+    let code = grantflow_http::sign_in::totp_code(&secret, unix(&s)).expect("a code");
+    let signed = form(
+        &s,
+        "/account/staff-sign-in",
+        "",
+        &[
+            ("email", "it.lead@trust.example"),
+            ("password", PASSWORD),
+            ("totp", code.as_str()),
+            ("email_code", emailed.as_str()),
+            ("locked", "yes"),
+            ("next", "/staff"),
+        ],
+    );
+    assert_eq!(signed.status, 303, "{}", signed.text);
+    assert_eq!(signed.header("location"), "/staff");
+    assert!(
+        signed
+            .header("set-cookie")
+            .starts_with("grantflow_session=")
+    );
 }

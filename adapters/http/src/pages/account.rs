@@ -39,6 +39,11 @@ pub(super) struct Field {
 }
 
 impl Field {
+    /// The same field with `error`.
+    pub(super) fn with_error(self, error: Option<String>) -> Field {
+        Field { error, ..self }
+    }
+
     /// A text input.
     pub(super) fn text(
         id: &'static str,
@@ -416,14 +421,107 @@ pub(super) async fn staff_page(Query(q): Query<Fields>) -> Response {
         }
     });
     let email = q.get("email").map(String::as_str).unwrap_or("");
-    let mut form = staff_form(&next(&q, "/staff"), email, error);
+    let to = next(&q, "/staff");
+    let mut form = staff_form(&to, email, error);
     if q.get("set_up").is_some_and(|v| v == "yes") {
         form.intro.insert(
             0,
             "Your account is ready: sign in with your new password and the next code your app shows.".into(),
         );
     }
+    // A locked account still gets in with a code sent to its address,
+    // so nobody can lock staff out by guessing at their passwords.
+    if q.get("locked").is_some_and(|v| v == "yes") {
+        form.hidden.push(("locked", "yes".into()));
+        form.fields.push(Field {
+            width: "input-short",
+            autocomplete: "one-time-code",
+            ..Field::text(
+                "email_code",
+                "Code sent to your e-mail address",
+                "If your account is waiting after too many failed attempts, this code gets you in now with your password and app code.",
+                String::new(),
+            )
+        });
+        if q.get("sent").is_some_and(|v| v == "yes") {
+            form.intro.push(format!(
+                "We sent a code to {email}. It works once, for 10 minutes."
+            ));
+        } else {
+            form.links.insert(
+                0,
+                (
+                    format!(
+                        "/account/staff-code?{}",
+                        serde_urlencoded::to_string([("email", email), ("next", to.as_str())])
+                            .unwrap_or_default()
+                    ),
+                    "Get a code sent to your e-mail address",
+                ),
+            );
+        }
+    }
     form.show()
+}
+
+/// `/account/staff-code`: a locked-out staff member asks for a code.
+pub(super) async fn staff_code_page(Query(q): Query<Fields>) -> Response {
+    let email = q.get("email").cloned().unwrap_or_default();
+    let error = Mistake::of(&q).map(|m| match m {
+        Mistake::Throttled => Mistake::throttled(),
+        Mistake::Unsent => "The code could not be sent: try again in a minute".into(),
+        _ => "Enter an e-mail address in the right form, like name@example.org".to_string(),
+    });
+    FormPage {
+        heading: "Get a code by e-mail".into(),
+        intro: vec![
+            "We send a six-digit code to your address. It works once, for 10 minutes, with your password and app code.".into(),
+        ],
+        action: "/account/staff-code".into(),
+        hidden: vec![("next", next(&q, "/staff"))],
+        fields: vec![Field {
+            kind: "email",
+            autocomplete: "username",
+            ..Field::text("email", "E-mail address", "", email)
+        }.with_error(error)],
+        button: "Send the code",
+        picture: None,
+        errors: Vec::new(),
+        links: Vec::new(),
+    }
+    .show()
+}
+
+/// The code was asked for: sent, and back to the sign-in form with a
+/// place to type it.
+pub(super) async fn staff_code_sent(
+    State(state): State<AppState>,
+    source: Source,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(refused) = from_elsewhere(&headers) {
+        return refused;
+    }
+    let to = next(&f, "/staff");
+    let email = f.get("email").cloned().unwrap_or_default();
+    let kept = [("next", to.as_str()), ("email", email.trim())];
+    match send_code(&state, &source, &email).await {
+        Ok(_) => redirect(
+            &format!(
+                "/account/staff-sign-in?{}",
+                serde_urlencoded::to_string([
+                    ("next", to.as_str()),
+                    ("email", email.trim()),
+                    ("locked", "yes"),
+                    ("sent", "yes"),
+                ])
+                .unwrap_or_default()
+            ),
+            None,
+        ),
+        Err(p) => back("/account/staff-code", &kept, Mistake::from_problem(&p)),
+    }
 }
 
 /// The staff form was sent: signed in, or sent back to say (the same way
@@ -450,12 +548,14 @@ pub(super) async fn staff_sent(
     };
     let email = body.email.clone();
     let done = sign_in::sign_in_by_password(&state, &source, &headers, body).await;
+    let locked = f.get("locked").is_some_and(|v| v == "yes");
     signed_in(done, &to).unwrap_or_else(|p| {
-        back(
-            "/account/staff-sign-in",
-            &[("next", to.as_str()), ("email", email.trim())],
-            Mistake::from_problem(&p),
-        )
+        let mistake = Mistake::from_problem(&p);
+        let mut kept = vec![("next", to.as_str()), ("email", email.trim())];
+        if locked || mistake == Mistake::Throttled {
+            kept.push(("locked", "yes"));
+        }
+        back("/account/staff-sign-in", &kept, mistake)
     })
 }
 

@@ -75,6 +75,10 @@ pub(crate) fn routes() -> axum::Router<AppState> {
             "/account/staff-sign-in",
             get(account::staff_page).post(account::staff_sent),
         )
+        .route(
+            "/account/staff-code",
+            get(account::staff_code_page).post(account::staff_code_sent),
+        )
         .route("/account/sign-out", axum::routing::post(account::sign_out))
         .route("/account/setup", get(setup::setup_page))
         .route(

@@ -156,6 +156,10 @@ pub(super) async fn password_sent(
     }
     let token = f.get("token").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
+    // Only a link that works may leave a draft behind.
+    if let Err(p) = sign_in::pending_factor(&state, &source, &token).await {
+        return refused(&p);
+    }
     if password.is_empty() {
         return back(&state, &token, "password", "Enter a password".into()).await;
     }
@@ -178,15 +182,16 @@ pub(super) async fn code_sent(
     }
     let token = f.get("token").cloned().unwrap_or_default();
     let code = f.get("totp").cloned().unwrap_or_default();
-    if code.trim().is_empty() {
-        let message = "Enter the code your authenticator app shows".into();
-        return back(&state, &token, "totp", message).await;
-    }
+    // Only a link that works may leave a draft behind.
     let email = match sign_in::pending_factor(&state, &source, &token).await {
         Ok(Some(f)) => f.email,
         Ok(None) => return redirect(&here(&token), None),
         Err(p) => return refused(&p),
     };
+    if code.trim().is_empty() {
+        let message = "Enter the code your authenticator app shows".into();
+        return back(&state, &token, "totp", message).await;
+    }
     match sign_in::confirm_factor(&state, &source, &token, &code).await {
         Ok(()) => redirect(
             &format!(
