@@ -374,6 +374,35 @@ fn every_staff_page_form_refuses_the_roles_it_is_not_for() {
         assert_eq!(refused.status, 403, "{path}: {}", refused.text);
         assert!(refused.text.contains("Your role may not do this"), "{path}");
     }
+    // Nor may staff apply or answer an offer on the applicants' pages.
+    let answers = [
+        ("csrf", finance_csrf.as_str()),
+        ("form_id", "apply-1"),
+        ("sector", "medical-supplier"),
+        ("location", "yes"),
+        ("size", "20"),
+        ("certified", "no"),
+    ];
+    let applying = form(&s, "/apply/p", &finance, &answers);
+    assert_eq!(applying.status, 403, "{}", applying.text);
+    assert!(
+        applying
+            .text
+            .contains("Applications are made by applicants")
+    );
+    let tasks = get(&s, "/apply/p/tasks", &finance);
+    assert_eq!(tasks.status, 403);
+    let declining = form(
+        &s,
+        "/applications/p/APP-1/respond",
+        &finance,
+        &[
+            ("csrf", &finance_csrf),
+            ("form_id", "r-1"),
+            ("choice", "decline"),
+        ],
+    );
+    assert_eq!(declining.status, 403, "{}", declining.text);
     assert_eq!((ledger(), history(), users()), before, "nothing changed");
 }
 

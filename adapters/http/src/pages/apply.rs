@@ -30,9 +30,9 @@ use rust_decimal::Decimal;
 
 use super::account::{Field, FormPage, from_elsewhere, redirect, session};
 use super::check::{ANSWERS, answers_of, applicant_answers, summary};
-use super::{drafts, page, rules};
+use super::{Message, drafts, page, rules};
 use crate::AppState;
-use crate::roles::{Caller, Signed};
+use crate::roles::{Caller, Role, Signed};
 use crate::sign_in::same_secret;
 
 type Fields = BTreeMap<String, String>;
@@ -228,6 +228,9 @@ async fn open(
         }
     }
     let (who, csrf, _) = session(state, caller, here, false).await?;
+    if let Some(refused) = applicants_only(&who) {
+        return Err(refused);
+    }
     if let Some((_, f)) = form {
         if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
             return Err(super::expired());
@@ -262,6 +265,9 @@ pub(super) async fn start_page(
         Ok(s) => s,
         Err(to_sign_in) => return to_sign_in,
     };
+    if let Some(refused) = applicants_only(&who) {
+        return refused;
+    }
     let p = match rules(&state, &programme).await {
         Ok(p) => p,
         Err(page) => return page,
@@ -299,7 +305,24 @@ pub(super) async fn start_page(
     .show()
 }
 
-/// Checks an applicant's form: origin, session, CSRF token.
+/// The page for a staff member on an applicant's page: applications are
+/// made by applicants only (and through the API, by admins).
+fn applicants_only(who: &Signed) -> Option<Response> {
+    (who.role != Role::Applicant).then(|| {
+        page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "Applications are made by applicants",
+                detail: format!(
+                    "You are signed in as {} ({}). Sign out, then sign in with a code sent to the applicant's address.",
+                    who.name, who.role
+                ),
+            },
+        )
+    })
+}
+
+/// Checks an applicant's form: origin, session, role, CSRF token.
 async fn applicant_form(
     state: &AppState,
     caller: &Caller,
@@ -311,6 +334,9 @@ async fn applicant_form(
         return Err(refused);
     }
     let (who, csrf, _) = session(state, caller, here, false).await?;
+    if let Some(refused) = applicants_only(&who) {
+        return Err(refused);
+    }
     if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
         return Err(super::expired());
     }

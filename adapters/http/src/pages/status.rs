@@ -305,6 +305,15 @@ pub(super) async fn respond(
         Ok(s) => s,
         Err(to_sign_in) => return to_sign_in,
     };
+    if who.role != Role::Applicant {
+        return page(
+            StatusCode::FORBIDDEN,
+            &Message {
+                heading: "Offers are answered by their applicants",
+                detail: format!("You are signed in as {} ({}).", who.name, who.role),
+            },
+        );
+    }
     if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
         return super::expired();
     }
