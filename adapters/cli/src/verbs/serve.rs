@@ -205,7 +205,7 @@ pub(super) fn user_add(db: &str, email: &str, role: &str, base_url: &str) -> Cli
         base_url.trim_end_matches('/')
     );
     eprintln!(
-        "account {email} ({role}) made: give its owner the link above (it works once, for 3 days) to choose a password and add a second factor; over the API, POST the token to /account/setup and then /account/setup/confirm"
+        "account {email} ({role}) made: give its owner the link above (it works once, for 3 days); opened in a browser on the running server, it asks for a password and shows the second factor to add to an authenticator app (over the API, POST the token to /account/setup and then /account/setup/confirm)"
     );
     Ok(())
 }
