@@ -125,7 +125,8 @@ pub(super) async fn status(
             heading: view.heading,
             good: view.good,
             lines: view.lines.into_iter().filter(|l| !l.is_empty()).collect(),
-            offered: view.offered,
+            // Staff read the page; only the applicant answers the offer.
+            offered: view.offered && who.role == Role::Applicant,
             covers: view.covers,
             csrf,
             form_id,
