@@ -30,6 +30,11 @@ pub struct Account {
     /// Switched off by an admin.
     #[serde(default)]
     pub disabled: bool,
+    /// The key of the one setup link that may set it up: a new invitation
+    /// replaces it, so an earlier link stops working. (`None` on accounts
+    /// made before this was kept: any of their links works.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_link: Option<String>,
     /// When it was made.
     pub created: DateTime<Utc>,
 }
@@ -46,6 +51,7 @@ impl Account {
             totp_confirmed: false,
             totp_last_step: None,
             disabled: false,
+            setup_link: None,
             created: now,
         }
     }
@@ -53,6 +59,12 @@ impl Account {
     /// Whether the account may sign in with a password and code.
     pub fn is_active(&self) -> bool {
         !self.disabled && self.password.is_some() && self.totp_confirmed
+    }
+
+    /// Whether the setup link kept under `key` may set it up: the newest
+    /// one only.
+    pub fn takes_setup_link(&self, key: &str) -> bool {
+        self.setup_link.as_deref().is_none_or(|k| k == key)
     }
 
     /// How the account stands, in words for an admin.

@@ -666,3 +666,41 @@ fn page_forms_from_another_site_or_without_their_token_are_refused() {
         401
     );
 }
+
+/// Given an account invited twice (the first link went to the wrong
+/// person, say), when the first link is used, then it is refused as unknown
+/// and sets nothing; the second link sets the account up.
+#[test]
+fn a_new_invitation_ends_the_earlier_setup_link() {
+    let s = start_with(engines(), |server| server);
+    let invite = || {
+        let made = post(
+            &s,
+            "/users",
+            &[("authorization", "Bearer secret-admin")],
+            &json!({ "email": "finance@trust.example", "role": "finance" }),
+        );
+        assert_eq!(made.status, 201, "{}", made.text);
+        made.body["setup_token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    };
+    let first = invite();
+    let second = invite();
+    let old = post(
+        &s,
+        "/account/setup",
+        &[],
+        &json!({ "token": first, "password": PASSWORD }),
+    );
+    assert_eq!(old.status, 404, "{}", old.text);
+    assert_eq!(old.body["code"], "setup_link_unknown");
+    let new = post(
+        &s,
+        "/account/setup",
+        &[],
+        &json!({ "token": second, "password": PASSWORD }),
+    );
+    assert_eq!(new.status, 200, "{}", new.text);
+}

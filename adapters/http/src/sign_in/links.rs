@@ -21,7 +21,11 @@ pub fn invite<S: grantflow_accounts::RecordStore>(
         }
     }
     let secret = secrets::token().map_err(|e| InviteError::Random(e.to_string()))?;
-    accounts.save_account(&Account::invited(email.clone(), role, now))?;
+    let account = Account {
+        setup_link: Some(setup_key(&secret)),
+        ..Account::invited(email.clone(), role, now)
+    };
+    accounts.save_account(&account)?;
     accounts.save_setup(
         &setup_key(&secret),
         &Setup {
@@ -100,9 +104,13 @@ async fn linked_account(
     }
     let key = setup_key(token);
     let lookup = key.clone();
+    // Only the newest link of an account works: a second invitation
+    // (say, after the first went to the wrong person) ends the first.
     let found = state
         .records(move |a| match a.setup(&lookup, now)? {
-            Some(s) => Ok(a.account(&s.email)?),
+            Some(s) => Ok(a
+                .account(&s.email)?
+                .filter(|account| account.takes_setup_link(&lookup))),
             None => Ok(None),
         })
         .await?;
