@@ -22,8 +22,12 @@
 //!   events); every command and sign-in is written to the [`Audit`] log.
 //!
 //! Beside the API, `pages` renders web pages for people on the same
-//! server: the home page, the public eligibility checker and the sign-in
-//! pages, usable without JavaScript.
+//! server, usable without JavaScript: the home page, the public
+//! eligibility checker, signing in and setting a staff account up,
+//! applying as a task list with "Check your answers", the applicant's
+//! status, and the staff's pages (applications by stage, milestones,
+//! claims, top-ups, clawbacks, closing an award, the finance dashboard and
+//! the staff accounts). Every page post is answered by a redirect.
 //!
 //! Commands from concurrent requests are written together: a group commit
 //! of whatever gathered while the last one was written (at most 256), one
