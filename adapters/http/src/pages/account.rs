@@ -39,11 +39,6 @@ pub(super) struct Field {
 }
 
 impl Field {
-    /// The same field with `error`.
-    pub(super) fn with_error(self, error: Option<String>) -> Field {
-        Field { error, ..self }
-    }
-
     /// A text input.
     pub(super) fn text(
         id: &'static str,
@@ -482,8 +477,9 @@ pub(super) async fn staff_code_page(Query(q): Query<Fields>) -> Response {
         fields: vec![Field {
             kind: "email",
             autocomplete: "username",
+            error,
             ..Field::text("email", "E-mail address", "", email)
-        }.with_error(error)],
+        }],
         button: "Send the code",
         picture: None,
         errors: Vec::new(),
@@ -627,6 +623,33 @@ pub(super) async fn session(
         .map(|s| s.expires.format("%H:%M UTC").to_string())
         .unwrap_or_default();
     Ok((who.clone(), csrf.clone(), ends))
+}
+
+/// The sender of a signed-in form posted to `here`, with its session's
+/// CSRF token: its `Origin` must be this site, it must be signed in (else
+/// the way to sign in), `refuse` must find nothing against its role, and
+/// the form's `csrf` must be its session's token (else the expired-form
+/// page). Nothing has been done when any of these refuses it.
+pub(super) async fn signed_form(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    here: &str,
+    staff: bool,
+    given_csrf: Option<&String>,
+    refuse: impl FnOnce(&crate::roles::Signed) -> Option<Response>,
+) -> Result<(crate::roles::Signed, String), Response> {
+    if let Some(refused) = from_elsewhere(headers) {
+        return Err(refused);
+    }
+    let (who, csrf, _) = session(state, caller, here, staff).await?;
+    if let Some(refused) = refuse(&who) {
+        return Err(refused);
+    }
+    if !same_secret(given_csrf.map(String::as_str).unwrap_or(""), &csrf) {
+        return Err(super::expired());
+    }
+    Ok((who, csrf))
 }
 
 /// `/account`: who is signed in, and the way out.

@@ -23,17 +23,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use grantflow_accounts::Draft;
 use grantflow_core::{
-    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Level, Money,
+    Action, Applicant, ApplicationId, Command, CommandId, Contact, CostRequest, Level,
     Organisation, ProgrammeId,
 };
 use rust_decimal::Decimal;
 
-use super::account::{Field, FormPage, from_elsewhere, redirect, session};
+use super::account::{Field, FormPage, redirect, session, signed_form};
 use super::check::{ANSWERS, answers_of, applicant_answers, summary};
-use super::{Message, drafts, page, rules};
+use super::{Message, drafts, page, rules, typed_money};
 use crate::AppState;
 use crate::roles::{Caller, Role, Signed};
-use crate::sign_in::same_secret;
 
 type Fields = BTreeMap<String, String>;
 
@@ -222,20 +221,16 @@ async fn open(
     here: &str,
     form: Option<(&HeaderMap, &Fields)>,
 ) -> Result<Open, Response> {
-    if let Some((headers, _)) = form {
-        if let Some(refused) = from_elsewhere(headers) {
-            return Err(refused);
+    let (who, csrf) = match form {
+        Some((headers, f)) => applicant_form(state, caller, headers, here, f).await?,
+        None => {
+            let (who, csrf, _) = session(state, caller, here, false).await?;
+            if let Some(refused) = applicants_only(&who) {
+                return Err(refused);
+            }
+            (who, csrf)
         }
-    }
-    let (who, csrf, _) = session(state, caller, here, false).await?;
-    if let Some(refused) = applicants_only(&who) {
-        return Err(refused);
-    }
-    if let Some((_, f)) = form {
-        if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-            return Err(super::expired());
-        }
-    }
+    };
     let p = rules(state, programme).await?;
     let draft = draft_of(state, &who, &p.id).await;
     match standing(&p, &draft) {
@@ -322,38 +317,25 @@ fn applicants_only(who: &Signed) -> Option<Response> {
     })
 }
 
-/// Checks an applicant's form: origin, session, role, CSRF token.
+/// Checks an applicant's form (origin, session, role, CSRF token): its
+/// sender and their session's CSRF token.
 async fn applicant_form(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
     here: &str,
     f: &Fields,
-) -> Result<Signed, Response> {
-    if let Some(refused) = from_elsewhere(headers) {
-        return Err(refused);
-    }
-    let (who, csrf, _) = session(state, caller, here, false).await?;
-    if let Some(refused) = applicants_only(&who) {
-        return Err(refused);
-    }
-    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return Err(super::expired());
-    }
-    Ok(who)
-}
-
-async fn keep_and_go(
-    state: &AppState,
-    who: &Signed,
-    programme: &str,
-    draft: Draft,
-    to: &str,
-) -> Response {
-    match drafts::keep(state, draft_key(who, programme), draft).await {
-        Ok(()) => redirect(to, None),
-        Err(down) => down,
-    }
+) -> Result<(Signed, String), Response> {
+    let sent = signed_form(
+        state,
+        caller,
+        headers,
+        here,
+        false,
+        f.get("csrf"),
+        applicants_only,
+    );
+    sent.await
 }
 
 /// The start page was sent: the draft starts (or takes the new answers).
@@ -366,7 +348,7 @@ pub(super) async fn start(
 ) -> Response {
     let here = format!("/apply/{programme}");
     let who = match applicant_form(&state, &caller, &headers, &here, &f).await {
-        Ok(who) => who,
+        Ok((who, _)) => who,
         Err(refused) => return refused,
     };
     let p = match rules(&state, &programme).await {
@@ -386,14 +368,8 @@ pub(super) async fn start(
     }
     draft.values.retain(|k, _| !ANSWERS.contains(&k.as_str()));
     draft.values.extend(checked);
-    keep_and_go(
-        &state,
-        &who,
-        &p.id,
-        draft,
-        &format!("/apply/{}/tasks", p.id),
-    )
-    .await
+    let to = format!("/apply/{}/tasks", p.id);
+    drafts::keep_and_go(&state, draft_key(&who, &p.id), draft, &to).await
 }
 
 struct Task {
@@ -556,7 +532,7 @@ pub(super) async fn section_sent(
         (true, Some("check")) => format!("/apply/{}/check", p.id),
         (true, _) => format!("/apply/{}/tasks", p.id),
     };
-    keep_and_go(&state, &who, &p.id, draft, &to).await
+    drafts::keep_and_go(&state, draft_key(&who, &p.id), draft, &to).await
 }
 
 /// `(question, answer, where to change it)`.
@@ -578,7 +554,7 @@ fn shown(field: &Field) -> String {
         let text = field.value.trim();
         match (field.id, text.is_empty()) {
             (_, true) => "Not given".into(),
-            ("day_rate" | "plus_quote", false) => money(text)
+            ("day_rate" | "plus_quote", false) => typed_money(text)
                 .map(|m| m.display_pounds())
                 .unwrap_or_else(|| text.to_string()),
             _ => text.to_string(),
@@ -710,17 +686,13 @@ pub(super) async fn submit(
                 Vec::new(),
             );
             let to = format!("/applications/{}/{reference}", p.id);
-            keep_and_go(&state, &who, &p.id, sent, &to).await
+            drafts::keep_and_go(&state, draft_key(&who, &p.id), sent, &to).await
         }
         Err(message) => {
             draft.errors = vec![("send".into(), message)];
-            keep_and_go(&state, &who, &p.id, draft, &here).await
+            drafts::keep_and_go(&state, draft_key(&who, &p.id), draft, &here).await
         }
     }
-}
-
-fn money(text: &str) -> Option<Money> {
-    super::staff::pounds(text)
 }
 
 /// The application the form describes, or each field's error.
@@ -775,7 +747,7 @@ fn read(
                 .to_string(),
         );
     }
-    let day_rate = money(&v("day_rate"));
+    let day_rate = typed_money(&v("day_rate"));
     if day_rate.is_none() {
         errors.insert(
             "day_rate",
@@ -785,7 +757,7 @@ fn read(
     let plus_quote = match v("plus_quote").as_str() {
         "" => None,
         text => {
-            let quote = money(text);
+            let quote = typed_money(text);
             if quote.is_none() {
                 errors.insert(
                     "plus_quote",

@@ -234,11 +234,10 @@ struct CriterionView {
 
 /// `text` with its first letter a capital, as a sentence on a page starts.
 fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
-        None => String::new(),
+    if text.is_empty() {
+        return String::new();
     }
+    super::capitalised(text) + "."
 }
 
 struct Parameter {

@@ -46,15 +46,17 @@ pub(super) fn of<'a>(
     }
 }
 
-/// Keeps `draft` under `key`; the page that says the records are down
-/// when it cannot.
-#[allow(clippy::result_large_err)] // The page is answered at once, never carried.
-pub(super) async fn keep(state: &AppState, key: String, draft: Draft) -> Result<(), Response> {
+/// Keeps `draft` under `key` and sends the browser on to `to` (or shows
+/// the page that says the records are down).
+pub(super) async fn keep_and_go(state: &AppState, key: String, draft: Draft, to: &str) -> Response {
     let now = (state.clock)();
-    state
+    match state
         .records(move |a| a.save_draft(&key, &draft, now))
         .await
-        .map_err(super::trouble)
+    {
+        Ok(()) => super::account::redirect(to, None),
+        Err(down) => super::trouble(down),
+    }
 }
 
 /// The draft under `key` for `owner` (kept for the next page too), or an

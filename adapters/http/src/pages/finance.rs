@@ -11,11 +11,11 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use grantflow_core::{Action, ApplicationId, Command};
+use grantflow_core::{Action, ApplicationId, Command, Money};
 
 use super::account::{Field, FormPage, encode, redirect, session};
-use super::staff::{Change, again, checked, pounds, run, wrong_role};
-use super::{drafts, rules};
+use super::staff::{Change, again, checked, run, wrong_role};
+use super::{drafts, rules, typed_money};
 use crate::AppState;
 use crate::roles::{Caller, Role};
 
@@ -42,6 +42,35 @@ async fn show(state: &AppState, caller: &Caller, here: &str, mut form: FormPage)
     form.action = here.to_string();
     form.hidden.extend([("csrf", csrf), ("form_id", form_id)]);
     form.show()
+}
+
+/// The amount a form sent and the text in `field` beside it, or each
+/// one's error (`example` shows a good amount; `missing` asks for the text).
+fn amount_and(
+    f: &Fields,
+    field: &'static str,
+    example: &str,
+    missing: &str,
+) -> Result<(Money, String), Vec<(&'static str, String)>> {
+    let amount = f.get("amount").and_then(|a| typed_money(a));
+    let text = f
+        .get(field)
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    let mut errors = Vec::new();
+    if amount.is_none() {
+        errors.push((
+            "amount",
+            format!("Enter the amount in pounds, like {example}"),
+        ));
+    }
+    if text.is_empty() {
+        errors.push((field, missing.to_string()));
+    }
+    match amount {
+        Some(amount) if errors.is_empty() => Ok((amount, text)),
+        _ => Err(errors),
+    }
 }
 
 fn amount_field(label: &'static str, hint: &'static str) -> Field {
@@ -108,23 +137,14 @@ pub(super) async fn top_up(
         Ok(c) => c,
         Err(refused) => return refused,
     };
-    let mut errors = Vec::new();
-    let amount = f.get("amount").and_then(|a| pounds(a));
-    if amount.is_none() {
-        errors.push((
-            "amount",
-            "Enter the amount in pounds, like 25000 or 25,000.00".to_string(),
-        ));
-    }
-    let note = f
-        .get("note")
-        .map(|n| n.trim().to_string())
-        .unwrap_or_default();
-    if note.is_empty() {
-        errors.push(("note", "Enter where the money comes from".to_string()));
-    }
-    let (Some(amount), true) = (amount, errors.is_empty()) else {
-        return again(&state, &who, &here, &f, errors).await;
+    let (amount, note) = match amount_and(
+        &f,
+        "note",
+        "25000 or 25,000.00",
+        "Enter where the money comes from",
+    ) {
+        Ok(sent) => sent,
+        Err(errors) => return again(&state, &who, &here, &f, errors).await,
     };
     let action = Action::TopUp { amount, note };
     let to = format!("/staff/{programme}/dashboard");
@@ -184,23 +204,14 @@ pub(super) async fn clawback(
         Ok(c) => c,
         Err(refused) => return refused,
     };
-    let mut errors = Vec::new();
-    let amount = f.get("amount").and_then(|a| pounds(a));
-    if amount.is_none() {
-        errors.push((
-            "amount",
-            "Enter the amount in pounds, like 450 or 450.00".to_string(),
-        ));
-    }
-    let reason = f
-        .get("reason")
-        .map(|n| n.trim().to_string())
-        .unwrap_or_default();
-    if reason.is_empty() {
-        errors.push(("reason", "Enter why the money is recovered".to_string()));
-    }
-    let (Some(amount), true) = (amount, errors.is_empty()) else {
-        return again(&state, &who, &here, &f, errors).await;
+    let (amount, reason) = match amount_and(
+        &f,
+        "reason",
+        "450 or 450.00",
+        "Enter why the money is recovered",
+    ) {
+        Ok(sent) => sent,
+        Err(errors) => return again(&state, &who, &here, &f, errors).await,
     };
     let action = Action::Clawback {
         application: ApplicationId::parse_or_name(reference.trim()),

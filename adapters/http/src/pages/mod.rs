@@ -248,6 +248,25 @@ struct Home {
     programmes: Vec<Card>,
 }
 
+/// An amount of money as typed: `900`, `900.00`, `£1,250.50`.
+fn typed_money(text: &str) -> Option<grantflow_core::Money> {
+    text.trim()
+        .trim_start_matches('£')
+        .replace(',', "")
+        .parse()
+        .ok()
+}
+
+/// `text` with a capital first letter, as a sentence on a page starts
+/// (the core's and the API's sentences start in lower case).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// A date as people write it: 1 September 2020.
 fn day(d: chrono::NaiveDate) -> String {
     d.format("%-d %B %Y").to_string()
@@ -304,10 +323,6 @@ pub(super) async fn execute(
                 .replace(id.as_str(), "this application"),
             None => p.detail,
         };
-        let mut chars = detail.chars();
-        chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect())
-            .unwrap_or_default()
+        capitalised(&detail)
     })
 }

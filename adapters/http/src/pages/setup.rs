@@ -138,10 +138,7 @@ fn grouped(secret: &str) -> String {
 /// Keeps `message` as the error of `field` and goes back to the page.
 async fn back(state: &AppState, token: &str, field: &str, message: String) -> Response {
     let draft = drafts::of(None, [], vec![(field.to_string(), message)]);
-    if let Err(down) = drafts::keep(state, draft_key(token), draft).await {
-        return down;
-    }
-    redirect(&here(token), None)
+    drafts::keep_and_go(state, draft_key(token), draft, &here(token)).await
 }
 
 /// Step 1 was sent: the password is set, or the page says why not.
@@ -165,7 +162,9 @@ pub(super) async fn password_sent(
     }
     match sign_in::set_password(&state, &source, &token, &password).await {
         Ok(_) => redirect(&here(&token), None),
-        Err(p) if p.status == 422 => back(&state, &token, "password", sentence(&p.detail)).await,
+        Err(p) if p.status == 422 => {
+            back(&state, &token, "password", super::capitalised(&p.detail)).await
+        }
         Err(p) => refused(&p),
     }
 }
@@ -207,13 +206,4 @@ pub(super) async fn code_sent(
         }
         Err(p) => refused(&p),
     }
-}
-
-/// An API sentence as a page's: a capital letter first.
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

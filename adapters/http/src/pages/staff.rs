@@ -11,15 +11,12 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use grantflow_core::{
-    Action, ApplicationId, Command, CommandId, Item, Milestone, Money, ProgrammeId,
-};
+use grantflow_core::{Action, ApplicationId, Command, CommandId, Item, Milestone, ProgrammeId};
 
-use super::account::{encode, from_elsewhere, redirect, session};
-use super::{Message, drafts, page, rules};
+use super::account::{encode, session, signed_form};
+use super::{Message, drafts, page, rules, typed_money};
 use crate::AppState;
 use crate::roles::{Caller, Role, Signed};
-use crate::sign_in::same_secret;
 use grantflow_accounts::Draft;
 
 type Fields = BTreeMap<String, String>;
@@ -179,15 +176,6 @@ async fn show(
     )
 }
 
-/// An amount of money as typed: `900`, `900.00`, `£1,250.50`.
-pub(super) fn pounds(text: &str) -> Option<Money> {
-    text.trim()
-        .trim_start_matches('£')
-        .replace(',', "")
-        .parse::<Money>()
-        .ok()
-}
-
 /// The page for a staff member whose role may not do this.
 pub(super) fn wrong_role(role: Role, who: &Signed) -> Response {
     page(
@@ -246,10 +234,7 @@ pub(super) async fn again(
         .map(|(k, m)| (k.to_string(), m))
         .collect();
     let draft = drafts::of(Some(who), f, errors);
-    match drafts::keep(state, drafts::key(who, here), draft).await {
-        Ok(()) => redirect(here, None),
-        Err(down) => down,
-    }
+    drafts::keep_and_go(state, drafts::key(who, here), draft, here).await
 }
 
 /// A staff form's command: the form's page, where to go once it is done,
@@ -284,10 +269,7 @@ pub(super) async fn run(
 pub(super) async fn done(state: &AppState, who: &Signed, to: &str, notice: String) -> Response {
     let values = Fields::from([("notice".to_string(), notice)]);
     let draft = drafts::of(Some(who), &values, Vec::new());
-    match drafts::keep(state, drafts::key(who, to), draft).await {
-        Ok(()) => redirect(to, None),
-        Err(down) => down,
-    }
+    drafts::keep_and_go(state, drafts::key(who, to), draft, to).await
 }
 
 /// Checks a staff form: its origin, its session, its role, its CSRF token
@@ -300,16 +282,8 @@ pub(super) async fn checked(
     role: Role,
     f: &Fields,
 ) -> Result<(Signed, CommandId), Response> {
-    if let Some(refused) = from_elsewhere(headers) {
-        return Err(refused);
-    }
-    let (who, csrf, _) = session(state, caller, here, true).await?;
-    if who.role != role {
-        return Err(wrong_role(role, &who));
-    }
-    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return Err(super::expired());
-    }
+    let refuse = |who: &Signed| (who.role != role).then(|| wrong_role(role, who));
+    let (who, _) = signed_form(state, caller, headers, here, true, f.get("csrf"), refuse).await?;
     let id = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
         .map_err(|_| super::expired())?;
     Ok((who, id))
@@ -387,7 +361,7 @@ pub(super) async fn claim(
     if invoice_ref.is_empty() {
         errors.push(("invoice_ref", "Enter the invoice reference".to_string()));
     }
-    let amount = f.get("amount").and_then(|a| pounds(a));
+    let amount = f.get("amount").and_then(|a| typed_money(a));
     if amount.is_none() {
         errors.push((
             "amount",

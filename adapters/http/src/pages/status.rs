@@ -16,12 +16,11 @@ use grantflow_core::{
     Action, ApplicationId, Command, CommandId, Item, ProgrammeId, Stage, explain,
 };
 
-use super::account::{encode, from_elsewhere, redirect, session};
+use super::account::{encode, session, signed_form};
 use super::history::when;
 use super::{Message, drafts, page, rules};
 use crate::AppState;
 use crate::roles::{Caller, Role};
-use crate::sign_in::same_secret;
 
 type Fields = BTreeMap<String, String>;
 
@@ -298,26 +297,31 @@ pub(super) async fn respond(
     Path((programme, reference)): Path<(String, String)>,
     Form(f): Form<Fields>,
 ) -> Response {
-    if let Some(refused) = from_elsewhere(&headers) {
-        return refused;
-    }
     let here = format!("/applications/{programme}/{}", encode(&reference));
-    let (who, csrf, _) = match session(&state, &caller, &here, false).await {
-        Ok(s) => s,
-        Err(to_sign_in) => return to_sign_in,
+    let refuse = |who: &crate::roles::Signed| {
+        (who.role != Role::Applicant).then(|| {
+            page(
+                StatusCode::FORBIDDEN,
+                &Message {
+                    heading: "Offers are answered by their applicants",
+                    detail: format!("You are signed in as {} ({}).", who.name, who.role),
+                },
+            )
+        })
     };
-    if who.role != Role::Applicant {
-        return page(
-            StatusCode::FORBIDDEN,
-            &Message {
-                heading: "Offers are answered by their applicants",
-                detail: format!("You are signed in as {} ({}).", who.name, who.role),
-            },
-        );
-    }
-    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return super::expired();
-    }
+    let sent = signed_form(
+        &state,
+        &caller,
+        &headers,
+        &here,
+        false,
+        f.get("csrf"),
+        refuse,
+    );
+    let who = match sent.await {
+        Ok((who, _)) => who,
+        Err(refused) => return refused,
+    };
     let Ok(command_id) = CommandId::given(f.get("form_id").map(String::as_str).unwrap_or(""))
     else {
         return super::expired();
@@ -393,8 +397,5 @@ async fn told(
 ) -> Response {
     let values = Fields::from([("notice".to_string(), notice)]);
     let draft = drafts::of(Some(who), &values, errors);
-    match drafts::keep(state, drafts::key(who, here), draft).await {
-        Ok(()) => redirect(here, None),
-        Err(down) => down,
-    }
+    drafts::keep_and_go(state, drafts::key(who, here), draft, here).await
 }

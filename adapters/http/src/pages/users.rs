@@ -12,12 +12,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use grantflow_accounts::{Email, Role};
 
-use super::account::{encode, from_elsewhere, session};
+use super::account::{encode, session, signed_form};
 use super::staff::{again, done, wrong_role};
 use super::{drafts, page};
 use crate::AppState;
 use crate::roles::{Caller, Signed};
-use crate::sign_in::{InviteError, Source, invite, same_secret};
+use crate::sign_in::{InviteError, Source, invite};
 
 type Fields = BTreeMap<String, String>;
 
@@ -99,16 +99,8 @@ async fn admin(
     headers: &HeaderMap,
     f: &Fields,
 ) -> Result<Signed, Response> {
-    if let Some(refused) = from_elsewhere(headers) {
-        return Err(refused);
-    }
-    let (who, csrf, _) = session(state, caller, HERE, true).await?;
-    if who.role != Role::Admin {
-        return Err(wrong_role(Role::Admin, &who));
-    }
-    if !same_secret(f.get("csrf").map(String::as_str).unwrap_or(""), &csrf) {
-        return Err(super::expired());
-    }
+    let refuse = |who: &Signed| (who.role != Role::Admin).then(|| wrong_role(Role::Admin, who));
+    let (who, _) = signed_form(state, caller, headers, HERE, true, f.get("csrf"), refuse).await?;
     Ok(who)
 }
 
@@ -202,10 +194,7 @@ pub(super) async fn add(
         ("link".to_string(), link),
     ]);
     let draft = drafts::of(Some(&who), &values, Vec::new());
-    match drafts::keep(&state, drafts::key(&who, HERE), draft).await {
-        Ok(()) => super::account::redirect(HERE, None),
-        Err(down) => down,
-    }
+    drafts::keep_and_go(&state, drafts::key(&who, HERE), draft, HERE).await
 }
 
 /// Switching an account off was sent.
